@@ -1,0 +1,277 @@
+// Load a config: parse JSON-with-comments or YAML, apply `--set` overrides, validate against the schema,
+// then check registered names and duplicates. Every problem is collected before anything is thrown.
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import YAML from 'yaml';
+import { configSchema, type ExperimentConfig } from './schema.js';
+import {
+  ConfigError,
+  formatPath,
+  problem,
+  renderValue,
+  singular,
+  unknownName,
+  zodProblems,
+  type ConfigProblem,
+  type PathSegment,
+} from './errors.js';
+
+export interface LoadOptions {
+  /** `--set key=value` overrides, applied in order: `training.epochs=1`, `temperatures=[1,5]`, `attacks[0].eps=0.2`. */
+  overrides?: string[];
+  /** Registered names; a config naming anything else is rejected with the list of these. */
+  names: { datasets: string[]; architectures: string[] };
+}
+
+const FORMATS: Record<string, 'json' | 'yaml'> = { '.json': 'json', '.jsonc': 'json', '.yaml': 'yaml', '.yml': 'yaml' };
+
+export function loadConfig(file: string, opts: LoadOptions): ExperimentConfig {
+  formatOf(file); // an unsupported extension is the clearer error, even for a file that does not exist
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const found = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message;
+    throw new ConfigError([
+      problem({ file, expected: 'a readable config file', found, hint: `check the path (looked for ${resolve(file)})` }),
+    ]);
+  }
+  return parseConfigText(text, file, opts);
+}
+
+/** Like `loadConfig`, for text already read; `file` names it in messages and its extension picks the parser. */
+export function parseConfigText(text: string, file: string, opts: LoadOptions): ExperimentConfig {
+  const parsed = formatOf(file) === 'yaml' ? parseYaml(text, file) : parseJson(text, file);
+  const overrides = (opts.overrides ?? []).map((raw) => parseOverride(raw, file));
+  const syntaxProblems = [...parsed.problems, ...overrides.filter(isProblem)];
+  if (syntaxProblems.length > 0) throw new ConfigError(syntaxProblems);
+
+  const input = parsed.value;
+  const applied = overrides.filter((o): o is Override => !isProblem(o));
+  const overrideProblems = applied.flatMap((o) => applyOverride(input, o, file) ?? []);
+  if (overrideProblems.length > 0) throw new ConfigError(overrideProblems);
+
+  // A problem in or around an overridden value is reported with the --set that put it there.
+  const hintFor = (path: readonly PropertyKey[]): string | undefined => {
+    const within = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.every((key, i) => b[i] === key);
+    const source = applied.filter((o) => path.length > 0 && (within(o.path, path) || within(path, o.path))).at(-1);
+    return source && `from --set ${source.raw}`;
+  };
+  const result = configSchema.safeParse(input);
+  const problems = [
+    ...(result.success ? [] : zodProblems(result.error.issues, input, configSchema, file, hintFor)),
+    ...checkNames(input, opts.names, file, hintFor),
+    ...checkDuplicates(input, file, hintFor),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  return result.data;
+}
+
+function formatOf(file: string): 'json' | 'yaml' {
+  const extension = extname(file).toLowerCase();
+  const format = FORMATS[extension];
+  if (!format) {
+    throw new ConfigError([
+      problem({
+        file,
+        expected: 'a .json, .jsonc, .yaml or .yml file',
+        found: extension ? JSON.stringify(extension) : 'no extension',
+      }),
+    ]);
+  }
+  return format;
+}
+
+interface Parsed {
+  value: unknown;
+  problems: ConfigProblem[];
+}
+
+const JSON_EXPECTED: Record<string, string> = {
+  InvalidSymbol: 'a JSON value',
+  InvalidNumberFormat: 'a number',
+  PropertyNameExpected: 'a property name in double quotes',
+  ValueExpected: 'a value',
+  ColonExpected: 'a colon',
+  CommaExpected: 'a comma',
+  CloseBraceExpected: 'a closing brace "}"',
+  CloseBracketExpected: 'a closing bracket "]"',
+  EndOfFileExpected: 'the end of the file',
+  InvalidCommentToken: 'a comment closed with "*/"',
+  UnexpectedEndOfComment: 'a comment closed with "*/"',
+  UnexpectedEndOfString: 'a closing double quote',
+  UnexpectedEndOfNumber: 'more digits',
+  InvalidUnicode: 'a \\u escape with four hex digits',
+  InvalidEscapeCharacter: 'a valid escape (\\", \\\\, \\n, ...)',
+  InvalidCharacter: 'a printable character (escape control characters)',
+};
+
+function parseJson(text: string, file: string): Parsed {
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const problems = errors.map((error) => {
+    const code = printParseErrorCode(error.error);
+    const expected = JSON_EXPECTED[code] ?? code;
+    const found = tokenAt(text, error.offset, error.length);
+    return problem({ file, ...lineColumn(text, error.offset), expected, found, detail: `syntax error: expected ${expected}, found ${found}` });
+  });
+  return { value, problems };
+}
+
+function parseYaml(text: string, file: string): Parsed {
+  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const problems = doc.errors.map((error) => {
+    const where = lineColumn(text, error.pos[0]);
+    const line = text.split(/\r?\n/)[where.line - 1]?.trim();
+    const found = line ? renderValue(line) : 'the end of the file';
+    return problem({ file, ...where, expected: 'valid YAML', found, detail: `YAML syntax error: ${error.message}` });
+  });
+  return { value: problems.length > 0 ? undefined : doc.toJS(), problems };
+}
+
+function tokenAt(text: string, offset: number, length: number): string {
+  if (offset >= text.length) return 'the end of the file';
+  const token = text.slice(offset, offset + Math.max(1, length)).split(/\r?\n/)[0]!;
+  if (token === '') return 'a line break';
+  // A string token shows with its own quotes; anything else is quoted so a lone "}" reads clearly.
+  return token.startsWith('"') ? token.slice(0, 60) : renderValue(token);
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// --set key=value
+
+interface Override {
+  raw: string;
+  path: PathSegment[];
+  value: unknown;
+}
+
+const KEY_PATH = /^[^.[\]=\s]+(?:\.[^.[\]=\s]+|\[\d+\])*$/;
+const KEY_SEGMENT = /\[(\d+)\]|\.?([^.[\]=\s]+)/g;
+
+function parseOverride(raw: string, file: string): Override | ConfigProblem {
+  const equals = raw.indexOf('=');
+  const key = raw.slice(0, Math.max(equals, 0)).trim();
+  if (equals < 0 || !KEY_PATH.test(key)) {
+    const expected = 'key=value with a key like training.epochs or attacks[0].eps (e.g. training.epochs=1)';
+    return problem({ file, path: '--set', expected, found: JSON.stringify(raw) });
+  }
+  const path = [...key.matchAll(KEY_SEGMENT)].map(([, index, name]) => (index === undefined ? name! : Number(index)));
+  const text = raw.slice(equals + 1);
+  try {
+    return { raw, path, value: YAML.parse(text) as unknown };
+  } catch {
+    const expected = 'a value written as YAML or JSON (e.g. 1, true, foo, [1, 5])';
+    return problem({ file, path: '--set', expected, found: JSON.stringify(text), detail: `${raw}: expected ${expected}, found ${JSON.stringify(text)}` });
+  }
+}
+
+function isProblem(value: Override | ConfigProblem): value is ConfigProblem {
+  return 'message' in value;
+}
+
+/** Set the override's value in place, creating missing objects and lists; keys the schema lacks are left for validation to report. */
+function applyOverride(root: unknown, override: Override, file: string): ConfigProblem | undefined {
+  // A document that is not an object is reported by validation; there is nothing to set keys on.
+  if (!isRecord(root)) return undefined;
+  const { path, raw } = override;
+  let container: Record<string, unknown> | unknown[] = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    const fail = (expected: string, found: string) =>
+      problem({ file, path: '--set', expected, found, detail: `${raw}: cannot set ${formatPath(path.slice(0, i + 1))}: expected ${expected}, found ${found}` });
+    if (Array.isArray(container)) {
+      if (typeof key !== 'number') return fail(`an index like [0] (${formatPath(path.slice(0, i))} is a list)`, JSON.stringify(key));
+      if (key > container.length) return fail(`an index from 0 to ${container.length} (${container.length} appends)`, String(key));
+    } else if (typeof key === 'number') {
+      return fail(`a key like .name (${formatPath(path.slice(0, i))} is not a list)`, `[${key}]`);
+    }
+    if (i === path.length - 1) {
+      setOwn(container, key, override.value);
+      break;
+    }
+    const nextIsIndex = typeof path[i + 1] === 'number';
+    let child = getOwn(container, key);
+    if (child === undefined) {
+      child = nextIsIndex ? [] : {};
+      setOwn(container, key, child);
+    }
+    if (!(nextIsIndex ? Array.isArray(child) : isRecord(child))) {
+      return fail(nextIsIndex ? 'a list' : 'an object', renderValue(child));
+    }
+    container = child as Record<string, unknown> | unknown[];
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function getOwn(container: Record<string, unknown> | unknown[], key: PathSegment): unknown {
+  return Object.hasOwn(container, key) ? (container as Record<PathSegment, unknown>)[key] : undefined;
+}
+
+// defineProperty, not assignment: a key like "__proto__" becomes an ordinary key that validation rejects.
+function setOwn(container: Record<string, unknown> | unknown[], key: PathSegment, value: unknown): void {
+  Object.defineProperty(container, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks beyond the schema: registered names and duplicates (which would give identical jobs or columns).
+// They read the raw input so they report alongside schema problems; entries of the wrong type are left to the schema.
+
+type HintFor = (path: readonly PropertyKey[]) => string | undefined;
+
+function checkNames(input: unknown, names: LoadOptions['names'], file: string, hintFor: HintFor): ConfigProblem[] {
+  if (!isRecord(input)) return [];
+  return (['datasets', 'architectures'] as const).flatMap((key) =>
+    listAt(input, [key]).flatMap((value, i) =>
+      typeof value === 'string' && !names[key].includes(value)
+        ? [unknownName(file, [key, i], singular(key), value, names[key], hintFor([key, i]))]
+        : [],
+    ),
+  );
+}
+
+function checkDuplicates(input: unknown, file: string, hintFor: HintFor): ConfigProblem[] {
+  if (!isRecord(input)) return [];
+  const lists: Array<[PathSegment[], string]> = [
+    [['datasets'], 'dataset'],
+    [['architectures'], 'architecture'],
+    [['temperatures'], 'temperature'],
+    [['seeds'], 'seed'],
+    ...listAt(input, ['attacks']).map((_, i): [PathSegment[], string] => [['attacks', i, 'eps'], 'eps']),
+  ];
+  return lists.flatMap(([path, noun]) =>
+    listAt(input, path).flatMap((value, i, list) => {
+      const first = list.indexOf(value);
+      if (first === i || (typeof value !== 'string' && typeof value !== 'number')) return [];
+      const found = renderValue(value);
+      return [
+        problem({
+          file,
+          path: formatPath([...path, i]),
+          expected: `each ${noun} once`,
+          found,
+          detail: `duplicate ${noun} ${found} (also at ${formatPath([...path, first])}); list each ${noun} once`,
+          hint: hintFor([...path, i]),
+        }),
+      ];
+    }),
+  );
+}
+
+function listAt(input: unknown, path: PathSegment[]): unknown[] {
+  let value = input;
+  for (const key of path) value = isRecord(value) || Array.isArray(value) ? getOwn(value, key) : undefined;
+  return Array.isArray(value) ? value : [];
+}

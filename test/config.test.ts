@@ -1,0 +1,340 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, type ConfigProblem } from '../src/config/errors.js';
+import { loadConfig, parseConfigText } from '../src/config/load.js';
+import { buildJsonSchema, projectRoot, writeJsonSchema } from '../src/config/write-schema.js';
+
+const names = { datasets: ['mnist', 'synthetic'], architectures: ['mlp', 'cnn-small'] };
+const FILE = 'configs/x.json';
+
+const minimal = { name: 'x', datasets: ['mnist'], architectures: ['mlp'], temperatures: [1, 5] };
+
+// The example config of SPEC.md, with comments and trailing commas.
+const QUICKSTART_JSONC = `{
+  // the embedded MNIST quickstart
+  "name": "quickstart",
+  "datasets": ["mnist"],
+  "architectures": ["cnn-small"],
+  "temperatures": [0.5, 1, 5, 30, 100], /* the paper's grid, shortened */
+  "seeds": [0, 1],
+  "training": { "epochs": 3, "batchSize": 128, "optimizer": { "name": "adam", "lr": 0.001, }, },
+  "attacks": [
+    { "name": "fgsm", "eps": [0.1, 0.3] },
+    { "name": "pgd", "eps": 0.3, "steps": 40, "stepSize": 0.01, "loss": "ce", "lossTemperature": 1 },
+    { "name": "pgd", "eps": 0.3, "steps": 40, "stepSize": 0.01, "loss": "cw" },
+  ],
+  "eval": { "samples": 1000 },
+}
+`;
+
+const QUICKSTART_YAML = `# the embedded MNIST quickstart
+name: quickstart
+datasets: [mnist]
+architectures: [cnn-small]
+temperatures: [0.5, 1, 5, 30, 100]
+seeds: [0, 1]
+training:
+  epochs: 3
+  batchSize: 128
+  optimizer: { name: adam, lr: 0.001 }
+attacks:
+  - { name: fgsm, eps: [0.1, 0.3] }
+  - { name: pgd, eps: 0.3, steps: 40, stepSize: 0.01, loss: ce, lossTemperature: 1 }
+  - { name: pgd, eps: 0.3, steps: 40, stepSize: 0.01, loss: cw }
+eval:
+  samples: 1000
+`;
+
+function problemsOf(load: () => unknown): ConfigProblem[] {
+  try {
+    load();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.message, error.problems.map((p) => p.message).join('\n'));
+    return error.problems;
+  }
+  return assert.fail('expected the config to be rejected');
+}
+
+function problemsFor(config: Record<string, unknown>, overrides?: string[]): ConfigProblem[] {
+  return problemsOf(() => parseConfigText(JSON.stringify(config), FILE, { names, overrides }));
+}
+
+/** The one problem of a config, checked field by field. */
+function assertOneProblem(problems: ConfigProblem[], want: Partial<ConfigProblem>): ConfigProblem {
+  assert.equal(problems.length, 1, problems.map((p) => p.message).join('\n'));
+  const [only] = problems as [ConfigProblem];
+  for (const [key, value] of Object.entries(want)) assert.equal(only[key as keyof ConfigProblem], value, `${key} of ${only.message}`);
+  return only;
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'temper-config-'));
+}
+
+describe('a malformed config is rejected, naming the file, the path, what was expected and what was found', () => {
+  it('negative eps', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'fgsm', eps: -0.1 }] });
+    assertOneProblem(problems, {
+      file: FILE,
+      path: 'attacks[1].eps',
+      expected: 'a number >= 0 or a list of them',
+      found: '-0.1',
+      message: 'configs/x.json: attacks[1].eps: expected a number >= 0 or a list of them, found -0.1',
+    });
+  });
+
+  it('a negative eps inside a list points at the entry', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'fgsm', eps: [0.1, -1] }] });
+    assertOneProblem(problems, { path: 'attacks[0].eps[1]', expected: 'a number >= 0', found: '-1' });
+  });
+
+  it('eps as a string', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'pgd', eps: '8/255' }] });
+    assertOneProblem(problems, { path: 'attacks[0].eps', expected: 'a number >= 0 or a list of them', found: '"8/255"' });
+  });
+
+  it('unknown top-level key, listing the allowed keys', () => {
+    const problems = problemsFor({ ...minimal, epochs: 3 });
+    const problem = assertOneProblem(problems, { path: 'epochs', found: '"epochs"' });
+    assert.match(problem.message, /^configs\/x\.json: epochs: unknown key "epochs"; expected one of: \$schema, name, .*training/);
+  });
+
+  it('unknown key in training, with a suggestion', () => {
+    const problems = problemsFor({ ...minimal, training: { batchsize: 64 } });
+    const problem = assertOneProblem(problems, {
+      path: 'training.batchsize',
+      expected: 'one of: epochs, batchSize, shuffle, optimizer',
+    });
+    assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer; did you mean "batchSize"\?/);
+  });
+
+  it('unknown key in a pgd attack lists the keys pgd takes', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'pgd', eps: 0.1, stepsize: 0.01 }] });
+    const problem = assertOneProblem(problems, { path: 'attacks[0].stepsize' });
+    assert.match(problem.message, /expected one of: name, eps, loss, lossTemperature, steps, stepSize, randomStart, restarts/);
+  });
+
+  it('unknown dataset, listing the valid ones', () => {
+    const problems = problemsFor({ ...minimal, datasets: ['mnistt'] });
+    const problem = assertOneProblem(problems, { path: 'datasets[0]', expected: 'one of: mnist, synthetic', found: '"mnistt"' });
+    assert.match(problem.message, /^configs\/x\.json: datasets\[0\]: unknown dataset "mnistt"; expected one of: mnist, synthetic; did you mean "mnist"\?$/);
+  });
+
+  it('unknown architecture, listing the valid ones', () => {
+    const problems = problemsFor({ ...minimal, architectures: ['mlp', 'resnet'] });
+    const problem = assertOneProblem(problems, { path: 'architectures[1]', found: '"resnet"' });
+    assert.match(problem.message, /architectures\[1\]: unknown architecture "resnet"; expected one of: mlp, cnn-small/);
+  });
+
+  it('unknown attack name, listing the attacks of the schema', () => {
+    const attacks = [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 0.1 }, { name: 'pgdd', eps: 0.1 }];
+    const problem = assertOneProblem(problemsFor({ ...minimal, attacks }), { path: 'attacks[2].name', found: '"pgdd"' });
+    assert.match(problem.message, /attacks\[2\]\.name: unknown attack "pgdd"; expected one of: fgsm, pgd/);
+  });
+
+  it('unknown optimizer name', () => {
+    const problems = problemsFor({ ...minimal, training: { optimizer: { name: 'rmsprop' } } });
+    const problem = assertOneProblem(problems, { path: 'training.optimizer.name' });
+    assert.match(problem.message, /unknown optimizer "rmsprop"; expected one of: adam, sgd/);
+  });
+
+  it('temperatures empty', () => {
+    const problems = problemsFor({ ...minimal, temperatures: [] });
+    assertOneProblem(problems, { path: 'temperatures', expected: 'a non-empty list of numbers > 0', found: '[]' });
+  });
+
+  it('temperature 0', () => {
+    const problems = problemsFor({ ...minimal, temperatures: [1, 0] });
+    assertOneProblem(problems, { path: 'temperatures[1]', expected: 'a number > 0', found: '0' });
+  });
+
+  it('a missing required key is found as "nothing"', () => {
+    const { temperatures: _, ...noTemperatures } = minimal;
+    const problems = problemsFor(noTemperatures);
+    assertOneProblem(problems, {
+      message: 'configs/x.json: temperatures: expected a non-empty list of numbers > 0, found nothing',
+    });
+  });
+
+  it('lossTemperature "foo"', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'pgd', eps: 0.3, lossTemperature: 'foo' }] });
+    assertOneProblem(problems, { path: 'attacks[0].lossTemperature', expected: 'a number > 0 or "train"', found: '"foo"' });
+  });
+
+  it('batchSize 1.5', () => {
+    const problems = problemsFor({ ...minimal, training: { batchSize: 1.5 } });
+    assertOneProblem(problems, { path: 'training.batchSize', expected: 'an integer > 0', found: '1.5' });
+  });
+
+  it('a name that cannot name a folder', () => {
+    const problems = problemsFor({ ...minimal, name: 'my sweep' });
+    assertOneProblem(problems, { path: 'name', found: '"my sweep"' });
+    assert.match(problems[0]!.expected, /letters, digits/);
+  });
+
+  it('duplicate temperatures', () => {
+    const problems = problemsFor({ ...minimal, temperatures: [1, 5, 1] });
+    const problem = assertOneProblem(problems, { path: 'temperatures[2]', found: '1' });
+    assert.match(problem.message, /temperatures\[2\]: duplicate temperature 1 \(also at temperatures\[0\]\)/);
+  });
+
+  it('duplicate seeds and duplicate eps', () => {
+    const problems = problemsFor({ ...minimal, seeds: [0, 0], attacks: [{ name: 'fgsm', eps: [0.1, 0.1] }] });
+    assert.deepEqual(problems.map((p) => p.path), ['seeds[1]', 'attacks[0].eps[1]']);
+  });
+
+  it('JSONC syntax error, with line and column', () => {
+    const text = '{\n  "name": "x",\n  "datasets": ["mnist"]\n  "architectures": ["mlp"]\n}\n';
+    const problems = problemsOf(() => parseConfigText(text, 'configs/x.jsonc', { names }));
+    assertOneProblem(problems, {
+      file: 'configs/x.jsonc',
+      line: 4,
+      column: 3,
+      expected: 'a comma',
+      found: '"architectures"',
+      message: 'configs/x.jsonc:4:3: syntax error: expected a comma, found "architectures"',
+    });
+  });
+
+  it('YAML syntax error, with line', () => {
+    const text = 'name: x\ndatasets: [mnist]\n  architectures: [mlp]\ntemperatures: [1]\n';
+    const problems = problemsOf(() => parseConfigText(text, 'configs/x.yaml', { names }));
+    const problem = assertOneProblem(problems, { file: 'configs/x.yaml', line: 3, expected: 'valid YAML' });
+    assert.match(problem.message, /^configs\/x\.yaml:3:\d+: YAML syntax error: /);
+  });
+
+  it('missing file, naming it', () => {
+    const file = join(tempDir(), 'absent.json');
+    const problem = assertOneProblem(problemsOf(() => loadConfig(file, { names })), { file, found: 'no such file' });
+    assert.ok(problem.message.startsWith(`${file}: expected a readable config file, found no such file`));
+  });
+
+  it('an unsupported extension', () => {
+    const problems = problemsOf(() => parseConfigText('name = "x"', 'configs/x.toml', { names }));
+    assertOneProblem(problems, { expected: 'a .json, .jsonc, .yaml or .yml file', found: '".toml"' });
+  });
+
+  it('bad --set (no "=")', () => {
+    const problems = problemsFor(minimal, ['training.epochs']);
+    assertOneProblem(problems, { file: FILE, path: '--set', found: '"training.epochs"' });
+    assert.match(problems[0]!.expected, /key=value/);
+  });
+
+  it('--set of a key the schema lacks is an unknown key, traced to the --set', () => {
+    const problems = problemsFor(minimal, ['training.epoch=1']);
+    const problem = assertOneProblem(problems, { path: 'training.epoch' });
+    assert.match(problem.message, /unknown key "epoch"; .*did you mean "epochs"\?; from --set training.epoch=1$/);
+  });
+
+  it('--set of a list index past the end', () => {
+    const problems = problemsFor({ ...minimal, attacks: [{ name: 'fgsm', eps: 0.1 }] }, ['attacks[3].eps=0.2']);
+    assertOneProblem(problems, { path: '--set', expected: 'an index from 0 to 1 (1 appends)', found: '3' });
+  });
+
+  it('every problem is reported at once, one per line', () => {
+    const config = { ...minimal, datasets: ['cifar'], temperatures: [0], training: { epochs: -1 }, extra: true };
+    const problems = problemsFor(config);
+    assert.deepEqual(problems.map((p) => p.path).sort(), ['datasets[0]', 'extra', 'temperatures[0]', 'training.epochs']);
+  });
+});
+
+describe('a valid config loads into typed objects with defaults', () => {
+  it('accepts JSON with comments and trailing commas (the SPEC example)', () => {
+    const config = parseConfigText(QUICKSTART_JSONC, 'configs/quickstart.jsonc', { names });
+    assert.equal(config.name, 'quickstart');
+    assert.deepEqual(config.temperatures, [0.5, 1, 5, 30, 100]);
+    assert.equal(config.attacks.length, 3);
+  });
+
+  it('YAML gives the identical object', () => {
+    const fromJson = parseConfigText(QUICKSTART_JSONC, 'configs/quickstart.json', { names });
+    const fromYaml = parseConfigText(QUICKSTART_YAML, 'configs/quickstart.yaml', { names });
+    assert.deepEqual(fromYaml, fromJson);
+  });
+
+  it('loads .jsonc and .yml files from disk', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'q.jsonc'), QUICKSTART_JSONC);
+    writeFileSync(join(dir, 'q.yml'), QUICKSTART_YAML);
+    assert.deepEqual(loadConfig(join(dir, 'q.yml'), { names }), loadConfig(join(dir, 'q.jsonc'), { names }));
+  });
+
+  it('applies the defaults of the schema', () => {
+    const config = parseConfigText(
+      JSON.stringify({ ...minimal, attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: [0.1, 0.3] }] }),
+      FILE,
+      { names },
+    );
+    assert.deepEqual(config.seeds, [0]);
+    assert.deepEqual(config.training, {
+      epochs: 3,
+      batchSize: 128,
+      shuffle: true,
+      optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, weightDecay: 0 },
+    });
+    assert.deepEqual(config.eval, { samples: 1000, batchSize: 250 });
+    assert.deepEqual(config.data, {});
+    assert.deepEqual(config.attacks, [
+      { name: 'fgsm', eps: [0.1], loss: 'ce', lossTemperature: 1 },
+      { name: 'pgd', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1, steps: 40, stepSize: 0.01, randomStart: true, restarts: 1 },
+    ]);
+  });
+
+  it('allows "$schema" and lossTemperature "train"', () => {
+    const text = JSON.stringify({
+      $schema: '../schema/temper.schema.json',
+      ...minimal,
+      attacks: [{ name: 'pgd', eps: 0.3, lossTemperature: 'train' }],
+    });
+    assert.equal(parseConfigText(text, FILE, { names }).attacks[0]!.lossTemperature, 'train');
+  });
+
+  it('--set overrides numbers, lists, list entries, strings and booleans', () => {
+    const overrides = ['training.epochs=1', 'temperatures=[1,5]', 'attacks[0].eps=0.2', 'name=foo', 'training.shuffle=false'];
+    const config = parseConfigText(QUICKSTART_JSONC, 'configs/quickstart.jsonc', { names, overrides });
+    assert.equal(config.training.epochs, 1);
+    assert.deepEqual(config.temperatures, [1, 5]);
+    assert.deepEqual(config.attacks[0]!.eps, [0.2]);
+    assert.equal(config.name, 'foo');
+    assert.equal(config.training.shuffle, false);
+  });
+
+  it('--set creates missing sections and appends to lists', () => {
+    const overrides = ['data.trainSamples=500', 'attacks[0]={name: pgd, eps: 0.3, loss: cw}'];
+    const config = parseConfigText(JSON.stringify(minimal), FILE, { names, overrides });
+    assert.equal(config.data.trainSamples, 500);
+    assert.equal(config.attacks[0]!.loss, 'cw');
+  });
+});
+
+describe('the published JSON Schema', () => {
+  it('describes the config: datasets, temperatures and attacks, with defaulted keys optional', () => {
+    const dir = tempDir();
+    const file = join(dir, 'schema', 'temper.schema.json');
+    assert.equal(writeJsonSchema(file), true);
+    const schema = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(schema.type, 'object');
+    assert.equal(typeof schema.$id, 'string');
+    assert.equal(typeof schema.title, 'string');
+    for (const key of ['$schema', 'datasets', 'temperatures', 'attacks']) assert.ok(key in schema.properties, key);
+    assert.deepEqual(schema.required, ['name', 'datasets', 'architectures', 'temperatures']);
+    assert.deepEqual(schema, buildJsonSchema());
+  });
+
+  it('is rewritten only when its content changes', () => {
+    const file = join(tempDir(), 'temper.schema.json');
+    assert.equal(writeJsonSchema(file), true);
+    assert.equal(writeJsonSchema(file), false);
+    writeFileSync(file, '{}\n');
+    assert.equal(writeJsonSchema(file), true);
+  });
+
+  it('is written under the project root, wherever the compiled script lives', () => {
+    const root = projectRoot();
+    assert.equal(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).name, 'temper');
+  });
+});
