@@ -1,0 +1,149 @@
+// runs.csv: the long-format view of the records, one row per (run, attack, eps) plus a clean row per run.
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
+import type { AttackConfig } from '../config/schema.js';
+import type { AttackResult, RunRecord } from '../types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+/** Column order is part of the contract (SPEC "Outputs"): new columns go at the end. */
+export const RUNS_CSV_COLUMNS = [
+  'dataset',
+  'architecture',
+  'temperature',
+  'seed',
+  'attack',
+  'eps',
+  'loss',
+  'loss_temperature',
+  'accuracy',
+  'n',
+  'zero_grad_fraction',
+  'status',
+  'run_id',
+  'label',
+  'steps',
+  'step_size',
+  'restarts',
+  'random_start',
+  'epochs',
+  'final_train_loss',
+  'train_seconds',
+  'eval_seconds',
+  'backend',
+  'failure_reason',
+] as const;
+
+type Column = (typeof RUNS_CSV_COLUMNS)[number];
+type Row = Partial<Record<Column, string>>;
+type Params = AttackResult['params'];
+
+const FRACTION_DECIMALS = 6;
+const SECONDS_DECIMALS = 3;
+// Attack config fields that have their own columns; the rest are attack parameters.
+const COMMON_ATTACK_KEYS = new Set(['name', 'eps', 'loss', 'lossTemperature']);
+
+/** A number rounded to at most `maxDecimals` without float noise (0.1 + 0.2 -> "0.3"); missing -> "". */
+export function formatNumber(value: number | null | undefined, maxDecimals = 10): string {
+  if (value === null || value === undefined) return '';
+  if (!Number.isFinite(value)) return String(value);
+  return String(Number(value.toFixed(maxDecimals)));
+}
+
+export function runsCsvRows(records: RunRecord[]): string[][] {
+  return records.flatMap((record) => {
+    const run = runColumns(record);
+    const cells = record.status === 'ok' ? measuredCells(record) : plannedCells(record);
+    return cells.map((cell) => {
+      const row: Row = { ...run, ...cell };
+      return RUNS_CSV_COLUMNS.map((column) => row[column] ?? '');
+    });
+  });
+}
+
+/** Writes `<outDir>/runs.csv` (header row first) and returns its path. */
+export function writeRunsCsv(outDir: string, records: RunRecord[]): string {
+  const path = join(outDir, 'runs.csv');
+  writeFileAtomic(path, stringify([[...RUNS_CSV_COLUMNS], ...runsCsvRows(records)]));
+  return path;
+}
+
+// Columns that describe the trained model, repeated on each of its rows.
+function runColumns(record: RunRecord): Row {
+  const { job } = record;
+  return {
+    dataset: job.dataset,
+    architecture: job.architecture,
+    temperature: formatNumber(job.temperature),
+    seed: String(job.seed),
+    status: record.status,
+    run_id: record.runId,
+    epochs: String(job.training.epochs),
+    final_train_loss: formatNumber(record.epochLosses.at(-1), FRACTION_DECIMALS),
+    train_seconds: formatNumber(record.timings.trainSeconds, SECONDS_DECIMALS),
+    eval_seconds: formatNumber(record.timings.evalSeconds, SECONDS_DECIMALS),
+    backend: record.backend,
+    failure_reason: record.failureReason ?? '',
+  };
+}
+
+function measuredCells(record: RunRecord): Row[] {
+  const clean: Row = {
+    ...cleanCell(),
+    accuracy: formatNumber(record.cleanAccuracy, FRACTION_DECIMALS),
+    n: formatNumber(record.evalSamples),
+  };
+  return [
+    clean,
+    ...record.attacks.map((result) => ({
+      attack: result.attack,
+      eps: formatNumber(result.eps),
+      loss: result.loss,
+      loss_temperature: formatNumber(result.lossTemperature),
+      accuracy: formatNumber(result.robustAccuracy, FRACTION_DECIMALS),
+      n: String(result.n),
+      zero_grad_fraction: formatNumber(result.zeroGradFraction, FRACTION_DECIMALS),
+      label: result.label,
+      ...paramCells(result.params),
+    })),
+  ];
+}
+
+// A failed run has no numbers, but keeps every planned cell so the gap shows up in the table.
+function plannedCells(record: RunRecord): Row[] {
+  const labels = attackLabels(record.job.attacks);
+  return [
+    cleanCell(),
+    ...record.job.attacks.flatMap((attack, a) =>
+      attack.eps.map((eps, e) => ({
+        attack: attack.name,
+        eps: formatNumber(eps),
+        loss: attack.loss,
+        loss_temperature: formatNumber(attack.lossTemperature === 'train' ? record.job.temperature : attack.lossTemperature),
+        label: labels[a][e],
+        ...paramCells(attackParams(attack)),
+      })),
+    ),
+  ];
+}
+
+function cleanCell(): Row {
+  return { attack: CLEAN_LABEL, eps: '0', label: CLEAN_LABEL };
+}
+
+function attackParams(attack: AttackConfig): Params {
+  return Object.fromEntries(Object.entries(attack).filter(([key]) => !COMMON_ATTACK_KEYS.has(key)));
+}
+
+function paramCells(params: Params): Row {
+  return {
+    steps: formatParam(params.steps),
+    step_size: formatParam(params.stepSize),
+    restarts: formatParam(params.restarts),
+    random_start: formatParam(params.randomStart),
+  };
+}
+
+function formatParam(value: Params[string] | undefined): string {
+  return typeof value === 'number' ? formatNumber(value) : value === undefined ? '' : String(value);
+}

@@ -1,0 +1,85 @@
+// The paper-style pivot: per (dataset, architecture), one row per temperature, one column per attack@eps.
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
+import type { RunRecord } from '../types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { formatNumber } from './runs-csv.js';
+
+export interface PivotTable {
+  dataset: string;
+  architecture: string;
+  /** `temperature, seeds, clean, <attack labels>`. */
+  columns: string[];
+  /** Cells are accuracy in percent, `mean ± std` over the ok seeds. */
+  rows: string[][];
+}
+
+/** One table per (dataset, architecture), in first-seen order. */
+export function pivotTables(records: RunRecord[]): PivotTable[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const record of records) {
+    const key = JSON.stringify([record.job.dataset, record.job.architecture]);
+    groups.set(key, [...(groups.get(key) ?? []), record]);
+  }
+  return [...groups.values()].map(pivotTable);
+}
+
+/** Writes `tables/<dataset>__<architecture>.csv` for every table and returns the paths. */
+export function writeTables(outDir: string, records: RunRecord[]): string[] {
+  return pivotTables(records).map((table) => {
+    const path = join(outDir, 'tables', `${table.dataset}__${table.architecture}.csv`);
+    writeFileAtomic(path, stringify([table.columns, ...table.rows]));
+    return path;
+  });
+}
+
+/** The table as aligned plain text (right-aligned columns, a rule under the header) for a terminal. */
+export function formatTableText(table: PivotTable): string {
+  const lines = [table.columns, ...table.rows];
+  const widths = table.columns.map((_, c) => Math.max(...lines.map((line) => (line[c] ?? '').length)));
+  const render = (cells: string[]): string => widths.map((width, c) => (cells[c] ?? '').padStart(width)).join('  ');
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(table.columns), rule, ...table.rows.map(render)].join('\n');
+}
+
+function pivotTable(group: RunRecord[]): PivotTable {
+  const { dataset, architecture } = group[0].job;
+  const labels = unique(group.flatMap(attackLabelsOf));
+  const temperatures = unique(group.map((record) => record.job.temperature)).sort((a, b) => a - b);
+  const rows = temperatures.map((temperature) => {
+    const runs = group.filter((record) => record.job.temperature === temperature);
+    const ok = runs.filter((record) => record.status === 'ok');
+    const seeds = ok.length === runs.length ? String(ok.length) : `${ok.length}/${runs.length}`;
+    const cells = [CLEAN_LABEL, ...labels].map((label) =>
+      ok.length === 0 ? 'failed' : formatAccuracies(ok.flatMap((record) => accuracyOf(record, label) ?? [])),
+    );
+    return [formatNumber(temperature), seeds, ...cells];
+  });
+  return { dataset, architecture, columns: ['temperature', 'seeds', CLEAN_LABEL, ...labels], rows };
+}
+
+// A failed run measured nothing, so its planned labels still give the table its columns.
+function attackLabelsOf(record: RunRecord): string[] {
+  return record.status === 'ok' ? record.attacks.map((result) => result.label) : attackLabels(record.job.attacks).flat();
+}
+
+function accuracyOf(record: RunRecord, label: string): number | undefined {
+  return label === CLEAN_LABEL
+    ? record.cleanAccuracy
+    : record.attacks.find((result) => result.label === label)?.robustAccuracy;
+}
+
+// Percent with 2 decimals; std is the sample standard deviation (n - 1), as papers report over seeds.
+function formatAccuracies(fractions: number[]): string {
+  if (fractions.length === 0) return '';
+  const percents = fractions.map((fraction) => fraction * 100);
+  const mean = percents.reduce((sum, x) => sum + x, 0) / percents.length;
+  if (percents.length === 1) return mean.toFixed(2);
+  const variance = percents.reduce((sum, x) => sum + (x - mean) ** 2, 0) / (percents.length - 1);
+  return `${mean.toFixed(2)} ± ${Math.sqrt(variance).toFixed(2)}`;
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}
