@@ -1,0 +1,59 @@
+// Project kernels that make training and input gradients fast on tfjs-wasm; see /work/shared/PERF.md.
+import * as tf from '@tensorflow/tfjs';
+import { makeBatchMatMulConfig } from './batch-mat-mul.js';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { makeCastConfig, makeIdentityConfig } from './identity.js';
+import { makeMaxPoolGradConfig } from './max-pool-grad.js';
+import { makeSumConfig } from './sum.js';
+
+/** Builds a kernel config given the stock kernel it replaces (undefined where the backend has none). */
+type KernelFactory = (stock: tf.KernelFunc | undefined) => tf.KernelConfig;
+
+function requireStock(kernelName: string, make: (stock: tf.KernelFunc) => tf.KernelConfig): KernelFactory {
+  return (stock) => {
+    if (stock === undefined) {
+      throw new Error(`${kernelName} is not registered for wasm; call registerProjectKernels after tf.setBackend('wasm') resolved`);
+    }
+    return make(stock);
+  };
+}
+
+const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
+  wasm: {
+    [tf.Conv2DBackpropFilter]: () => conv2DBackpropFilterConfig,
+    [tf.Conv2DBackpropInput]: requireStock(tf.Conv2DBackpropInput, makeConv2DBackpropInputConfig),
+    [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, makeMaxPoolGradConfig),
+    [tf.BatchMatMul]: requireStock(tf.BatchMatMul, makeBatchMatMulConfig),
+    [tf.Sum]: requireStock(tf.Sum, makeSumConfig),
+    [tf.Identity]: requireStock(tf.Identity, makeIdentityConfig),
+    [tf.Cast]: requireStock(tf.Cast, makeCastConfig),
+  },
+};
+
+const registered = new Map<string, string[]>();
+
+/**
+ * Registers this project's kernels for `backendName` (only 'wasm' has any) and returns their names.
+ * Call it after `await tf.setBackend('wasm')` resolved: the replaced stock kernels are captured and
+ * used as fallbacks, and they only work once the backend ran their setup. Calling it again returns the
+ * same names and registers nothing. With TEMPER_STOCK_KERNELS=1 it registers nothing and returns [],
+ * so stock tfjs can be measured.
+ */
+export function registerProjectKernels(backendName: string): string[] {
+  if (process.env['TEMPER_STOCK_KERNELS'] === '1') return [];
+  const done = registered.get(backendName);
+  if (done !== undefined) return [...done];
+  const factories = KERNELS_BY_BACKEND[backendName] ?? {};
+  const names: string[] = [];
+  for (const [kernelName, make] of Object.entries(factories)) {
+    const stock = tf.getKernel(kernelName, backendName);
+    const config = make(stock?.kernelFunc);
+    // registerKernel throws on a name that is taken, so the stock kernel goes first; its setup keeps running on backend re-init.
+    if (stock !== undefined) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ ...config, setupFunc: stock?.setupFunc });
+    names.push(kernelName);
+  }
+  registered.set(backendName, names);
+  return [...names];
+}

@@ -1,0 +1,35 @@
+// Sum for wasm over all leading axes (bias gradients of NHWC activations) without the stock kernel's full transpose.
+import * as tf from '@tensorflow/tfjs';
+import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
+
+/** out[c] = sum over rows r of x[r * channels + c]; accumulates in float64 so long sums lose nothing to float32. */
+export function sumLeadingAxes(x: Float32Array, out: Float32Array, channels: number): void {
+  const totals = new Float64Array(channels);
+  for (let base = 0; base < x.length; base += channels) {
+    for (let c = 0; c < channels; c++) totals[c] += x[base + c];
+  }
+  out.set(totals);
+}
+
+/** Handles float32 sums over exactly the axes before the last one; everything else goes to the stock kernel. */
+export function makeSumConfig(stock: tf.KernelFunc): tf.KernelConfig {
+  function sum(args: WasmKernelArgs): tf.TensorInfo {
+    const { inputs, backend, attrs = {} } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leadingAxes = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
+    if (!leadingAxes || x.dtype !== 'float32') return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    const channels = x.shape[rank - 1]!;
+    const outShape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels];
+    const out = backend.makeOutput(outShape, 'float32');
+    sumLeadingAxes(heapFloat32(backend, x), heapFloat32(backend, out), channels);
+    return out;
+  }
+  return {
+    kernelName: tf.Sum,
+    backendName: 'wasm',
+    kernelFunc: sum as unknown as tf.KernelFunc,
+  };
+}

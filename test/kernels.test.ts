@@ -1,0 +1,223 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerProjectKernels } from '../src/backend/kernels/index.js';
+
+type Shape4 = [number, number, number, number];
+
+/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
+function seededValues(size: number, seed: number): Float32Array {
+  const values = new Float32Array(size);
+  let state = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    values[i] = state / 2 ** 31 - 1;
+  }
+  return values;
+}
+
+const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Runs `compute` on the cpu backend, then on wasm, on the same input arrays; returns both results as flat arrays. */
+async function onBothBackends(
+  inputs: Array<{ shape: number[]; seed: number }>,
+  compute: (...tensors: tf.Tensor[]) => tf.Tensor[],
+): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
+  const arrays = inputs.map(({ shape, seed }) => seededValues(sizeOf(shape), seed));
+  const run = (): Float32Array[] =>
+    tf.tidy(() => compute(...inputs.map(({ shape }, i) => tf.tensor(arrays[i]!, shape)))).map((t) => {
+      const values = t.dataSync() as Float32Array;
+      t.dispose();
+      return values;
+    });
+  await tf.setBackend('cpu');
+  const cpu = run();
+  await tf.setBackend('wasm');
+  return { cpu, wasm: run() };
+}
+
+/**
+ * Each element is a float32 sum of `terms` products of values in [-1, 1]; summed in another order its
+ * rounding error is at most terms * 2^-23 (~1.2e-7 per term), so that is allowed on top of 1e-4,
+ * relative above magnitude 1 and absolute below it.
+ */
+function assertClose(got: Float32Array, want: Float32Array, terms: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const tolerance = 1e-4 * Math.max(1, Math.abs(want[i]!)) + terms * 2 ** -23;
+    const error = Math.abs(got[i]! - want[i]!);
+    if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > ${tolerance})`);
+  }
+}
+
+interface ConvCase {
+  x: Shape4;
+  kernel: number;
+  outChannels: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+const convCases: ConvCase[] = [
+  { x: [1, 7, 7, 1], kernel: 3, outChannels: 4, stride: 1, pad: 'same' },
+  { x: [4, 9, 7, 3], kernel: 3, outChannels: 8, stride: 1, pad: 'valid' },
+  { x: [4, 9, 9, 3], kernel: 3, outChannels: 5, stride: 2, pad: 'same' },
+  { x: [1, 11, 10, 8], kernel: 3, outChannels: 8, stride: 2, pad: 'valid' },
+  { x: [4, 8, 8, 8], kernel: 1, outChannels: 3, stride: 1, pad: 'same' },
+  { x: [1, 7, 9, 3], kernel: 1, outChannels: 8, stride: 2, pad: 'valid' },
+  { x: [4, 13, 11, 1], kernel: 5, outChannels: 8, stride: 1, pad: 'same' },
+  { x: [1, 12, 13, 3], kernel: 5, outChannels: 1, stride: 2, pad: 'same' },
+  { x: [4, 9, 9, 8], kernel: 5, outChannels: 3, stride: 1, pad: 'valid' },
+  { x: [4, 10, 10, 1], kernel: 5, outChannels: 8, stride: 2, pad: 'valid' },
+];
+
+const describeCase = (c: ConvCase): string => `x [${c.x}], ${c.kernel}x${c.kernel}x${c.outChannels}, stride ${c.stride}, ${c.pad}`;
+
+/** dx and dw of sum(conv2d(x, w) * dyWeights), i.e. the backprop kernels fed with dy = dyWeights. */
+async function convGradients(c: ConvCase) {
+  const filterShape: Shape4 = [c.kernel, c.kernel, c.x[3], c.outChannels];
+  const outShape = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.stride, 1, c.pad).outShape;
+  const result = await onBothBackends(
+    [{ shape: c.x, seed: 1 }, { shape: filterShape, seed: 2 }, { shape: outShape, seed: 3 }],
+    (x, w, dy) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy!)))([x!, w!]),
+  );
+  return { ...result, outShape };
+}
+
+describe('project kernels on wasm', () => {
+  let registered: string[] = [];
+
+  before(async () => {
+    await tf.setBackend('wasm');
+    registered = registerProjectKernels('wasm');
+  });
+
+  after(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it('registers the filter gradient, input gradient and max-pool gradient once', () => {
+    for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.MaxPoolGrad]) assert.ok(registered.includes(name), name);
+    assert.deepEqual(registerProjectKernels('wasm'), registered);
+    assert.deepEqual(registerProjectKernels('cpu'), []);
+  });
+
+  it('registers nothing when TEMPER_STOCK_KERNELS=1', () => {
+    process.env['TEMPER_STOCK_KERNELS'] = '1';
+    try {
+      assert.deepEqual(registerProjectKernels('wasm'), []);
+    } finally {
+      delete process.env['TEMPER_STOCK_KERNELS'];
+    }
+  });
+
+  for (const c of convCases) {
+    it(`the wasm filter and input gradients equal the cpu backend's within 1e-4: ${describeCase(c)}`, async () => {
+      const { cpu, wasm, outShape } = await convGradients(c);
+      assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], `filter gradient, ${describeCase(c)}`);
+      assertClose(wasm[0]!, cpu[0]!, c.kernel * c.kernel * c.outChannels, `input gradient, ${describeCase(c)}`);
+    });
+  }
+
+  type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+  // The second padding is wider than the filter, which the input gradient handles by col2im.
+  const explicitPads: ExplicitPad[] = [[[0, 0], [2, 0], [1, 2], [0, 0]], [[0, 0], [3, 1], [0, 4], [0, 0]]];
+  for (const pad of explicitPads) {
+    it(`the wasm filter and input gradients with explicit padding ${JSON.stringify(pad)} equal the cpu backend's`, async () => {
+      const x: Shape4 = [2, 8, 7, 3];
+      const filterShape: Shape4 = [3, 3, 3, 4];
+      const outShape = tf.backend_util.computeConv2DInfo(x, filterShape, 1, 1, pad).outShape;
+      const { cpu, wasm } = await onBothBackends(
+        [{ shape: x, seed: 4 }, { shape: filterShape, seed: 5 }, { shape: outShape, seed: 6 }],
+        (a, w, dy) => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, pad), dy!)))([a!, w!]),
+      );
+      assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], 'filter gradient');
+      assertClose(wasm[0]!, cpu[0]!, 3 * 3 * 4, 'input gradient');
+    });
+  }
+
+  const poolCases: Array<{ x: Shape4; size: number; stride: number; pad: 'same' | 'valid' }> = [
+    { x: [4, 8, 8, 8], size: 2, stride: 2, pad: 'valid' },
+    { x: [1, 7, 9, 3], size: 2, stride: 2, pad: 'same' },
+    { x: [4, 9, 7, 1], size: 3, stride: 2, pad: 'same' },
+    { x: [1, 6, 5, 8], size: 2, stride: 1, pad: 'valid' },
+  ];
+  for (const p of poolCases) {
+    it(`the wasm max-pool gradient equals the cpu backend's: x [${p.x}], ${p.size}x${p.size}/${p.stride} ${p.pad}`, async () => {
+      const outShape = tf.backend_util.computePool2DInfo(p.x, p.size, p.stride, 1, p.pad).outShape;
+      const { cpu, wasm } = await onBothBackends(
+        // Rounded inputs make ties common, so the first-maximum rule is exercised too.
+        [{ shape: p.x, seed: 7 }, { shape: outShape, seed: 8 }],
+        (x, dy) => [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.round(tf.mul(a, 2)) as tf.Tensor4D, p.size, p.stride, p.pad), dy!)))(x!)],
+      );
+      assertClose(wasm[0]!, cpu[0]!, p.size * p.size, 'max-pool gradient');
+    });
+  }
+
+  it('the wasm transposed matMul and leading-axes sum equal the cpu backend\'s', async () => {
+    const { cpu, wasm } = await onBothBackends(
+      [{ shape: [2, 5, 3], seed: 9 }, { shape: [2, 4, 5], seed: 10 }, { shape: [6, 4, 3], seed: 11 }],
+      (a, b, c) => [tf.matMul(a!, b!, true, true), tf.matMul(b!, a!), tf.sum(c!, [0, 1]), tf.sum(c!, [0, 1], true), tf.sum(c!, 2)],
+    );
+    cpu.forEach((want, i) => assertClose(wasm[i]!, want, 24, `result ${i}`));
+  });
+
+  it('the gradient through tf.fused.conv2d with bias and relu equals the cpu backend\'s', async () => {
+    const x: Shape4 = [4, 9, 9, 3];
+    const { cpu, wasm } = await onBothBackends(
+      [{ shape: x, seed: 12 }, { shape: [3, 3, 3, 8], seed: 13 }, { shape: [8], seed: 14 }],
+      (a, w, bias) =>
+        tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+          tf.sum(tf.square(tf.fused.conv2d({ x: p as tf.Tensor4D, filter: q as tf.Tensor4D, bias: r, strides: 2, pad: 'same', activation: 'relu' }))),
+        )([a!, w!, bias!]),
+    );
+    cpu.forEach((want, i) => assertClose(wasm[i]!, want, 4 * 5 * 5 * 8, `gradient ${i}`));
+  });
+
+  it('a tf.layers.conv2d model with an activation trains on wasm', async () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ],
+    });
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+    const images = tf.tensor4d(seededValues(32 * 64, 15), [32, 8, 8, 1]);
+    const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 2), 'int32'), 2);
+    const history = await model.fit(images, labels, { epochs: 20, batchSize: 32, verbose: 0 });
+    const losses = history.history['loss'] as number[];
+    assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+    assert.ok(losses.at(-1)! < losses[0]! * 0.9, `loss went from ${losses[0]} to ${losses.at(-1)}`);
+    tf.dispose([images, labels]);
+    model.dispose();
+  });
+
+  it('leaks no tensor and no wasm buffer over 50 gradient computations', () => {
+    const x = tf.tensor4d(seededValues(4 * 10 * 10 * 3, 16), [4, 10, 10, 3]);
+    const w = tf.tensor4d(seededValues(3 * 3 * 3 * 8, 17), [3, 3, 3, 8]);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const loss = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.maxPool(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: [2, 1], pad: 'same', activation: 'relu' }), 2, 2, 'valid'));
+    const step = (): void => tf.tidy(() => void tf.grads(loss)([x, w]));
+    step();
+    const tensorsBefore = tf.memory().numTensors;
+    const buffersBefore = backend.numDataIds();
+    for (let i = 0; i < 50; i++) step();
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    assert.equal(backend.numDataIds(), buffersBefore);
+    tf.dispose([x, w]);
+  });
+
+  it('refuses NCHW data with a message that says what to do', () => {
+    const x = tf.zeros([1, 3, 5, 5]);
+    const dy = tf.zeros([1, 2, 5, 5]);
+    assert.throws(
+      () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 2] }),
+      /dataFormat 'NHWC' only.*transpose/,
+    );
+    tf.dispose([x, dy]);
+  });
+});
