@@ -1,0 +1,87 @@
+// `temper run <config>`: validate, then train and attack every job of the grid.
+import { resolve, join } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadConfig } from '../../config/load.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
+import { runSweep } from '../../runner/sweep.js';
+import { progressFor } from '../../runner/progress.js';
+import { summaryText } from '../../report/index.js';
+import { registeredNames } from '../names.js';
+import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM } from '../errors.js';
+
+interface RunArgs {
+  config: string;
+  out?: string;
+  backend: BackendChoice;
+  set: string[];
+  force: boolean;
+  retryFailed: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <config>',
+  describe: 'Train every model of the grid, attack it, and write runs.csv, tables and records',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('config', { type: 'string', demandOption: true, describe: 'config file (.json, .jsonc, .yaml)' })
+      .option('out', { type: 'string', describe: 'output folder (default results/<name>)' })
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a config key, e.g. --set training.epochs=1' })
+      .option('force', { type: 'boolean', default: false, describe: 'rerun finished runs too' })
+      .option('retry-failed', { type: 'boolean', default: false, describe: 'rerun runs that failed' })
+      .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+      .example('$0 run configs/quickstart.json', 'the embedded MNIST sweep')
+      .example('$0 run configs/quickstart.json --set training.epochs=1 --set temperatures=[1,100]', 'a quicker variant') as unknown as Argv<RunArgs>,
+  handler: async (args: ArgumentsCamelCase<RunArgs>) => {
+    const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
+    const outDir = resolve(args.out ?? join('results', config.name));
+    const progress = progressFor({ quiet: args.quiet || args.json });
+    let signal: NodeJS.Signals | undefined;
+    const stop = (name: NodeJS.Signals) => {
+      if (signal) process.exit(name === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
+      signal = name;
+      process.stderr.write(`\n${name}: stopping after saving finished runs (press again to quit at once)\n`);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const result = await runSweep(config, {
+      outDir,
+      backend: args.backend,
+      force: args.force,
+      retryFailed: args.retryFailed,
+      progress,
+      shouldStop: () => signal !== undefined,
+    });
+    if (args.json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          outDir: result.outDir,
+          backend: result.backend.name,
+          total: result.total,
+          ran: result.ran,
+          skipped: result.skipped,
+          ok: result.ok,
+          failed: result.failed,
+          interrupted: result.interrupted,
+          runsCsv: result.runsCsv,
+          tables: result.tables,
+          failures: result.records.filter((r) => r.status === 'failed').map((r) => ({ runId: r.runId, reason: r.failureReason })),
+        }, null, 2)}\n`,
+      );
+    } else if (!args.quiet) {
+      process.stdout.write(`\n${summaryText(result.records)}\n`);
+      process.stdout.write(`runs: ${result.ok} ok, ${result.failed} failed, ${result.skipped} skipped as already done\n`);
+      process.stdout.write(`wrote ${result.runsCsv}\n${result.tables.map((t) => `wrote ${t}`).join('\n')}\n`);
+    }
+    for (const problem of result.problems) process.stderr.write(`warning: ${problem}\n`);
+    if (result.interrupted) {
+      process.stderr.write(`interrupted: ${result.ok + result.failed} of ${result.total} runs saved; resume with the same command\n`);
+      process.exitCode = signal === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
+      return;
+    }
+    process.exitCode = result.failed > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
+  },
+};

@@ -1,0 +1,35 @@
+// `temper validate <config>`: exit 0 with the grid size, or 2 with every error listed.
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadConfig } from '../../config/load.js';
+import { expandGrid } from '../../config/grid.js';
+import { registeredNames } from '../names.js';
+
+interface ValidateArgs {
+  config: string;
+  set: string[];
+  json: boolean;
+}
+
+export const validateCommand: CommandModule<object, ValidateArgs> = {
+  command: 'validate <config>',
+  describe: 'Check a config; list every error (exit 2) or the grid it expands to (exit 0)',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('config', { type: 'string', demandOption: true })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a config key' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+      .example('$0 validate configs/quickstart.json', '') as unknown as Argv<ValidateArgs>,
+  handler: (args: ArgumentsCamelCase<ValidateArgs>) => {
+    const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
+    const jobs = expandGrid(config);
+    const evaluations = config.attacks.reduce((sum, attack) => sum + attack.eps.length, 0);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, resolved: config }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      `${args.config}: ok — ${jobs.length} jobs (${config.datasets.length} datasets x ${config.architectures.length} architectures x ` +
+        `${config.temperatures.length} temperatures x ${config.seeds.length} seeds), ${evaluations} attack evaluations per job\n`,
+    );
+  },
+};

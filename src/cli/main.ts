@@ -1,0 +1,43 @@
+// The `temper` command line: parse, dispatch to a command module, map errors to exit codes.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
+import { dataCommand } from './commands/data.js';
+import { doctorCommand } from './commands/doctor.js';
+import { ConfigError } from '../config/errors.js';
+import { BackendError } from '../backend/index.js';
+import { UsageError, EXIT_USAGE, EXIT_JOBS_FAILED } from './errors.js';
+import { temperVersion } from '../runner/versions.js';
+
+function fail(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendError) {
+    process.stderr.write(`temper: ${error.message}\n`);
+    process.exit(error instanceof UsageError ? error.exitCode : EXIT_USAGE);
+  }
+  process.stderr.write(`temper: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(EXIT_JOBS_FAILED);
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('temper')
+    .usage('$0 <command> [options]\n\nSoftmax-temperature sweeps: train at each T, attack, tabulate.')
+    .command(runCommand)
+    .command(validateCommand)
+    .command(dataCommand)
+    .command(doctorCommand)
+    .demandCommand(1, 'name a command: run, validate, data, doctor')
+    .strict()
+    .version(temperVersion())
+    .help()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, error) => {
+      if (error) fail(error);
+      process.stderr.write(`temper: ${message}\nRun \`temper --help\` for usage.\n`);
+      process.exit(EXIT_USAGE);
+    })
+    .parseAsync();
+} catch (error) {
+  fail(error);
+}

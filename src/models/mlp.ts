@@ -1,0 +1,21 @@
+// A two-hidden-layer perceptron: the smallest model that still shows the temperature effect.
+import * as tf from '@tensorflow/tfjs';
+import { registerArchitecture } from './registry.js';
+import { seededInitializers } from './init.js';
+
+registerArchitecture({
+  name: 'mlp',
+  description: 'flatten - dense(256, relu) - dense(128, relu) - dense(classes)',
+  build({ inputShape, numClasses, seed }) {
+    const init = seededInitializers(seed, 'mlp');
+    return tf.sequential({
+      name: 'mlp',
+      layers: [
+        tf.layers.flatten({ inputShape }),
+        tf.layers.dense({ units: 256, activation: 'relu', ...init() }),
+        tf.layers.dense({ units: 128, activation: 'relu', ...init() }),
+        tf.layers.dense({ units: numClasses, ...init() }),
+      ],
+    });
+  },
+});

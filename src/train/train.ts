@@ -1,0 +1,76 @@
+// Training at temperature T: minimise CE(softmax(z / T), y) (+ weight decay) with the job's optimiser.
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/types.js';
+import type { Job } from '../types.js';
+import { temperatureCrossEntropy } from '../attacks/losses.js';
+import { createOptimizer, disposeOptimizer } from './optimizers.js';
+import { batchTensors } from './batches.js';
+import { permutation, rng } from '../util/rng.js';
+
+/** Training stopped because the loss stopped being a finite number. */
+export class DivergenceError extends Error {}
+
+/** The sweep was interrupted (SIGINT/SIGTERM); the job is not recorded. */
+export class InterruptedError extends Error {}
+
+export interface TrainHooks {
+  onStep?(progress: { epoch: number; epochs: number; step: number; steps: number; loss: number }): void;
+  onEpoch?(progress: { epoch: number; epochs: number; meanLoss: number }): void;
+  shouldStop?(): boolean;
+}
+
+export interface TrainResult {
+  epochLosses: number[];
+  trainSeconds: number;
+  imagesPerSecond: number;
+}
+
+export async function trainModel(model: tf.LayersModel, dataset: Dataset, job: Job, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { epochs, batchSize, shuffle, optimizer: optimizerConfig } = job.training;
+  const count = Math.min(job.data.trainSamples ?? dataset.train.count, dataset.train.count);
+  const steps = Math.ceil(count / batchSize);
+  const optimizer = createOptimizer(optimizerConfig);
+  const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  // Weight decay as an L2 penalty on kernels only, the usual convention (biases are not decayed).
+  const decayed = model.trainableWeights.filter((weight) => weight.name.includes('kernel')).map((weight) => weight.read());
+  const epochLosses: number[] = [];
+  const started = performance.now();
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = shuffle ? permutation(count, rng('shuffle', job.seed, epoch)) : Int32Array.from({ length: count }, (_, i) => i);
+      let lossSum = 0;
+      for (let step = 0; step < steps; step++) {
+        if (hooks.shouldStop?.()) throw new InterruptedError('interrupted');
+        const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
+        const cost = tf.tidy(() => {
+          const batch = batchTensors(dataset.train, dataset.imageShape, indices);
+          return optimizer.minimize(
+            () => {
+              const logits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
+              const loss = tf.mean(temperatureCrossEntropy(logits, batch.labels, job.temperature));
+              if (optimizerConfig.weightDecay === 0 || decayed.length === 0) return loss as tf.Scalar;
+              const penalty = tf.addN(decayed.map((kernel) => tf.sum(tf.square(kernel))));
+              return tf.add(loss, tf.mul(penalty, optimizerConfig.weightDecay / 2)) as tf.Scalar;
+            },
+            true,
+            variables,
+          )!;
+        });
+        const loss = (await cost.data())[0]!;
+        cost.dispose();
+        if (!Number.isFinite(loss)) {
+          throw new DivergenceError(`training loss became ${loss} at epoch ${epoch}, step ${step + 1} of ${steps} (T=${job.temperature}, lr=${optimizerConfig.lr})`);
+        }
+        lossSum += loss * indices.length;
+        hooks.onStep?.({ epoch, epochs, step: step + 1, steps, loss });
+      }
+      const meanLoss = lossSum / count;
+      epochLosses.push(meanLoss);
+      hooks.onEpoch?.({ epoch, epochs, meanLoss });
+    }
+  } finally {
+    disposeOptimizer(optimizer);
+  }
+  const trainSeconds = (performance.now() - started) / 1000;
+  return { epochLosses, trainSeconds, imagesPerSecond: (count * epochs) / trainSeconds };
+}

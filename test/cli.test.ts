@@ -1,0 +1,107 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tempDir } from './helpers.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const temper = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'bin', 'temper.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+
+function writeConfig(text: string, name = 'config.jsonc'): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const tiny = {
+  name: 'cli',
+  datasets: ['synthetic'],
+  architectures: ['mlp'],
+  temperatures: [1],
+  training: { epochs: 1, batchSize: 64 },
+  attacks: [{ name: 'fgsm', eps: 0.1 }],
+  eval: { samples: 64 },
+};
+
+describe('the command line', () => {
+  it('--help lists the commands', () => {
+    const result = temper('--help');
+    assert.equal(result.status, 0);
+    for (const command of ['run', 'validate', 'data', 'doctor']) assert.match(result.stdout, new RegExp(`temper ${command}`));
+  });
+
+  it('an unknown command or flag exits 2', () => {
+    assert.equal(temper('frobnicate').status, 2);
+    assert.equal(temper('validate', 'configs/quickstart.json', '--bogus').status, 2);
+  });
+
+  it('validate accepts the quickstart config and counts its grid', () => {
+    const result = temper('validate', 'configs/quickstart.json');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /ok — 5 jobs/);
+  });
+
+  it('validate lists every error with file and path, and exits 2', () => {
+    const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [0], attacks: [{ name: 'fgsm', eps: -1 }] }));
+    const result = temper('validate', path);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: temperatures\\[0\\]`));
+    assert.match(result.stderr, /attacks\[0\]\.eps/);
+  });
+
+  it('run with a bad config writes nothing and exits 2', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify({ ...tiny, datasets: ['nope'] }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /unknown dataset "nope"; expected one of: .*mnist.*synthetic/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('run writes the outputs, prints a summary, and --json prints machine-readable results', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify(tiny));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm', '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(result.stdout);
+    assert.equal(summary.ok, 1);
+    assert.equal(summary.backend, 'wasm');
+    assert.ok(existsSync(join(out, 'runs.csv')));
+    assert.ok(existsSync(join(out, 'tables', 'synthetic__mlp.csv')));
+    const again = temper('run', path, '--out', out, '--backend', 'wasm', '--set', 'training.epochs=1');
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /1 skipped as already done/);
+    assert.match(again.stdout, /synthetic \/ mlp/);
+  });
+
+  it('run exits 1 when a job fails, after writing the others', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [1, 1e-45] }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm');
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /FAILED: training loss became NaN/);
+    assert.equal(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n').length, 1 + 2 * 2);
+  });
+
+  it('a YAML config runs like its JSON twin', () => {
+    const path = writeConfig('name: yaml\ndatasets: [synthetic]\narchitectures: [mlp]\ntemperatures: [1]\n', 'c.yaml');
+    const result = temper('validate', path);
+    assert.equal(result.status, 0, result.stderr);
+  });
+
+  it('data list shows the embedded MNIST as present', () => {
+    const result = temper('data', 'list');
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /mnist\s+present/);
+    assert.match(result.stdout, /synthetic\s+present/);
+  });
+
+  it('doctor shows the backends that load', () => {
+    const result = temper('doctor');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /ok\s+wasm/);
+    assert.match(result.stdout, /no\s+tensorflow/);
+  });
+});
