@@ -333,6 +333,12 @@ describe('the published JSON Schema', () => {
     assert.equal(writeJsonSchema(file), true);
   });
 
+  it('the published file offers the registered dataset and architecture names for completion', () => {
+    const schema = JSON.parse(readFileSync(join(projectRoot(), 'schema', 'temper.schema.json'), 'utf8'));
+    assert.ok(schema.properties.datasets.items.enum.includes('mnist'));
+    assert.ok(schema.properties.architectures.items.enum.includes('cnn-small'));
+  });
+
   it('is written under the project root, wherever the compiled script lives', () => {
     const root = projectRoot();
     assert.equal(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).name, 'temper');

@@ -107,5 +107,5 @@ export async function probeBackends(): Promise<BackendProbe[]> {
 
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0]!.replace(/^Cannot find (package|module) '([^']+)'.*/, 'not installed ($2)');
+  return text.split('\n')[0]!.replace(/^Cannot find (package|module) '([^']+)'.*/, 'not installed');
 }

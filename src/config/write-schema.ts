@@ -9,9 +9,20 @@ import { configSchema } from './schema.js';
 
 export const SCHEMA_FILE = join('schema', 'temper.schema.json');
 
+/** Registered names offered as completions; the loader, not the schema, is what rejects unknown ones. */
+export interface SchemaNames {
+  datasets: string[];
+  architectures: string[];
+}
+
 /** The config's JSON Schema as users write it: keys with defaults are optional. */
-export function buildJsonSchema(): Record<string, unknown> {
+export function buildJsonSchema(names?: SchemaNames): Record<string, unknown> {
   const { $schema, ...rest } = z.toJSONSchema(configSchema, { io: 'input' });
+  if (names) {
+    const properties = rest['properties'] as Record<string, { items?: Record<string, unknown> }>;
+    properties['datasets']!.items = { ...properties['datasets']!.items, enum: names.datasets };
+    properties['architectures']!.items = { ...properties['architectures']!.items, enum: names.architectures };
+  }
   return {
     $schema,
     $id: 'urn:temper:config-schema',
@@ -23,8 +34,8 @@ export function buildJsonSchema(): Record<string, unknown> {
 }
 
 /** Writes the schema to `file` (atomically) unless it already holds exactly this content; returns whether it wrote. */
-export function writeJsonSchema(file: string): boolean {
-  const text = `${JSON.stringify(buildJsonSchema(), null, 2)}\n`;
+export function writeJsonSchema(file: string, names?: SchemaNames): boolean {
+  const text = `${JSON.stringify(buildJsonSchema(names), null, 2)}\n`;
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
   writeFileAtomic(file, text);
   return true;
@@ -40,5 +51,6 @@ export function projectRoot(start = dirname(fileURLToPath(import.meta.url))): st
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const file = join(projectRoot(), SCHEMA_FILE);
-  console.log(writeJsonSchema(file) ? `wrote ${file}` : `${file} is up to date`);
+  const { registeredNames } = await import('../cli/names.js');
+  console.log(writeJsonSchema(file, registeredNames()) ? `wrote ${file}` : `${file} is up to date`);
 }
