@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import { tempDir } from './helpers.js';
 
@@ -103,5 +104,30 @@ describe('the command line', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /ok\s+wasm/);
     assert.match(result.stdout, /no\s+tensorflow/);
+  });
+
+  it('SIGINT stops after saving finished runs, exits 130, and the same command resumes without duplicates', async () => {
+    const out = join(tempDir(), 'out');
+    const temperatures = [1, 2, 3, 4, 5, 6, 7, 8];
+    const path = writeConfig(JSON.stringify({ ...tiny, architectures: ['cnn-small'], temperatures, training: { epochs: 4, batchSize: 32 } }));
+    const args = [join(root, 'bin', 'temper.js'), 'run', path, '--out', out, '--backend', 'wasm'];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const records = () => (existsSync(join(out, 'runs')) ? readdirSync(join(out, 'runs')).filter((f) => f.endsWith('.json')).length : 0);
+    while (records() === 0) await sleep(50);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /resume with the same command/);
+    const saved = records();
+    assert.ok(saved >= 1 && saved < temperatures.length, `${saved} runs saved`);
+
+    const resumed = temper('run', path, '--out', out, '--backend', 'wasm');
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`${saved} skipped as already done`));
+    const rows = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n').slice(1);
+    assert.equal(rows.length, temperatures.length * 2, 'one clean and one fgsm row per temperature');
+    assert.equal(new Set(rows.map((row) => row.split(',').slice(0, 6).join(','))).size, rows.length, 'no duplicate rows');
   });
 });

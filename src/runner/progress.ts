@@ -64,15 +64,21 @@ export class BarProgress implements ProgressSink {
   private name = '';
   private done = 0;
 
+  // cli-progress clears only the first line it prints logs over; erase each line's tail ourselves.
+  private log(text: string) {
+    this.bars.log(`${text}\x1b[K\n`);
+  }
+
   sweepStart({ total, toRun, skipped, outDir, backend }: { total: number; toRun: number; skipped: number; outDir: string; backend: string }) {
-    this.bars.log(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}\n`);
+    this.log(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
     this.sweepBar = this.bars.create(toRun, 0, { label: 'sweep', detail: 'jobs' });
+    // One job bar reused by every job: removing and re-creating bars leaves stale lines behind.
+    this.jobBar = this.bars.create(1, 0, { label: 'job  ', detail: '' });
   }
   jobStart(job: Job) {
     this.name = jobName(job);
-    this.jobBar?.stop();
-    this.bars.remove(this.jobBar!);
-    this.jobBar = this.bars.create(job.training.epochs, 0, { label: 'job  ', detail: `${this.name} | training` });
+    this.jobBar?.setTotal(job.training.epochs);
+    this.jobBar?.update(0, { detail: `${this.name} | training` });
   }
   step({ epoch, epochs, step, steps, loss }: { epoch: number; epochs: number; step: number; steps: number; loss: number }) {
     this.jobBar?.setTotal(epochs * steps);
@@ -84,20 +90,23 @@ export class BarProgress implements ProgressSink {
     this.jobBar?.update(index, { detail: `${this.name} | attack ${label}` });
   }
   attackResult(result: AttackResult) {
-    this.bars.log(`  ${this.name}: ${result.label} ${percent(result.robustAccuracy)}\n`);
+    this.log(`  ${this.name}: ${result.label} ${percent(result.robustAccuracy)}`);
   }
   jobEnd(record: RunRecord) {
     this.done += 1;
+    this.jobBar?.update(this.jobBar.getTotal());
     const line = record.status === 'ok'
       ? `${this.name}: clean ${percent(record.cleanAccuracy ?? 0)} (${record.timings.wallSeconds.toFixed(1)} s)`
       : `${this.name}: FAILED: ${record.failureReason}`;
-    this.bars.log(`${line}\n`);
+    this.log(`${line}`);
     this.sweepBar?.update(this.done);
   }
   message(text: string) {
-    this.bars.log(`${text}\n`);
+    this.log(`${text}`);
   }
   sweepEnd() {
+    // Flush log lines still buffered by cli-progress before the bars stop redrawing.
+    this.bars.update();
     this.bars.stop();
   }
 }

@@ -63,6 +63,8 @@ export async function trainModel(model: tf.LayersModel, dataset: Dataset, job: J
         }
         lossSum += loss * indices.length;
         hooks.onStep?.({ epoch, epochs, step: step + 1, steps, loss });
+        // Let timers and signal handlers run: progress redraws and Ctrl-C are handled between steps.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       const meanLoss = lossSum / count;
       epochLosses.push(meanLoss);
