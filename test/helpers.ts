@@ -1,7 +1,8 @@
 // Shared test fixtures: a validated config built from parts, a wasm backend, a quickly trained model.
-import { mkdtempSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { configSchema, type ExperimentConfig } from '../src/config/schema.js';
 import { initBackend } from '../src/backend/index.js';
 
@@ -26,4 +27,32 @@ export function tempDir(prefix = 'temper-test-'): string {
 
 export async function wasmBackend() {
   return initBackend('wasm');
+}
+
+/** The repository root, two levels above the compiled test folder (dist/test). */
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+/** Runs `node bin/temper.js ...args` to completion; `env` is added to this process's environment. */
+export function temperCli(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [join(repoRoot, 'bin', 'temper.js'), ...args], { cwd: repoRoot, encoding: 'utf8', env: cliEnv(env) });
+}
+
+/** This process's environment without cluster shard variables (tests may run inside a Slurm array), plus `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+  for (const name of Object.keys(env)) if (name.startsWith('SLURM_ARRAY_') || name === 'JOB_COMPLETION_INDEX') delete env[name];
+  return { ...env, ...extra };
+}
+
+/** Writes `config` as JSON into a new temp folder and returns its path. */
+export function writeConfigFile(config: Record<string, unknown>): string {
+  const path = join(tempDir(), 'config.json');
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+/** Paths under `dir` (recursively, relative to it) whose file name passes `keep`. */
+export function filesUnder(dir: string, keep: (name: string) => boolean = () => true): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((path) => keep(basename(path))).sort();
 }

@@ -3,78 +3,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { attackLabels, CLEAN_LABEL } from '../src/config/grid.js';
-import type { AttackConfig } from '../src/config/schema.js';
+import { CLEAN_LABEL } from '../src/config/grid.js';
 import { summaryText, writeReport } from '../src/report/index.js';
 import { RUNS_CSV_COLUMNS, runsCsvRows, writeRunsCsv } from '../src/report/runs-csv.js';
 import { formatTableText, pivotTables, writeTables } from '../src/report/tables.js';
-import type { AttackResult, RunRecord } from '../src/types.js';
-
-const ATTACKS: AttackConfig[] = [
-  { name: 'fgsm', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1 },
-  { name: 'pgd', eps: [0.3], loss: 'cw', lossTemperature: 'train', steps: 40, stepSize: 0.01, randomStart: true, restarts: 1 },
-];
-const LABELS = attackLabels(ATTACKS).flat();
-
-interface Fixture {
-  dataset?: string;
-  architecture?: string;
-  temperature?: number;
-  seed?: number;
-  /** Clean accuracy, then one robust accuracy per LABELS entry; absent for a failed run. */
-  accuracies?: number[];
-  failureReason?: string;
-}
-
-function record({ dataset = 'mnist', architecture = 'cnn-small', temperature = 1, seed = 0, accuracies, failureReason }: Fixture): RunRecord {
-  const runId = `${dataset}-${architecture}-t${temperature}-s${seed}`;
-  const results: AttackResult[] = (accuracies?.slice(1) ?? []).map((robustAccuracy, i) => {
-    const attack = i < 2 ? ATTACKS[0] : ATTACKS[1];
-    const params: AttackResult['params'] = attack.name === 'pgd' ? { steps: 40, stepSize: 0.01, restarts: 1, randomStart: true } : {};
-    return {
-      label: LABELS[i],
-      attack: attack.name,
-      eps: i === 0 ? 0.1 : 0.3,
-      loss: attack.loss,
-      lossTemperature: attack.lossTemperature === 'train' ? temperature : attack.lossTemperature,
-      robustAccuracy,
-      n: 1000,
-      zeroGradFraction: i === 2 ? 0.25 : 0,
-      params,
-      wallSeconds: 2,
-    };
-  });
-  return {
-    runId,
-    status: accuracies ? 'ok' : 'failed',
-    job: {
-      runId,
-      index: 0,
-      experiment: 'quickstart',
-      dataset,
-      architecture,
-      temperature,
-      seed,
-      training: {
-        epochs: 3,
-        batchSize: 128,
-        shuffle: true,
-        optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, weightDecay: 0 },
-      },
-      data: {},
-      attacks: ATTACKS,
-      eval: { samples: 1000, batchSize: 250 },
-    },
-    ...(accuracies ? { cleanAccuracy: accuracies[0], evalSamples: 1000 } : { failureReason }),
-    epochLosses: [0.7, 0.1 + 0.2],
-    attacks: results,
-    timings: { trainSeconds: 12.3456, evalSeconds: 1.5, wallSeconds: 14 },
-    backend: 'wasm',
-    versions: {},
-    startedAt: '2025-01-01T00:00:00.000Z',
-    finishedAt: '2025-01-01T00:00:14.000Z',
-  };
-}
+import type { RunRecord } from '../src/types.js';
+import { LABELS, record } from './fixtures.js';
 
 function outDir(): string {
   return mkdtempSync(join(tmpdir(), 'temper-report-'));
@@ -211,11 +145,17 @@ test('tables are named <dataset>__<architecture>.csv', () => {
   ]);
 });
 
-test('writeReport writes runs.csv and every table', () => {
+test('writeReport writes runs.csv, every table, the summary, the plots and the page', async () => {
   const dir = outDir();
-  const written = writeReport(dir, [record({ accuracies: [0.9, 0.5, 0.2, 0.1] })]);
-  assert.deepEqual(written, { runsCsv: join(dir, 'runs.csv'), tables: [join(dir, 'tables', 'mnist__cnn-small.csv')] });
-  assert.ok(existsSync(written.runsCsv) && existsSync(written.tables[0]));
+  const written = await writeReport(dir, [record({ accuracies: [0.9, 0.5, 0.2, 0.1] })]);
+  assert.deepEqual(written, {
+    runsCsv: join(dir, 'runs.csv'),
+    tables: [join(dir, 'tables', 'mnist__cnn-small.csv')],
+    summary: join(dir, 'summary.md'),
+    plots: [join(dir, 'plots', 'mnist__cnn-small__accuracy-vs-temperature.svg'), join(dir, 'plots', 'mnist__cnn-small__accuracy-vs-eps.svg')],
+    html: join(dir, 'index.html'),
+  });
+  for (const path of [written.runsCsv, ...written.tables, written.summary, ...written.plots, written.html]) assert.ok(existsSync(path), path);
 });
 
 test('the text table pads every column to one width', () => {

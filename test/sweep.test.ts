@@ -32,7 +32,7 @@ describe('a sweep on synthetic, end to end', () => {
     assert.equal(result.ok, 8);
     assert.equal(readdirSync(join(outDir, 'runs')).filter((f) => f.endsWith('.json')).length, 8);
 
-    const lines = csvLines(result.runsCsv);
+    const lines = csvLines(result.report.runsCsv);
     assert.equal(lines[0], RUNS_CSV_COLUMNS.join(','));
     assert.deepEqual(RUNS_CSV_COLUMNS.slice(0, 13), ['dataset', 'architecture', 'temperature', 'seed', 'attack', 'eps', 'loss', 'loss_temperature', 'accuracy', 'n', 'zero_grad_fraction', 'status', 'run_id']);
     // 8 runs x (clean + fgsm@0.05 + fgsm@0.1 + pgd-cw@0.1)
@@ -67,7 +67,7 @@ describe('a sweep on synthetic, end to end', () => {
     const result = await runSweep(smallConfig({ name: 'nan', temperatures: [1, 1e-45] }), { outDir: dir, backend: 'wasm', progress: new QuietProgress() });
     assert.equal(result.ok, 1);
     assert.equal(result.failed, 1);
-    const rows = csvLines(result.runsCsv).slice(1);
+    const rows = csvLines(result.report.runsCsv).slice(1);
     assert.ok(rows.some((row) => row.includes(',failed,') && row.includes('NaN')), 'a failed row with its reason');
     assert.ok(rows.some((row) => row.includes(',ok,')));
   });

@@ -5,6 +5,9 @@ import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
+import { reportCommand } from './commands/report.js';
+import { statusCommand } from './commands/status.js';
+import { mergeCommand } from './commands/merge.js';
 import { ConfigError } from '../config/errors.js';
 import { BackendError } from '../backend/index.js';
 import { UsageError, EXIT_USAGE, EXIT_JOBS_FAILED } from './errors.js';
@@ -25,9 +28,12 @@ try {
     .usage('$0 <command> [options]\n\nSoftmax-temperature sweeps: train at each T, attack, tabulate.')
     .command(runCommand)
     .command(validateCommand)
+    .command(statusCommand)
+    .command(mergeCommand)
+    .command(reportCommand)
     .command(dataCommand)
     .command(doctorCommand)
-    .demandCommand(1, 'name a command: run, validate, data, doctor')
+    .demandCommand(1, 'name a command: run, validate, status, merge, report, data, doctor')
     .strict()
     .version(temperVersion())
     .help()

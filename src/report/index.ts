@@ -1,15 +1,15 @@
-// The report: every view derived from the run records (runs.csv, pivot tables, terminal summary).
+// The report: every view derived from the run records (runs.csv, pivot tables, summary.md, plots, index.html, terminal summary).
 import type { RunRecord } from '../types.js';
-import { writeRunsCsv } from './runs-csv.js';
-import { formatTableText, pivotTables, writeTables } from './tables.js';
+import { describeFailure } from './summary.js';
+import { formatTableText, pivotTables } from './tables.js';
 
 export { RUNS_CSV_COLUMNS, runsCsvRows, writeRunsCsv } from './runs-csv.js';
 export { formatTableText, pivotTables, writeTables, type PivotTable } from './tables.js';
-
-/** Writes runs.csv and tables/*.csv into `outDir`; returns their paths. */
-export function writeReport(outDir: string, records: RunRecord[]): { runsCsv: string; tables: string[] } {
-  return { runsCsv: writeRunsCsv(outDir, records), tables: writeTables(outDir, records) };
-}
+export { plotSpecs, type Plot } from './plots.js';
+export { summaryMarkdown, summaryModel, type SummaryModel } from './summary.js';
+export { formatWarning, gradientMaskingWarnings, type GradientMaskingWarning } from './warnings.js';
+export { NoRecordsError, rebuildReport, type RebuiltReport } from './rebuild.js';
+export { reportFileList, writeReport, type ReportFiles } from './write.js';
 
 /** Plain-text summary for the end of a sweep: one pivot per (dataset, architecture), then failed runs. */
 export function summaryText(records: RunRecord[]): string {
@@ -20,11 +20,7 @@ export function summaryText(records: RunRecord[]): string {
   );
   const failed = records.filter((record) => record.status === 'failed');
   if (failed.length > 0) {
-    const lines = failed.map(
-      ({ runId, job, failureReason }) =>
-        `  ${runId} (${job.dataset} / ${job.architecture}, T=${job.temperature}, seed ${job.seed}): ${failureReason ?? 'no reason recorded'}`,
-    );
-    sections.push([`failed runs (${failed.length}):`, ...lines].join('\n'));
+    sections.push([`failed runs (${failed.length}):`, ...failed.map((record) => `  ${describeFailure(record)}`)].join('\n'));
   }
   return sections.join('\n\n');
 }

@@ -5,6 +5,7 @@ import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
 import type { RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatNumber } from './runs-csv.js';
+import { meanStd } from './stats.js';
 
 export interface PivotTable {
   dataset: string;
@@ -70,14 +71,11 @@ function accuracyOf(record: RunRecord, label: string): number | undefined {
     : record.attacks.find((result) => result.label === label)?.robustAccuracy;
 }
 
-// Percent with 2 decimals; std is the sample standard deviation (n - 1), as papers report over seeds.
+// Percent with 2 decimals; a single seed has no spread to show.
 function formatAccuracies(fractions: number[]): string {
   if (fractions.length === 0) return '';
-  const percents = fractions.map((fraction) => fraction * 100);
-  const mean = percents.reduce((sum, x) => sum + x, 0) / percents.length;
-  if (percents.length === 1) return mean.toFixed(2);
-  const variance = percents.reduce((sum, x) => sum + (x - mean) ** 2, 0) / (percents.length - 1);
-  return `${mean.toFixed(2)} ± ${Math.sqrt(variance).toFixed(2)}`;
+  const { mean, std } = meanStd(fractions.map((fraction) => fraction * 100));
+  return fractions.length === 1 ? mean.toFixed(2) : `${mean.toFixed(2)} ± ${std.toFixed(2)}`;
 }
 
 function unique<T>(values: T[]): T[] {

@@ -1,16 +1,20 @@
-// A sweep: expand the grid, skip finished runs, run the rest one by one, then rebuild the views.
+// A sweep: expand the grid (or one shard of it), skip finished runs, claim and run the rest one by one, then
+// rebuild the views. Several sweeps may share a folder: a job's lock keeps it to one process.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { expandGrid } from '../config/grid.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { loadDataset } from '../data/index.js';
-import type { RunRecord } from '../types.js';
+import type { Job, RunRecord } from '../types.js';
 import { runJob } from './job.js';
-import { readRecords, writeRecord } from './store.js';
-import { writeReport } from '../report/index.js';
+import { readRecords, recordPath, writeRecord } from './store.js';
+import { selectShard, type Shard } from './shard.js';
+import { claimLock, clearStaleLock, DEFAULT_LOCK_STALE_SECONDS, describeHolder, releaseLock, removeOrphanTempFiles, type LockInfo } from './lock.js';
+import { writeReport, type ReportFiles } from '../report/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InterruptedError } from '../train/train.js';
-import type { ProgressSink } from './progress.js';
+import { jobName, type ProgressSink } from './progress.js';
 
 export interface SweepOptions {
   outDir: string;
@@ -22,48 +26,77 @@ export interface SweepOptions {
   progress: ProgressSink;
   /** Polled between training steps and attack batches; true stops the sweep after saving what is done. */
   shouldStop?: () => boolean;
+  /** Run only this slice of the grid. */
+  shard?: Shard;
+  /** Age after which another host's lock is taken over (default 6 hours). */
+  lockStaleSeconds?: number;
 }
 
 export interface SweepResult {
   outDir: string;
   backend: BackendInfo;
+  shard?: Shard;
+  /** Jobs of this sweep: the whole grid, or the shard's slice of it. */
   total: number;
   ran: number;
+  /** Finished before this sweep reached them (earlier, or by another process meanwhile). */
   skipped: number;
+  /** Jobs left to another live process that holds their lock and had not finished them when this sweep ended. */
+  runningElsewhere: Array<{ job: Job; holder?: LockInfo }>;
   ok: number;
   failed: number;
   interrupted: boolean;
   /** The records of this config's jobs, in grid order (finished ones only). */
   records: RunRecord[];
-  runsCsv: string;
-  tables: string[];
+  /** Every view rebuilt from the records: runs.csv, tables, summary.md, plots, index.html. */
+  report: ReportFiles;
   /** Record files that could not be read. */
   problems: string[];
 }
 
 export async function runSweep(config: ExperimentConfig, options: SweepOptions): Promise<SweepResult> {
-  const { outDir, progress } = options;
-  const jobs = expandGrid(config);
+  const { outDir, progress, shard } = options;
+  const grid = expandGrid(config);
+  const jobs = shard ? selectShard(grid, shard) : grid;
+  const lockOptions = { staleSeconds: options.lockStaleSeconds ?? DEFAULT_LOCK_STALE_SECONDS };
   const backend = await initBackend(options.backend);
-  const existing = new Map(readRecords(outDir).records.map((record) => [record.runId, record]));
+  const initial = new Map(readRecords(outDir).records.map((record) => [record.runId, record]));
   const toRun = jobs.filter((job) => {
-    const record = existing.get(job.runId);
+    const record = initial.get(job.runId);
     if (!record || options.force) return true;
     return record.status === 'failed' && options.retryFailed === true;
   });
+  // A finished record wins over a lock: a holder that died after writing it left the lock behind.
+  const queued = new Set(toRun);
+  for (const job of jobs) if (initial.has(job.runId) && !queued.has(job)) clearStaleLock(outDir, job.runId, lockOptions);
+  removeOrphanTempFiles(outDir);
   writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   progress.message(`backend: ${backend.name} (${backend.reason})`);
+  if (shard) progress.message(`shard ${shard.index}/${shard.count} (from ${shard.source}): ${jobs.length} of ${grid.length} jobs`);
   progress.sweepStart({ total: jobs.length, toRun: toRun.length, skipped: jobs.length - toRun.length, outDir, backend: backend.name });
 
   let ran = 0;
+  let finishedElsewhere = 0;
   let interrupted = false;
+  const heldElsewhere: Array<{ job: Job; holder?: LockInfo }> = [];
   for (const [position, job] of toRun.entries()) {
     if (options.shouldStop?.()) {
       interrupted = true;
       break;
     }
-    progress.jobStart(job, position + 1, toRun.length);
+    const claim = claimLock(outDir, job.runId, lockOptions);
+    if (!claim.claimed) {
+      heldElsewhere.push({ job, holder: claim.holder });
+      progress.message(`${jobName(job)}: running in another process (${describeHolder(claim.holder)}); left to it`);
+      continue;
+    }
     try {
+      // Another process may have finished it between our first look at the records and our claim.
+      if (finishedSince(outDir, job.runId, initial.get(job.runId))) {
+        finishedElsewhere += 1;
+        continue;
+      }
+      progress.jobStart(job, position + 1, toRun.length);
       const dataset = await loadDataset(job.dataset);
       const record = await runJob(job, dataset, backend.name, {
         shouldStop: options.shouldStop,
@@ -73,32 +106,61 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
         onResult: (result) => progress.attackResult(result),
       });
       writeRecord(outDir, record);
-      existing.set(record.runId, record);
       ran += 1;
       progress.jobEnd(record);
     } catch (error) {
       if (!(error instanceof InterruptedError)) throw error;
       interrupted = true;
       break;
+    } finally {
+      releaseLock(claim.lock);
     }
   }
   progress.sweepEnd();
 
-  const stored = readRecords(outDir);
-  const report = writeReport(outDir, stored.records);
-  const records = jobs.map((job) => existing.get(job.runId)).filter((record): record is RunRecord => record !== undefined);
+  const { stored, report } = await rebuildViews(outDir);
+  const onDisk = new Map(stored.records.map((record) => [record.runId, record]));
+  const records = jobs.map((job) => onDisk.get(job.runId)).filter((record): record is RunRecord => record !== undefined);
+  const runningElsewhere = heldElsewhere.filter(({ job }) => onDisk.get(job.runId)?.finishedAt === initial.get(job.runId)?.finishedAt);
   return {
     outDir,
     backend,
+    shard,
     total: jobs.length,
     ran,
-    skipped: jobs.length - toRun.length,
+    skipped: jobs.length - toRun.length + finishedElsewhere,
+    runningElsewhere,
     ok: records.filter((record) => record.status === 'ok').length,
     failed: records.filter((record) => record.status === 'failed').length,
     interrupted,
     records,
-    runsCsv: report.runsCsv,
-    tables: report.tables,
+    report,
     problems: stored.problems,
   };
+}
+
+// Records written by another process while we wrote the views would be missing from them: rebuild until none were.
+async function rebuildViews(outDir: string) {
+  let stored = readRecords(outDir);
+  let report = await writeReport(outDir, stored.records);
+  for (;;) {
+    const again = readRecords(outDir);
+    if (recordsKey(again.records) === recordsKey(stored.records)) return { stored, report };
+    stored = again;
+    report = await writeReport(outDir, stored.records);
+  }
+}
+
+function recordsKey(records: RunRecord[]): string {
+  return records.map((record) => `${record.runId}@${record.finishedAt}`).join('\n');
+}
+
+// True when the job's record on disk is not the one this sweep started from (absent then, or since replaced).
+function finishedSince(outDir: string, runId: string, before: RunRecord | undefined): boolean {
+  try {
+    return (JSON.parse(readFileSync(recordPath(outDir, runId), 'utf8')) as RunRecord).finishedAt !== before?.finishedAt;
+  } catch {
+    // No record, or an unreadable one: the job still needs running.
+    return false;
+  }
 }

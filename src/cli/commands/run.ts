@@ -4,16 +4,20 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { runSweep } from '../../runner/sweep.js';
-import { progressFor } from '../../runner/progress.js';
-import { summaryText } from '../../report/index.js';
+import { progressFor, jobName } from '../../runner/progress.js';
+import { resolveShard, ShardError, type Shard } from '../../runner/shard.js';
+import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner/lock.js';
+import { reportFileList, summaryText } from '../../report/index.js';
 import { registeredNames } from '../names.js';
-import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM } from '../errors.js';
+import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
 
 interface RunArgs {
   config: string;
   out?: string;
   backend: BackendChoice;
   set: string[];
+  shard?: string;
+  shards?: string;
   force: boolean;
   retryFailed: boolean;
   json: boolean;
@@ -22,21 +26,25 @@ interface RunArgs {
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <config>',
-  describe: 'Train every model of the grid, attack it, and write runs.csv, tables and records',
+  describe: 'Train every model of the grid, attack it, and write records, runs.csv, tables, summary.md, plots and index.html',
   builder: (yargs: Argv) =>
     yargs
       .positional('config', { type: 'string', demandOption: true, describe: 'config file (.json, .jsonc, .yaml)' })
       .option('out', { type: 'string', describe: 'output folder (default results/<name>)' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a config key, e.g. --set training.epochs=1' })
+      .option('shard', { type: 'string', describe: 'run slice I of N of the grid (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID/_COUNT' })
+      .option('shards', { type: 'string', describe: 'shard count N with JOB_COMPLETION_INDEX (Kubernetes indexed Jobs)' })
       .option('force', { type: 'boolean', default: false, describe: 'rerun finished runs too' })
       .option('retry-failed', { type: 'boolean', default: false, describe: 'rerun runs that failed' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .example('$0 run configs/quickstart.json', 'the embedded MNIST sweep')
-      .example('$0 run configs/quickstart.json --set training.epochs=1 --set temperatures=[1,100]', 'a quicker variant') as unknown as Argv<RunArgs>,
+      .example('$0 run configs/quickstart.json --set training.epochs=1 --set temperatures=[1,100]', 'a quicker variant')
+      .example('$0 run configs/quickstart.json --shard 2/3 --out results/qs-2', 'the second of three slices (then temper merge)') as unknown as Argv<RunArgs>,
   handler: async (args: ArgumentsCamelCase<RunArgs>) => {
     const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
+    const { shard, staleSeconds } = scaleOutSettings(args);
     const outDir = resolve(args.out ?? join('results', config.name));
     const progress = progressFor({ quiet: args.quiet || args.json });
     let signal: NodeJS.Signals | undefined;
@@ -52,6 +60,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       backend: args.backend,
       force: args.force,
       retryFailed: args.retryFailed,
+      shard,
+      lockStaleSeconds: staleSeconds,
       progress,
       shouldStop: () => signal !== undefined,
     });
@@ -60,23 +70,34 @@ export const runCommand: CommandModule<object, RunArgs> = {
         `${JSON.stringify({
           outDir: result.outDir,
           backend: result.backend.name,
+          shard: result.shard ?? null,
           total: result.total,
           ran: result.ran,
           skipped: result.skipped,
           ok: result.ok,
           failed: result.failed,
           interrupted: result.interrupted,
-          runsCsv: result.runsCsv,
-          tables: result.tables,
+          runningElsewhere: result.runningElsewhere.map(({ job, holder }) => ({ runId: job.runId, job: jobName(job), holder: holder ?? null })),
+          runsCsv: result.report.runsCsv,
+          tables: result.report.tables,
+          summary: result.report.summary,
+          plots: result.report.plots,
+          html: result.report.html,
           failures: result.records.filter((r) => r.status === 'failed').map((r) => ({ runId: r.runId, reason: r.failureReason })),
         }, null, 2)}\n`,
       );
     } else if (!args.quiet) {
       process.stdout.write(`\n${summaryText(result.records)}\n`);
       process.stdout.write(`runs: ${result.ok} ok, ${result.failed} failed, ${result.skipped} skipped as already done\n`);
-      process.stdout.write(`wrote ${result.runsCsv}\n${result.tables.map((t) => `wrote ${t}`).join('\n')}\n`);
+      process.stdout.write(reportFileList(result.report).map((path) => `wrote ${path}\n`).join(''));
     }
     for (const problem of result.problems) process.stderr.write(`warning: ${problem}\n`);
+    const elsewhere = result.runningElsewhere;
+    if (elsewhere.length > 0) {
+      const lines = elsewhere.map(({ job, holder }) => `  ${jobName(job)} (run ${job.runId}): ${describeHolder(holder)}`);
+      const count = elsewhere.length === 1 ? '1 job is' : `${elsewhere.length} jobs are`;
+      process.stderr.write(`${count} running in another process (not failures; see temper status ${result.outDir}):\n${lines.join('\n')}\n`);
+    }
     if (result.interrupted) {
       process.stderr.write(`interrupted: ${result.ok + result.failed} of ${result.total} runs saved; resume with the same command\n`);
       process.exitCode = signal === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
@@ -85,3 +106,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
     process.exitCode = result.failed > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
   },
 };
+
+// Checked before anything is written, so a bad shard or setting exits 2 with an empty --out.
+function scaleOutSettings(args: RunArgs): { shard?: Shard; staleSeconds: number } {
+  try {
+    return { shard: resolveShard(args.shard, args.shards, process.env), staleSeconds: lockStaleSeconds(process.env) };
+  } catch (error) {
+    if (error instanceof ShardError || error instanceof LockSettingError) throw new UsageError(error.message);
+    throw error;
+  }
+}

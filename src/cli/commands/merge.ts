@@ -1,0 +1,50 @@
+// `temper merge <dir> <dir> ... --out DIR`: combine shard folders into one and rebuild its views.
+import { resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { mergeFolders, MergeInputError } from '../../runner/merge.js';
+import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
+
+interface MergeArgs {
+  dirs: string[];
+  out: string;
+  json: boolean;
+}
+
+export const mergeCommand: CommandModule<object, MergeArgs> = {
+  command: 'merge <dirs..>',
+  describe: 'Combine the records of shard folders into --out and rebuild runs.csv and the tables; exit 1 on conflicting records',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'results folders of temper run (e.g. one per shard)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'folder to merge into (records already there are kept)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+      .example('$0 merge results/qs-1 results/qs-2 results/qs-3 --out results/qs', 'the three shards of a sweep') as unknown as Argv<MergeArgs>,
+  handler: async (args: ArgumentsCamelCase<MergeArgs>) => {
+    const outDir = resolve(args.out);
+    let result;
+    try {
+      result = await mergeFolders(args.dirs, outDir);
+    } catch (error) {
+      if (error instanceof MergeInputError) throw new UsageError(error.message);
+      throw error;
+    }
+    const { conflicts, unreadable, warnings } = result;
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ inputs: args.dirs, ...result }, null, 2)}\n`);
+    } else {
+      const lines = [
+        `merged ${args.dirs.length} folder(s) into ${outDir}: ${result.copied} records copied, ${result.duplicates} duplicates skipped, ` +
+          `${conflicts.length} conflicts; ${result.records} records in all`,
+        ...[result.runsCsv, ...result.tables].map((path) => `wrote ${path}`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const problem of unreadable) process.stderr.write(`not merged (unreadable): ${problem}\n`);
+    if (conflicts.length > 0) {
+      const lines = conflicts.map(({ runId, kept, rejected }) => `  ${runId}: kept ${kept}; not copied ${rejected}`);
+      process.stderr.write(`conflicting records (same run id, different results), first one kept:\n${lines.join('\n')}\n`);
+    }
+    process.exitCode = conflicts.length > 0 || unreadable.length > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
+  },
+};

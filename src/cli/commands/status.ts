@@ -1,0 +1,64 @@
+// `temper status <dir>`: how far the sweep in a results folder got: done, failed, running, pending.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadConfig } from '../../config/load.js';
+import { sweepStatus, type JobStatus } from '../../runner/status.js';
+import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner/lock.js';
+import { parseShard, ShardError } from '../../runner/shard.js';
+import { jobName } from '../../runner/progress.js';
+import { registeredNames } from '../names.js';
+import { UsageError } from '../errors.js';
+
+interface StatusArgs {
+  dir: string;
+  shard?: string;
+  json: boolean;
+}
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status <dir>',
+  describe: 'Show which jobs of a results folder are done, failed, running in some process, or pending',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('dir', { type: 'string', demandOption: true, describe: 'the --out folder of temper run' })
+      .option('shard', { type: 'string', describe: 'only the jobs of shard I/N (for the folder of a sharded run)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the status as JSON' })
+      .example('$0 status results/quickstart', '')
+      .example('$0 status results/qs-2 --shard 2/3', 'the folder of the second of three shards') as unknown as Argv<StatusArgs>,
+  handler: (args: ArgumentsCamelCase<StatusArgs>) => {
+    const configPath = join(args.dir, 'config.json');
+    if (!existsSync(configPath)) {
+      throw new UsageError(`${args.dir}: expected a results folder with the config.json every temper run writes, found no ${configPath}`);
+    }
+    const config = loadConfig(configPath, { names: registeredNames() });
+    let options;
+    try {
+      options = { staleSeconds: lockStaleSeconds(process.env), shard: args.shard === undefined ? undefined : parseShard(args.shard) };
+    } catch (error) {
+      if (error instanceof LockSettingError || error instanceof ShardError) throw new UsageError(error.message);
+      throw error;
+    }
+    const status = sweepStatus(args.dir, config, options);
+    const { done, failed, running, pending } = status.counts;
+    if (args.json) {
+      const jobs = status.jobs.map(({ job, ...rest }) => ({ runId: job.runId, index: job.index, job: jobName(job), ...rest }));
+      const summary = { outDir: args.dir, shard: options.shard ?? null, total: status.total, done, failed, running, pending, jobs, otherRecords: status.otherRecords, problems: status.problems };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
+    const scope = options.shard ? ` (shard ${options.shard.index}/${options.shard.count})` : '';
+    const lines = [`${args.dir}${scope}: ${status.total} jobs: ${done} done, ${failed} failed, ${running} running, ${pending} pending`];
+    lines.push(...status.jobs.filter((entry) => entry.state !== 'done').map(statusLine));
+    if (status.otherRecords > 0) lines.push(`${status.otherRecords} records in runs/ belong to no job of config.json (an earlier config?)`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    for (const problem of status.problems) process.stderr.write(`warning: ${problem}\n`);
+  },
+};
+
+function statusLine({ job, state, failureReason, holder, staleLock }: JobStatus): string {
+  const head = `  ${state.padEnd(7)}  ${jobName(job)} (run ${job.runId})`;
+  if (state === 'failed') return `${head}: ${failureReason}`;
+  if (state === 'running') return `${head}: ${describeHolder(holder)}`;
+  return staleLock ? `${head}: stale lock (${describeHolder(holder)}); the next temper run takes it over` : head;
+}

@@ -1,0 +1,86 @@
+// Per-cell statistics over seeds, where a cell is (dataset, architecture, temperature, attack label); plots and warnings read them.
+import { CLEAN_LABEL } from '../config/grid.js';
+import type { LossName } from '../config/schema.js';
+import type { RunRecord } from '../types.js';
+import { meanStd } from './stats.js';
+
+export interface CellStats {
+  dataset: string;
+  architecture: string;
+  temperature: number;
+  /** Pivot column, e.g. "pgd40-cw@0.3", or "clean". */
+  label: string;
+  /** The label without its `@eps` part, e.g. "pgd40-cw"; "clean" for clean accuracy. */
+  family: string;
+  eps: number;
+  loss: LossName | '';
+  /** Seeds that finished and measured this cell. */
+  seeds: number;
+  /** Accuracy in percent. */
+  meanAccuracy: number;
+  stdAccuracy: number;
+  /** Mean share of inputs whose input gradient was exactly zero, over the seeds that measured it; null if none did. */
+  meanZeroGradFraction: number | null;
+}
+
+interface Measurement {
+  label: string;
+  eps: number;
+  loss: LossName | '';
+  accuracy: number;
+  zeroGradFraction: number | null;
+}
+
+/** One entry per cell measured by at least one finished run, in first-seen order; failed runs are left out. */
+export function cellStats(records: RunRecord[]): CellStats[] {
+  const cells = new Map<string, { first: RunRecord; measurement: Measurement; accuracies: number[]; zeroGrads: number[] }>();
+  for (const record of records.filter((r) => r.status === 'ok')) {
+    for (const measurement of measurementsOf(record)) {
+      const { dataset, architecture, temperature } = record.job;
+      const key = JSON.stringify([dataset, architecture, temperature, measurement.label]);
+      const cell = cells.get(key) ?? { first: record, measurement, accuracies: [], zeroGrads: [] };
+      cell.accuracies.push(measurement.accuracy * 100);
+      if (measurement.zeroGradFraction !== null) cell.zeroGrads.push(measurement.zeroGradFraction);
+      cells.set(key, cell);
+    }
+  }
+  return [...cells.values()].map(({ first, measurement, accuracies, zeroGrads }) => {
+    const { mean, std } = meanStd(accuracies);
+    return {
+      dataset: first.job.dataset,
+      architecture: first.job.architecture,
+      temperature: first.job.temperature,
+      label: measurement.label,
+      family: familyOf(measurement.label),
+      eps: measurement.eps,
+      loss: measurement.loss,
+      seeds: accuracies.length,
+      meanAccuracy: mean,
+      stdAccuracy: std,
+      meanZeroGradFraction: zeroGrads.length === 0 ? null : meanStd(zeroGrads).mean,
+    };
+  });
+}
+
+/** "fgsm-ce(T=1)@0.3" -> "fgsm-ce(T=1)": the attack with every setting but its budget. */
+export function familyOf(label: string): string {
+  const at = label.lastIndexOf('@');
+  return at < 0 ? label : label.slice(0, at);
+}
+
+function measurementsOf(record: RunRecord): Measurement[] {
+  const clean: Measurement[] =
+    record.cleanAccuracy === undefined
+      ? []
+      : [{ label: CLEAN_LABEL, eps: 0, loss: '', accuracy: record.cleanAccuracy, zeroGradFraction: null }];
+  return [
+    ...clean,
+    ...record.attacks.map((result) => ({
+      label: result.label,
+      eps: result.eps,
+      loss: result.loss,
+      accuracy: result.robustAccuracy,
+      zeroGradFraction: result.zeroGradFraction,
+    })),
+  ];
+}

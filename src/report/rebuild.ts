@@ -1,0 +1,38 @@
+// `temper report`: rebuild every view of a results folder from its run records alone.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readRecords } from '../runner/store.js';
+import { writeReport, type ReportFiles } from './write.js';
+
+/** The folder holds no readable run record, so there is nothing to report. */
+export class NoRecordsError extends Error {}
+
+export interface RebuiltReport {
+  resultsDir: string;
+  ok: number;
+  failed: number;
+  files: ReportFiles;
+  /** Record files that could not be read, each with its path and why. */
+  problems: string[];
+}
+
+export async function rebuildReport(resultsDir: string): Promise<RebuiltReport> {
+  const runsDir = join(resultsDir, 'runs');
+  if (!existsSync(resultsDir)) {
+    throw new NoRecordsError(`${resultsDir}: no such folder; expected a results folder written by \`temper run\`, with run records in runs/`);
+  }
+  const { records, problems } = readRecords(resultsDir);
+  if (records.length === 0) {
+    const unreadable = problems.length === 0 ? '' : `; ${problems.length} unreadable:\n  ${problems.join('\n  ')}`;
+    throw new NoRecordsError(
+      `${resultsDir}: no run records in ${runsDir}; expected one <run_id>.json per trained model, as written by \`temper run\`${unreadable}`,
+    );
+  }
+  return {
+    resultsDir,
+    ok: records.filter((record) => record.status === 'ok').length,
+    failed: records.filter((record) => record.status === 'failed').length,
+    files: await writeReport(resultsDir, records),
+    problems,
+  };
+}

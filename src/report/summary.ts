@@ -1,0 +1,89 @@
+// summary.md: the paper-layout tables, failed runs and gradient-masking warnings, from one model that index.html shares.
+import { markdownTable } from 'markdown-table';
+import type { RunRecord } from '../types.js';
+import { formatNumber } from './runs-csv.js';
+import { plotSpecs, type Plot } from './plots.js';
+import { pivotTables, type PivotTable } from './tables.js';
+import { formatWarning, gradientMaskingWarnings, ZERO_GRAD_WARNING_THRESHOLD } from './warnings.js';
+
+export interface SummaryModel {
+  /** Experiment names of the records (several after a merge), comma-separated. */
+  experiment: string;
+  ok: number;
+  failed: number;
+  backends: string[];
+  /** Newest finishedAt, as "YYYY-MM-DD HH:MM UTC"; undefined without records. */
+  newestRecord: string | undefined;
+  tables: PivotTable[];
+  /** The plots of each table, in table order. */
+  plots: Plot[];
+  failures: string[];
+  warnings: string[];
+}
+
+export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
+export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
+
+export function summaryModel(records: RunRecord[]): SummaryModel {
+  return {
+    experiment: unique(records.map((record) => record.job.experiment)).join(', ') || 'temper',
+    ok: records.filter((record) => record.status === 'ok').length,
+    failed: records.filter((record) => record.status === 'failed').length,
+    backends: unique(records.map((record) => record.backend)),
+    newestRecord: newestTimestamp(records),
+    tables: pivotTables(records),
+    plots: plotSpecs(records),
+    failures: records.filter((record) => record.status === 'failed').map(describeFailure),
+    warnings: gradientMaskingWarnings(records).map(formatWarning),
+  };
+}
+
+/** `<run id> (<dataset> / <architecture>, T=<T>, seed <seed>): <reason>`. */
+export function describeFailure({ runId, job, failureReason }: RunRecord): string {
+  return `${runId} (${job.dataset} / ${job.architecture}, T=${formatNumber(job.temperature)}, seed ${job.seed}): ${failureReason ?? 'no reason recorded'}`;
+}
+
+export function summaryMarkdown(model: SummaryModel): string {
+  const sections = [
+    `# ${model.experiment}: temperature sweep report`,
+    [
+      `- Runs: ${model.ok} ok, ${model.failed} failed`,
+      `- Backend: ${model.backends.join(', ') || 'none'}`,
+      `- Newest record: ${model.newestRecord ?? 'none'}`,
+    ].join('\n'),
+    model.tables.length === 0 ? 'No runs recorded.' : TABLE_NOTE,
+    ...model.tables.map((table) => {
+      const plots = model.plots.filter((plot) => plot.dataset === table.dataset && plot.architecture === table.architecture);
+      return [
+        `## ${table.dataset} / ${table.architecture}`,
+        markdownTable(
+          [table.columns, ...table.rows].map((cells) => cells.map(escapeCell)),
+          { align: table.columns.map(() => 'r') },
+        ),
+        ...plots.map((plot) => `![${plot.title}](plots/${plot.file})`),
+      ].join('\n\n');
+    }),
+    `## Failed runs\n\n${bullets(model.failures)}`,
+    `## Gradient-masking warnings\n\n${WARNINGS_NOTE}\n\n${bullets(model.warnings)}`,
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+function bullets(lines: string[]): string {
+  return lines.length === 0 ? 'None.' : lines.map((line) => `- ${line.replaceAll(/\s*\n\s*/g, ' ')}`).join('\n');
+}
+
+// A "|" inside a cell would end it early.
+function escapeCell(cell: string): string {
+  return cell.replaceAll('|', '\\|');
+}
+
+function newestTimestamp(records: RunRecord[]): string | undefined {
+  const times = records.map((record) => Date.parse(record.finishedAt)).filter(Number.isFinite);
+  if (times.length === 0) return undefined;
+  return `${new Date(Math.max(...times)).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,56 @@
+// Gradient-masking warnings: a model trained at high T saturates a CE(T=1) attack's softmax, so float32 input gradients vanish.
+import type { RunRecord } from '../types.js';
+import { cellStats } from './cells.js';
+import { formatNumber } from './runs-csv.js';
+
+/** A cell is flagged when more than this share of its input gradients were exactly zero (mean over seeds). */
+export const ZERO_GRAD_WARNING_THRESHOLD = 0.1;
+
+export interface GradientMaskingWarning {
+  dataset: string;
+  architecture: string;
+  temperature: number;
+  label: string;
+  eps: number;
+  zeroGradFraction: number;
+  /** Mean accuracy in percent under the flagged attack. */
+  accuracy: number;
+  /** CW-margin attacks on the same models at the same eps (the margin is unchanged by T, so it cannot be masked this way). */
+  cwComparisons: { label: string; accuracy: number }[];
+}
+
+/** Every (dataset, architecture, temperature, attack label) whose mean zero-gradient share exceeds the threshold. */
+export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWarning[] {
+  const cells = cellStats(records);
+  return cells
+    .filter((cell) => (cell.meanZeroGradFraction ?? 0) > ZERO_GRAD_WARNING_THRESHOLD)
+    .map((cell) => ({
+      dataset: cell.dataset,
+      architecture: cell.architecture,
+      temperature: cell.temperature,
+      label: cell.label,
+      eps: cell.eps,
+      zeroGradFraction: cell.meanZeroGradFraction ?? 0,
+      accuracy: cell.meanAccuracy,
+      cwComparisons: cells
+        .filter(
+          (other) =>
+            other.dataset === cell.dataset &&
+            other.architecture === cell.architecture &&
+            other.temperature === cell.temperature &&
+            other.loss === 'cw' &&
+            other.eps === cell.eps &&
+            other.label !== cell.label,
+        )
+        .map((other) => ({ label: other.label, accuracy: other.meanAccuracy })),
+    }));
+}
+
+/** One sentence for people: what was zero, why it matters, and the CW-margin number to compare with if there is one. */
+export function formatWarning(warning: GradientMaskingWarning): string {
+  const where = `${warning.dataset} / ${warning.architecture}, T=${formatNumber(warning.temperature)}`;
+  const zero = `${(warning.zeroGradFraction * 100).toFixed(1)}% of input gradients were exactly zero under ${warning.label}`;
+  const advice = `its accuracy (${warning.accuracy.toFixed(2)}%) may reflect gradient masking rather than robustness; compare with a CW-margin attack`;
+  const comparisons = warning.cwComparisons.map(({ label, accuracy }) => `${label} gives ${accuracy.toFixed(2)}%`).join(', ');
+  return `${where}: ${zero} — ${advice}${comparisons ? ` (at the same eps, ${comparisons})` : ''}`;
+}
