@@ -5,7 +5,7 @@ import type { RunRecord } from '../types.js';
 import { canonicalJson } from '../util/hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readRecords, recordPath, writeRecord } from './store.js';
-import { writeReport } from '../report/index.js';
+import { writeReport, type ReportFiles } from '../report/index.js';
 
 /** Two records of one run id whose results differ; the first one met was kept. */
 export interface MergeConflict {
@@ -28,8 +28,8 @@ export interface MergeResult {
   warnings: string[];
   /** Records in the output folder after the merge. */
   records: number;
-  runsCsv: string;
-  tables: string[];
+  /** Every view rebuilt from the merged records. */
+  report: ReportFiles;
 }
 
 /** An input that is not a results folder; the command line turns it into a usage error (exit 2). */
@@ -76,8 +76,8 @@ export async function mergeFolders(inputs: string[], outDir: string): Promise<Me
   }
   const configWritten = mergeConfig(inputs, outDir, warnings);
   const all = readRecords(outDir).records;
-  const { runsCsv, tables } = await writeReport(outDir, all);
-  return { outDir, copied, duplicates, conflicts, configWritten, unreadable, warnings, records: all.length, runsCsv, tables };
+  const report = await writeReport(outDir, all);
+  return { outDir, copied, duplicates, conflicts, configWritten, unreadable, warnings, records: all.length, report };
 }
 
 /** What a run found, without what only says how and when it ran (timings, dates, backend versions). */

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { mergeFolders, MergeInputError } from '../../runner/merge.js';
+import { reportFileList } from '../../report/index.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
 
 interface MergeArgs {
@@ -12,7 +13,7 @@ interface MergeArgs {
 
 export const mergeCommand: CommandModule<object, MergeArgs> = {
   command: 'merge <dirs..>',
-  describe: 'Combine the records of shard folders into --out and rebuild runs.csv and the tables; exit 1 on conflicting records',
+  describe: 'Combine the records of shard folders into --out and rebuild runs.csv, tables, summary, plots and index.html; exit 1 on conflicting records',
   builder: (yargs: Argv) =>
     yargs
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'results folders of temper run (e.g. one per shard)' })
@@ -35,7 +36,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       const lines = [
         `merged ${args.dirs.length} folder(s) into ${outDir}: ${result.copied} records copied, ${result.duplicates} duplicates skipped, ` +
           `${conflicts.length} conflicts; ${result.records} records in all`,
-        ...[result.runsCsv, ...result.tables].map((path) => `wrote ${path}`),
+        ...reportFileList(result.report).map((path) => `wrote ${path}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     }
