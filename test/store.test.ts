@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { finishedRunIds, readRecords, recordPath, writeRecord } from '../src/runner/store.js';
 import type { RunRecord } from '../src/types.js';
+import { record as fixture } from './fixtures.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
 function outDir(): string {
@@ -12,36 +13,8 @@ function outDir(): string {
 }
 
 function record(runId: string, index: number, status: RunRecord['status'] = 'ok'): RunRecord {
-  return {
-    runId,
-    status,
-    job: {
-      runId,
-      index,
-      experiment: 'quickstart',
-      dataset: 'mnist',
-      architecture: 'cnn-small',
-      temperature: 1,
-      seed: 0,
-      training: {
-        epochs: 3,
-        batchSize: 128,
-        shuffle: true,
-        optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, weightDecay: 0 },
-      },
-      data: {},
-      attacks: [],
-      eval: { samples: 1000, batchSize: 250 },
-    },
-    ...(status === 'failed' ? { failureReason: 'loss became NaN at epoch 2, step 17' } : { cleanAccuracy: 0.98, evalSamples: 1000 }),
-    epochLosses: [0.5, 0.2],
-    attacks: [],
-    timings: { trainSeconds: 12.5, evalSeconds: 1.25, wallSeconds: 14 },
-    backend: 'cpu',
-    versions: { temper: '0.1.0' },
-    startedAt: '2025-01-01T00:00:00.000Z',
-    finishedAt: '2025-01-01T00:00:14.000Z',
-  };
+  const base = fixture(status === 'ok' ? { accuracies: [0.98] } : { failureReason: 'loss became NaN at epoch 2, step 17' });
+  return { ...base, runId, job: { ...base.job, runId, index } };
 }
 
 test('a record is written atomically and read back equal', () => {
