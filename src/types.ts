@@ -5,6 +5,8 @@ import type { AttackConfig, EvalConfig, TrainingConfig, DataConfig, LossName } f
 export interface Job {
   /** Hash of everything below: equal jobs have equal ids, so a rerun skips finished ones. */
   runId: string;
+  /** Hash of what determines the trained weights (not attacks or eval): names the checkpoint. */
+  trainingId: string;
   /** Position in the expanded grid (stable for a given config). */
   index: number;
   experiment: string;

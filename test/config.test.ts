@@ -107,9 +107,9 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
     const problems = problemsFor({ ...minimal, training: { batchsize: 64 } });
     const problem = assertOneProblem(problems, {
       path: 'training.batchsize',
-      expected: 'one of: epochs, batchSize, shuffle, optimizer',
+      expected: 'one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint',
     });
-    assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer; did you mean "batchSize"\?/);
+    assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint; did you mean "batchSize"\?/);
   });
 
   it('unknown key in a pgd attack lists the keys pgd takes', () => {
@@ -274,10 +274,13 @@ describe('a valid config loads into typed objects with defaults', () => {
       epochs: 3,
       batchSize: 128,
       shuffle: true,
-      optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, weightDecay: 0 },
+      optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, nesterov: false, weightDecay: 0 },
+      schedule: { name: 'constant', milestones: [], gamma: 0.1, warmupEpochs: 0 },
+      labelSmoothing: 0,
+      checkpoint: true,
     });
     assert.deepEqual(config.eval, { samples: 1000, batchSize: 250 });
-    assert.deepEqual(config.data, {});
+    assert.deepEqual(config.data, { augment: { randomCrop: 0, horizontalFlip: false } });
     assert.deepEqual(config.attacks, [
       { name: 'fgsm', eps: [0.1], loss: 'ce', lossTemperature: 1 },
       { name: 'pgd', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1, steps: 40, stepSize: 0.01, randomStart: true, restarts: 1 },

@@ -1,6 +1,6 @@
 // Hand-made run records for the report tests: one model per call, accuracies and zero-gradient shares chosen by the test.
 import { attackLabels } from '../src/config/grid.js';
-import type { AttackConfig } from '../src/config/schema.js';
+import { dataSchema, trainingSchema, type AttackConfig } from '../src/config/schema.js';
 import type { AttackResult, RunRecord } from '../src/types.js';
 
 export const ATTACKS: AttackConfig[] = [
@@ -57,19 +57,15 @@ export function record({
     status: accuracies ? 'ok' : 'failed',
     job: {
       runId,
+      trainingId: `train-${runId}`,
       index: 0,
       experiment: 'quickstart',
       dataset,
       architecture,
       temperature,
       seed,
-      training: {
-        epochs: 3,
-        batchSize: 128,
-        shuffle: true,
-        optimizer: { name: 'adam', lr: 0.001, momentum: 0.9, weightDecay: 0 },
-      },
-      data: {},
+      training: trainingSchema.parse({}),
+      data: dataSchema.parse({}),
       attacks: ATTACKS,
       eval: { samples: 1000, batchSize: 250 },
     },

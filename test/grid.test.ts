@@ -48,7 +48,7 @@ describe('the grid is datasets x architectures x temperatures x seeds', () => {
     assert.equal(job!.training.epochs, 3);
     assert.deepEqual(job!.attacks[0]!.eps, [0.3]);
     assert.equal(job!.eval.samples, 1000);
-    assert.deepEqual(job!.data, {});
+    assert.deepEqual(job!.data, { augment: { randomCrop: 0, horizontalFlip: false } });
   });
 
   it('gives jobs their own copies, so changing one job changes no other', () => {
@@ -85,6 +85,15 @@ describe('a job is identified by a hash of its resolved config', () => {
     const largeIds = new Set(large.map((j) => j.runId));
     assert.ok(small.every((j) => largeIds.has(j.runId)));
     assert.notEqual(small[0]!.index, large.find((j) => j.runId === small[0]!.runId)!.index);
+  });
+
+  it('trainingId ignores attacks, eval and the experiment name, so new attacks reuse a trained model', () => {
+    const base = expandGrid(config());
+    const other = expandGrid(config({ name: 'renamed', attacks: [{ name: 'fgsm', eps: 0.2 }], eval: { samples: 10 } }));
+    assert.deepEqual(other.map((j) => j.trainingId), base.map((j) => j.trainingId));
+    assert.notDeepEqual(other.map((j) => j.runId), base.map((j) => j.runId));
+    const retrained = expandGrid(config({ training: { epochs: 4 } }));
+    assert.ok(retrained.every((j, i) => j.trainingId !== base[i]!.trainingId));
   });
 
   it('canonicalJson sorts keys at every level and keeps list order', () => {

@@ -6,7 +6,7 @@ import type { AttackConfig, ExperimentConfig } from './schema.js';
 /** Column label of the accuracy without attack. */
 export const CLEAN_LABEL = 'clean';
 
-/** datasets x architectures x temperatures x seeds, dataset outermost; `runId` hashes everything but `runId` and `index`. */
+/** datasets x architectures x temperatures x seeds, dataset outermost; `runId` hashes everything but `runId`, `trainingId` and `index`. */
 export function expandGrid(config: ExperimentConfig): Job[] {
   const jobs: Job[] = [];
   for (const dataset of config.datasets) {
@@ -25,7 +25,9 @@ export function expandGrid(config: ExperimentConfig): Job[] {
             attacks: config.attacks,
             eval: config.eval,
           });
-          jobs.push({ runId: hashOf(identity), index: jobs.length, ...identity });
+          // The weights depend on what is trained and how, not on the attacks, eval or experiment name.
+          const trainingId = hashOf({ dataset, architecture, temperature, seed, training: identity.training, data: identity.data });
+          jobs.push({ runId: hashOf(identity), trainingId, index: jobs.length, ...identity });
         }
       }
     }

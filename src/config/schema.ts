@@ -48,7 +48,17 @@ export const optimizerSchema = z
     name: z.enum(['adam', 'sgd']).default('adam'),
     lr: z.number().positive().default(0.001),
     momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum (ignored by adam).'),
+    nesterov: z.boolean().default(false).describe('Nesterov momentum for sgd.'),
     weightDecay: z.number().nonnegative().default(0).describe('L2 penalty added to the loss.'),
+  })
+  .strict();
+
+export const scheduleSchema = z
+  .object({
+    name: z.enum(['constant', 'multistep', 'cosine']).default('constant').describe('Learning-rate schedule over epochs.'),
+    milestones: z.array(positiveInt).default([]).describe('multistep: epochs after which lr is multiplied by gamma.'),
+    gamma: z.number().positive().default(0.1).describe('multistep: the factor at each milestone.'),
+    warmupEpochs: z.number().nonnegative().default(0).describe('Linear warmup from 0 to lr over this many epochs (per step).'),
   })
   .strict();
 
@@ -58,6 +68,9 @@ export const trainingSchema = z
     batchSize: positiveInt.default(128),
     shuffle: z.boolean().default(true).describe('Shuffle the training set each epoch, from the seed.'),
     optimizer: optimizerSchema.default(() => optimizerSchema.parse({})),
+    schedule: scheduleSchema.default(() => scheduleSchema.parse({})),
+    labelSmoothing: z.number().min(0).lt(1).default(0).describe('Label smoothing of the training targets (0 = off).'),
+    checkpoint: z.boolean().default(true).describe('Save the trained weights, so later runs with new attacks skip training.'),
   })
   .strict();
 
@@ -68,9 +81,17 @@ export const evalSchema = z
   })
   .strict();
 
+export const augmentSchema = z
+  .object({
+    randomCrop: nonNegativeInt.default(0).describe('Pad by this many pixels (zeros), then crop back at a random offset (0 = off).'),
+    horizontalFlip: z.boolean().default(false).describe('Flip each training image left-right with probability 1/2.'),
+  })
+  .strict();
+
 export const dataSchema = z
   .object({
     trainSamples: positiveInt.optional().describe('Use only the first N training images (quick runs).'),
+    augment: augmentSchema.default(() => augmentSchema.parse({})).describe('Training-time augmentation, seeded from the job seed.'),
   })
   .strict();
 
@@ -88,7 +109,7 @@ export const configSchema = z
     training: trainingSchema.default(() => trainingSchema.parse({})),
     attacks: z.array(attackSchema).default([]),
     eval: evalSchema.default(() => evalSchema.parse({})),
-    data: dataSchema.default({}),
+    data: dataSchema.default(() => dataSchema.parse({})),
   })
   .strict();
 
@@ -100,5 +121,7 @@ export type FgsmConfig = z.output<typeof fgsmSchema>;
 export type PgdConfig = z.output<typeof pgdSchema>;
 export type EvalConfig = z.output<typeof evalSchema>;
 export type DataConfig = z.output<typeof dataSchema>;
+export type ScheduleConfig = z.output<typeof scheduleSchema>;
+export type AugmentConfig = z.output<typeof augmentSchema>;
 export type LossName = z.output<typeof lossSchema>;
 export type LossTemperature = z.output<typeof lossTemperatureSchema>;

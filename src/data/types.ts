@@ -1,10 +1,19 @@
 // What a dataset is to the rest of temper: images in [0, 1], NHWC, with integer labels.
 
+/** NHWC pixels: floats in [0, 1], or bytes 0..255 read as byte / 255 (4x less memory for large sets). */
+export type Pixels = Float32Array | Uint8Array;
+
 export interface Split {
-  /** Pixels in [0, 1], NHWC, `count * height * width * channels` values. */
-  images: Float32Array;
+  /** `count * height * width * channels` values, NHWC. */
+  images: Pixels;
   labels: Int32Array;
   count: number;
+}
+
+/** Per-channel statistics the model subtracts and divides by, so attacks still work in [0, 1] pixels. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
 }
 
 export interface Dataset {
@@ -12,6 +21,8 @@ export interface Dataset {
   /** [height, width, channels]. */
   imageShape: [number, number, number];
   numClasses: number;
+  /** Applied inside the model (first layer); absent means none. */
+  normalization?: Normalization;
   train: Split;
   test: Split;
 }
@@ -28,7 +39,7 @@ export interface DatasetSpec {
 
 /** Copies the images and labels of `indices` out of a split into a new one. */
 export function selectSplit(split: Split, imageSize: number, indices: ArrayLike<number>): Split {
-  const images = new Float32Array(indices.length * imageSize);
+  const images = split.images instanceof Uint8Array ? new Uint8Array(indices.length * imageSize) : new Float32Array(indices.length * imageSize);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const from = indices[i]!;
@@ -36,4 +47,12 @@ export function selectSplit(split: Split, imageSize: number, indices: ArrayLike<
     labels[i] = split.labels[from]!;
   }
   return { images, labels, count: indices.length };
+}
+
+/** Pixels as floats in [0, 1]: a view of float data, a converted copy of bytes. */
+export function unitFloats(pixels: Pixels): Float32Array {
+  if (pixels instanceof Float32Array) return pixels;
+  const floats = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) floats[i] = pixels[i]! / 255;
+  return floats;
 }

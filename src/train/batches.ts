@@ -1,6 +1,6 @@
 // Copies examples into contiguous batch buffers, so only whole batches cross into tfjs.
 import * as tf from '@tensorflow/tfjs';
-import { selectSplit, type Split } from '../data/types.js';
+import { selectSplit, unitFloats, type Split } from '../data/types.js';
 
 export interface Batch {
   images: tf.Tensor4D;
@@ -10,7 +10,7 @@ export interface Batch {
 export function batchTensors(split: Split, imageShape: [number, number, number], indices: ArrayLike<number>): Batch {
   const [h, w, c] = imageShape;
   const batch = selectSplit(split, h * w * c, indices);
-  return { images: tf.tensor4d(batch.images, [batch.count, h, w, c]), labels: tf.tensor1d(batch.labels, 'int32') };
+  return { images: tf.tensor4d(unitFloats(batch.images), [batch.count, h, w, c]), labels: tf.tensor1d(batch.labels, 'int32') };
 }
 
 /** The first `count` examples from `start` on, without copying through an index list. */
@@ -18,7 +18,7 @@ export function rangeTensors(split: Split, imageShape: [number, number, number],
   const [h, w, c] = imageShape;
   const size = h * w * c;
   return {
-    images: tf.tensor4d(split.images.subarray(start * size, (start + count) * size), [count, h, w, c]),
+    images: tf.tensor4d(unitFloats(split.images.subarray(start * size, (start + count) * size)), [count, h, w, c]),
     labels: tf.tensor1d(split.labels.subarray(start, start + count), 'int32'),
   };
 }
