@@ -1,7 +1,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { smallConfig, wasmBackend } from './helpers.js';
+import { smallConfig, wasmBackend , DATA } from './helpers.js';
 import { expandGrid } from '../src/config/grid.js';
 import { loadDataset } from '../src/data/index.js';
 import { createModel } from '../src/models/index.js';
@@ -34,7 +34,7 @@ describe('attacks on a small trained model', () => {
   before(async () => {
     await wasmBackend();
     const [job] = expandGrid(smallConfig({ training: { epochs: 3, batchSize: 64 } }));
-    dataset = await loadDataset('synthetic');
+    dataset = await loadDataset('synthetic', DATA);
     model = createModel('mlp', { inputShape: dataset.imageShape, numClasses: dataset.numClasses, seed: 0 });
     await trainModel(model, dataset, job!);
     ({ images, labels } = rangeTensors(dataset.test, dataset.imageShape, 0, 128));

@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { configSchema, type ExperimentConfig } from '../src/config/schema.js';
 import { initBackend } from '../src/backend/index.js';
+import type { DataContext } from '../src/data/index.js';
+
+/** Embedded and generated datasets ignore the folder; file-based ones read fixtures the tests write there. */
+export const DATA: DataContext = { dataDir: join(tmpdir(), 'temper-test-data') };
 
 /** A small valid config on the synthetic dataset; `parts` replaces top-level keys. */
 export function smallConfig(parts: Record<string, unknown> = {}): ExperimentConfig {

@@ -1,7 +1,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { smallConfig, wasmBackend } from './helpers.js';
+import { smallConfig, wasmBackend , DATA } from './helpers.js';
 import { expandGrid } from '../src/config/grid.js';
 import { loadDataset } from '../src/data/index.js';
 import { createModel } from '../src/models/index.js';
@@ -35,7 +35,7 @@ describe('training', () => {
 
   it('same config, seed and backend give the same numbers', async () => {
     const [job] = expandGrid(cnnConfig([3]));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     const first = await runJob(job!, dataset, 'wasm');
     const second = await runJob(job!, dataset, 'wasm');
     assert.equal(first.status, 'ok', first.failureReason);
@@ -44,7 +44,7 @@ describe('training', () => {
 
   it('a different seed gives different starting weights and losses', async () => {
     const [a, b] = expandGrid(cnnConfig([0, 1]));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     const first = await runJob(a!, dataset, 'wasm');
     const second = await runJob(b!, dataset, 'wasm');
     assert.notDeepEqual(first.epochLosses, second.epochLosses);
@@ -52,7 +52,7 @@ describe('training', () => {
 
   it('the loss falls while training at T = 1', async () => {
     const [job] = expandGrid(smallConfig({ training: { epochs: 4, batchSize: 32 } }));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     const model = createModel('mlp', { inputShape: dataset.imageShape, numClasses: dataset.numClasses, seed: 0 });
     const { epochLosses } = await trainModel(model, dataset, job!);
     model.dispose();
@@ -61,7 +61,7 @@ describe('training', () => {
 
   it('keeps the number of live tensors constant over many steps', async () => {
     const [job] = expandGrid(smallConfig({ architectures: ['cnn-small'], training: { epochs: 3, batchSize: 32 } }));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     const model = createModel('cnn-small', { inputShape: dataset.imageShape, numClasses: dataset.numClasses, seed: 0 });
     const counts: number[] = [];
     await trainModel(model, dataset, job!, { onStep: () => counts.push(tf.memory().numTensors) });
@@ -73,7 +73,7 @@ describe('training', () => {
 
   it('a model and its optimiser leave nothing behind after a job', async () => {
     const [job] = expandGrid(cnnConfig([0]));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     await runJob(job!, dataset, 'wasm');
     const before = tf.memory().numTensors;
     await runJob(job!, dataset, 'wasm');
@@ -83,7 +83,7 @@ describe('training', () => {
   it('a loss that becomes NaN fails the job with the reason recorded', async () => {
     // T = 1e-45 underflows: z / T is infinite, so softmax(z / T) is NaN on the first step.
     const [job] = expandGrid(smallConfig({ temperatures: [1e-45] }));
-    const dataset = await loadDataset('synthetic');
+    const dataset = await loadDataset('synthetic', DATA);
     const record = await runJob(job!, dataset, 'wasm');
     assert.equal(record.status, 'failed');
     assert.match(record.failureReason!, /training loss became NaN at epoch 1, step 1/);

