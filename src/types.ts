@@ -51,6 +51,11 @@ export interface RunRecord {
   epochLosses: number[];
   attacks: AttackResult[];
   timings: { trainSeconds: number; evalSeconds: number; wallSeconds: number; trainImagesPerSecond?: number };
+  /**
+   * The trained model's checkpoint folder, when checkpoints are on: `reused` when this run loaded it instead of
+   * training (timings and epochLosses are then the training run's); `problem` when one could not be loaded or saved.
+   */
+  checkpoint?: { path: string; reused: boolean; problem?: string };
   backend: string;
   versions: Record<string, string>;
   startedAt: string;

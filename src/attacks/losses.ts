@@ -11,6 +11,20 @@ export function temperatureCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D
   });
 }
 
+/**
+ * CE(softmax(z / T), (1 - s) * onehot(y) + s / K) per example: the training loss with label smoothing s
+ * (Szegedy et al., 2016); s = 0 is exactly temperatureCrossEntropy.
+ */
+export function smoothedTemperatureCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, temperature: number, smoothing: number): tf.Tensor1D {
+  if (smoothing === 0) return temperatureCrossEntropy(logits, labels, temperature);
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const logProbabilities = tf.logSoftmax(temperature === 1 ? logits : tf.div(logits, temperature));
+    const targets = tf.add(tf.mul(tf.oneHot(labels, classes), 1 - smoothing), smoothing / classes);
+    return tf.neg(tf.sum(tf.mul(logProbabilities, targets), -1)) as tf.Tensor1D;
+  });
+}
+
 /** CW margin max_{j != y} z_j - z_y (Carlini & Wagner, 2017): unchanged by rescaling z, so T cannot mask it. */
 export function cwMargin(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {

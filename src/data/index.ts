@@ -1,7 +1,15 @@
 // Every dataset file registers itself on import; add a new dataset by adding a file and a line here.
 import './mnist.js';
+import './mnist-full.js';
+import './fashion-mnist.js';
+import './cifar10.js';
+import './cifar100.js';
+import './cifar100-coarse.js';
+import './tiny-imagenet.js';
 import './synthetic.js';
 
 export { listDatasets, datasetSpec, loadDataset } from './registry.js';
-export type { DataContext, Dataset, DatasetSpec, Split } from './types.js';
+export type { DataContext, Dataset, DatasetSpec, RemoteFile, Split } from './types.js';
 export { defaultDataDir } from './data-dir.js';
+export { MissingDataError } from './files.js';
+export { fetchDataset, downloadFile, FetchError, type FetchEvent, type FetchOptions, type FetchedFile } from './fetch.js';

@@ -30,6 +30,23 @@ export interface Dataset {
 /** Where file-based datasets look for their files (`--data-dir`, TEMPER_DATA_DIR, or the user's cache). */
 export interface DataContext {
   dataDir: string;
+  /** Progress lines of slow loads (decoding Tiny-ImageNet); default stderr, a no-op silences them. */
+  log?: (line: string) => void;
+}
+
+/** One file a dataset downloads: where it comes from and what it must hash to. */
+export interface RemoteFile {
+  /** File name, as distributed. */
+  name: string;
+  /** Folder under the data folder; datasets that share an archive (cifar100, cifar100-coarse) share it. */
+  folder: string;
+  url: string;
+  /** Expected size in bytes, where published. */
+  bytes?: number;
+  /** Published SHA-256; absent where none could be found (the download then says it is unverified). */
+  sha256?: string;
+  /** Published MD5, checked as well where no SHA-256 is published. */
+  md5?: string;
 }
 
 export interface DatasetSpec {
@@ -40,6 +57,8 @@ export interface DatasetSpec {
   /** Whether the files are on this machine now (embedded datasets always are). */
   present(context: DataContext): boolean;
   load(context: DataContext): Promise<Dataset>;
+  /** What `temper data fetch` downloads; absent for embedded and generated datasets. */
+  files?: RemoteFile[];
 }
 
 /** Copies the images and labels of `indices` out of a split into a new one. */

@@ -2,16 +2,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
 import { seededInitializers } from './init.js';
+import { sequentialInput } from './layers/index.js';
 
 registerArchitecture({
   name: 'cnn-small',
   description: 'conv3x3(32)-relu-maxpool2 - conv3x3(64)-relu-maxpool2 - dense(128, relu) - dense(classes)',
-  build({ inputShape, numClasses, seed }) {
+  build({ inputShape, numClasses, seed, normalization }) {
+    const { head, first } = sequentialInput(inputShape, normalization);
     const init = seededInitializers(seed, 'cnn-small');
     return tf.sequential({
       name: 'cnn_small',
       layers: [
-        tf.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
+        ...head,
+        tf.layers.conv2d({ ...first, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
         tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
         tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
         tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),

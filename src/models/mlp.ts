@@ -2,16 +2,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
 import { seededInitializers } from './init.js';
+import { sequentialInput } from './layers/index.js';
 
 registerArchitecture({
   name: 'mlp',
   description: 'flatten - dense(256, relu) - dense(128, relu) - dense(classes)',
-  build({ inputShape, numClasses, seed }) {
+  build({ inputShape, numClasses, seed, normalization }) {
+    const { head, first } = sequentialInput(inputShape, normalization);
     const init = seededInitializers(seed, 'mlp');
     return tf.sequential({
       name: 'mlp',
       layers: [
-        tf.layers.flatten({ inputShape }),
+        ...head,
+        tf.layers.flatten(first),
         tf.layers.dense({ units: 256, activation: 'relu', ...init() }),
         tf.layers.dense({ units: 128, activation: 'relu', ...init() }),
         tf.layers.dense({ units: numClasses, ...init() }),

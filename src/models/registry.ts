@@ -1,11 +1,14 @@
 // Architectures register themselves by name; createModel/listArchitectures are the only doors.
 import type * as tf from '@tensorflow/tfjs';
+import type { Normalization } from '../data/types.js';
 
 export interface ModelOptions {
   inputShape: [number, number, number];
   numClasses: number;
   /** Seeds every initialiser, so a job's starting weights depend only on its seed. */
   seed: number;
+  /** Per-channel statistics; when given, the model's first layer is Normalize, so inputs stay in [0, 1] pixels. */
+  normalization?: Normalization;
 }
 
 export interface ArchitectureSpec {

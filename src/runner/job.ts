@@ -1,43 +1,94 @@
-// One job: build the seeded model, train it at its temperature, attack it, and return its record.
+// One job: build and train the seeded model at its temperature (or load its checkpoint), attack it, return its record.
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types.js';
 import type { Job, RunRecord } from '../types.js';
 import { createModel } from '../models/index.js';
 import { trainModel, InterruptedError, type TrainHooks } from '../train/train.js';
+import { loadCheckpoint, saveCheckpoint, type TrainingSummary } from '../train/checkpoint.js';
 import { evaluateModel, type EvalHooks } from '../eval/evaluate.js';
+import { jobName } from './progress.js';
 import { versions } from './versions.js';
 
-export type JobHooks = TrainHooks & EvalHooks;
+export type JobHooks = TrainHooks & EvalHooks & { onMessage?(text: string): void };
 
-export async function runJob(job: Job, dataset: Dataset, backend: string, hooks: JobHooks = {}): Promise<RunRecord> {
+export interface JobOptions {
+  /** Where trained models are kept, as `<checkpointDir>/<trainingId>/`; without it none are read or written. */
+  checkpointDir?: string;
+  /** Train even when a checkpoint exists, and replace it (`--force`). */
+  retrain?: boolean;
+}
+
+export async function runJob(job: Job, dataset: Dataset, backend: string, hooks: JobHooks = {}, options: JobOptions = {}): Promise<RunRecord> {
   const startedAt = new Date();
   const started = performance.now();
   const base = { runId: job.runId, job, backend, versions: versions(), startedAt: startedAt.toISOString() };
-  const model = createModel(job.architecture, { inputShape: dataset.imageShape, numClasses: dataset.numClasses, seed: job.seed });
+  const checkpointPath = job.training.checkpoint && options.checkpointDir !== undefined ? join(options.checkpointDir, job.trainingId) : undefined;
+  // Set when a checkpoint was reused or written, or could not be: the record says which.
+  let checkpoint: RunRecord['checkpoint'];
+  const checkpointProblem = (path: string, problem: string) => {
+    checkpoint = { path, reused: false, problem: checkpoint?.problem === undefined ? problem : `${checkpoint.problem}; ${problem}` };
+    hooks.onMessage?.(`${jobName(job)}: ${problem}`);
+  };
+  let model: tf.LayersModel | undefined;
   let trainSeconds = 0;
   let epochLosses: number[] = [];
   try {
-    const trained = await trainModel(model, dataset, job, {
-      ...hooks,
-      onEpoch: (progress) => {
-        epochLosses = [...epochLosses, progress.meanLoss];
-        hooks.onEpoch?.(progress);
-      },
-    });
-    trainSeconds = trained.trainSeconds;
+    let summary: TrainingSummary | undefined;
+    if (checkpointPath !== undefined && options.retrain !== true) {
+      try {
+        const saved = await loadCheckpoint(checkpointPath, { inputShape: dataset.imageShape, numClasses: dataset.numClasses });
+        if (saved) {
+          ({ model, summary } = saved);
+          checkpoint = { path: checkpointPath, reused: true };
+          hooks.onMessage?.(`${jobName(job)}: reusing the model trained at ${summary.finishedAt} (${checkpointPath})`);
+        }
+      } catch (error) {
+        checkpointProblem(checkpointPath, `checkpoint ${checkpointPath} could not be loaded (${messageOf(error)}); training again`);
+      }
+    }
+    if (!model || !summary) {
+      model = createModel(job.architecture, {
+        inputShape: dataset.imageShape,
+        numClasses: dataset.numClasses,
+        normalization: dataset.normalization,
+        seed: job.seed,
+      });
+      const trained = await trainModel(model, dataset, job, {
+        ...hooks,
+        onEpoch: (progress) => {
+          epochLosses = [...epochLosses, progress.meanLoss];
+          hooks.onEpoch?.(progress);
+        },
+      });
+      summary = { epochLosses: trained.epochLosses, trainSeconds: trained.trainSeconds, trainImagesPerSecond: trained.imagesPerSecond, finishedAt: new Date().toISOString() };
+      // Saved before the attacks, so a sweep stopped during a long evaluation keeps the training.
+      if (checkpointPath !== undefined) {
+        try {
+          await saveCheckpoint(checkpointPath, model, summary);
+          checkpoint = { ...checkpoint, path: checkpointPath, reused: false };
+        } catch (error) {
+          checkpointProblem(checkpointPath, `checkpoint ${checkpointPath} could not be saved (${messageOf(error)})`);
+        }
+      }
+    }
+    // A reused checkpoint's record carries the numbers and timings of the run that trained it.
+    ({ epochLosses, trainSeconds } = summary);
     const evaluated = await evaluateModel(model, dataset, job, hooks);
     return {
       ...base,
       status: 'ok',
       cleanAccuracy: evaluated.cleanAccuracy,
       evalSamples: evaluated.samples,
-      epochLosses: trained.epochLosses,
+      epochLosses,
       attacks: evaluated.attacks,
       timings: {
         trainSeconds,
         evalSeconds: evaluated.evalSeconds,
         wallSeconds: (performance.now() - started) / 1000,
-        trainImagesPerSecond: trained.imagesPerSecond,
+        trainImagesPerSecond: summary.trainImagesPerSecond,
       },
+      ...(checkpoint ? { checkpoint } : {}),
       finishedAt: new Date().toISOString(),
     };
   } catch (error) {
@@ -45,13 +96,18 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
     return {
       ...base,
       status: 'failed',
-      failureReason: error instanceof Error ? error.message : String(error),
+      failureReason: messageOf(error),
       epochLosses,
       attacks: [],
       timings: { trainSeconds, evalSeconds: 0, wallSeconds: (performance.now() - started) / 1000 },
+      ...(checkpoint ? { checkpoint } : {}),
       finishedAt: new Date().toISOString(),
     };
   } finally {
-    model.dispose();
+    model?.dispose();
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -99,14 +99,21 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
         continue;
       }
       progress.jobStart(job, position + 1, toRun.length);
-      const dataset = await loadDataset(job.dataset, { dataDir: options.dataDir ?? defaultDataDir() });
-      const record = await runJob(job, dataset, backend.name, {
-        shouldStop: options.shouldStop,
-        onStep: (info) => progress.step(info),
-        onEpoch: (info) => progress.epoch(info),
-        onAttack: (info) => progress.attack(info),
-        onResult: (result) => progress.attackResult(result),
-      });
+      const dataset = await loadDataset(job.dataset, { dataDir: options.dataDir ?? defaultDataDir(), log: (line) => progress.message(line) });
+      const record = await runJob(
+        job,
+        dataset,
+        backend.name,
+        {
+          shouldStop: options.shouldStop,
+          onStep: (info) => progress.step(info),
+          onEpoch: (info) => progress.epoch(info),
+          onAttack: (info) => progress.attack(info),
+          onResult: (result) => progress.attackResult(result),
+          onMessage: (text) => progress.message(text),
+        },
+        { checkpointDir: join(outDir, 'checkpoints'), retrain: options.force },
+      );
       writeRecord(outDir, record);
       ran += 1;
       progress.jobEnd(record);

@@ -7,10 +7,20 @@ export interface Batch {
   labels: tf.Tensor1D;
 }
 
-export function batchTensors(split: Split, imageShape: [number, number, number], indices: ArrayLike<number>): Batch {
+/** The examples at `indices`; `transform` (training augmentation) rewrites the batch's pixels before they become a tensor. */
+export function batchTensors(
+  split: Split,
+  imageShape: [number, number, number],
+  indices: ArrayLike<number>,
+  transform?: (images: Float32Array, count: number) => Float32Array,
+): Batch {
   const [h, w, c] = imageShape;
   const batch = selectSplit(split, h * w * c, indices);
-  return { images: tf.tensor4d(unitFloats(batch.images), [batch.count, h, w, c]), labels: tf.tensor1d(batch.labels, 'int32') };
+  const pixels = unitFloats(batch.images);
+  return {
+    images: tf.tensor4d(transform ? transform(pixels, batch.count) : pixels, [batch.count, h, w, c]),
+    labels: tf.tensor1d(batch.labels, 'int32'),
+  };
 }
 
 /** The first `count` examples from `start` on, without copying through an index list. */
