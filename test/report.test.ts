@@ -178,3 +178,19 @@ test('the summary heads each table and lists failed runs with their reasons', ()
   assert.match(text, /^mnist \/ cnn-small {2}\(accuracy %, mean ± std over seeds\)\n/);
   assert.match(text, /failed runs \(1\):\n {2}mnist-cnn-small-t100-s0 \(mnist \/ cnn-small, T=100, seed 0\): loss became NaN at epoch 2, step 17$/);
 });
+
+test('a model evaluated twice counts once: the newest measurement wins and attack columns are united', () => {
+  const first = record({ accuracies: [0.9, 0.5, 0.2, 0.1], finishedAt: '2025-01-01T00:00:00.000Z' });
+  const newer = record({ accuracies: [0.8, 0.4, 0.3, 0.05], finishedAt: '2025-01-02T00:00:00.000Z' });
+  const rerun: RunRecord = {
+    ...newer,
+    runId: 'rerun-with-fewer-attacks',
+    job: { ...newer.job, runId: 'rerun-with-fewer-attacks', trainingId: first.job.trainingId },
+    attacks: newer.attacks.slice(0, 1),
+  };
+  const [table] = pivotTables([first, rerun]);
+  assert.equal(table!.rows.length, 1);
+  // seeds = 1 (one model), clean and the re-measured column from the rerun, the others kept from the first evaluation.
+  assert.deepEqual(table!.rows[0], ['1', '1', '80.00', '40.00', '20.00', '10.00']);
+  assert.equal(runsCsvRows([first, rerun]).length, 4 + 2, 'runs.csv keeps every evaluation');
+});

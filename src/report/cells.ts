@@ -3,6 +3,7 @@ import { CLEAN_LABEL } from '../config/grid.js';
 import type { LossName } from '../config/schema.js';
 import type { RunRecord } from '../types.js';
 import { meanStd } from './stats.js';
+import { latestPerModel } from './models.js';
 
 export interface CellStats {
   dataset: string;
@@ -34,7 +35,7 @@ interface Measurement {
 /** One entry per cell measured by at least one finished run, in first-seen order; failed runs are left out. */
 export function cellStats(records: RunRecord[]): CellStats[] {
   const cells = new Map<string, { first: RunRecord; measurement: Measurement; accuracies: number[]; zeroGrads: number[] }>();
-  for (const record of records.filter((r) => r.status === 'ok')) {
+  for (const record of latestPerModel(records).filter((r) => r.status === 'ok')) {
     for (const measurement of measurementsOf(record)) {
       const { dataset, architecture, temperature } = record.job;
       const key = JSON.stringify([dataset, architecture, temperature, measurement.label]);

@@ -1,4 +1,5 @@
 // summary.md: the paper-layout tables, failed runs and gradient-masking warnings, from one model that index.html shares.
+import { latestPerModel } from './models.js';
 import { markdownTable } from 'markdown-table';
 import type { RunRecord } from '../types.js';
 import { formatNumber } from './runs-csv.js';
@@ -24,7 +25,8 @@ export interface SummaryModel {
 export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
 export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
 
-export function summaryModel(records: RunRecord[]): SummaryModel {
+export function summaryModel(allRecords: RunRecord[]): SummaryModel {
+  const records = latestPerModel(allRecords);
   return {
     experiment: unique(records.map((record) => record.job.experiment)).join(', ') || 'temper',
     ok: records.filter((record) => record.status === 'ok').length,

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
+import { latestPerModel } from './models.js';
 import type { RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatNumber } from './runs-csv.js';
@@ -19,7 +20,7 @@ export interface PivotTable {
 /** One table per (dataset, architecture), in first-seen order. */
 export function pivotTables(records: RunRecord[]): PivotTable[] {
   const groups = new Map<string, RunRecord[]>();
-  for (const record of records) {
+  for (const record of latestPerModel(records)) {
     const key = JSON.stringify([record.job.dataset, record.job.architecture]);
     groups.set(key, [...(groups.get(key) ?? []), record]);
   }
