@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
+import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -119,6 +120,21 @@ describe('project kernels on wasm', () => {
       assertClose(wasm[0]!, cpu[0]!, c.kernel * c.kernel * c.outChannels, `input gradient, ${describeCase(c)}`);
     });
   }
+
+  it('a batch too large for one im2col matrix is done in chunks of images and still equals the cpu backend\'s', async () => {
+    // 3x3x3 patches over 9x9 outputs are 2,187 floats per image: a limit of 5,000 makes chunks of 2 images (2, 2, 1).
+    const chunked = makeConv2DBackpropFilterConfig(5000);
+    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+    tf.registerKernel(chunked);
+    try {
+      const c: ConvCase = { x: [5, 9, 9, 3], kernel: 3, outChannels: 4, stride: 1, pad: 'same' };
+      const { cpu, wasm, outShape } = await convGradients(c);
+      assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], 'chunked filter gradient');
+    } finally {
+      tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+      tf.registerKernel(conv2DBackpropFilterConfig);
+    }
+  });
 
   type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
   // The second padding is wider than the filter, which the input gradient handles by col2im.

@@ -6,7 +6,7 @@ import { expandGrid } from '../src/config/grid.js';
 import { loadDataset } from '../src/data/index.js';
 import { createModel } from '../src/models/index.js';
 import { trainModel } from '../src/train/train.js';
-import { runJob } from '../src/runner/job.js';
+import { failureReason, runJob } from '../src/runner/job.js';
 import type { RunRecord } from '../src/types.js';
 
 const cnnConfig = (seeds: number[]) =>
@@ -87,5 +87,15 @@ describe('training', () => {
     const record = await runJob(job!, dataset, 'wasm');
     assert.equal(record.status, 'failed');
     assert.match(record.failureReason!, /training loss became NaN at epoch 1, step 1/);
+  });
+});
+
+describe('failure reasons', () => {
+  it('a wasm out-of-memory failure says what to change', () => {
+    const [job] = expandGrid(smallConfig({ architectures: ['cnn-small'], training: { batchSize: 512 } }));
+    const reason = failureReason(new RangeError('memory access out of bounds'), 'wasm', job!);
+    assert.match(reason, /^memory access out of bounds: the wasm backend ran out of memory .* cnn-small at batch 512; use a smaller training.batchSize/);
+    assert.equal(failureReason(new Error('training loss became NaN'), 'wasm', job!), 'training loss became NaN');
+    assert.equal(failureReason(new RangeError('memory access out of bounds'), 'tensorflow', job!), 'memory access out of bounds');
   });
 });

@@ -96,7 +96,7 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
     return {
       ...base,
       status: 'failed',
-      failureReason: messageOf(error),
+      failureReason: failureReason(error, backend, job),
       epochLosses,
       attacks: [],
       timings: { trainSeconds, evalSeconds: 0, wallSeconds: (performance.now() - started) / 1000 },
@@ -110,4 +110,13 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+// The wasm heap is capped at 4 GiB; its overflow surfaces as these low-level errors, so say what to change.
+const WASM_OUT_OF_MEMORY = /memory access out of bounds|Invalid typed array length|Cannot enlarge memory|Out of memory/i;
+
+export function failureReason(error: unknown, backend: string, job: Job): string {
+  const message = messageOf(error);
+  if (backend !== 'wasm' || !WASM_OUT_OF_MEMORY.test(message)) return message;
+  return `${message}: the wasm backend ran out of memory (its heap is capped at 4 GiB) training ${job.architecture} at batch ${job.training.batchSize}; use a smaller training.batchSize or the tensorflow backend`;
 }
