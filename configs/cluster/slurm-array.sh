@@ -3,7 +3,7 @@
 # (temper reads SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN), writing
 # into a folder of its own; a dependent job merges the shards once all of them succeeded.
 #
-#   sbatch configs/cluster/slurm-array.sh configs/quickstart.json
+#   mkdir -p logs && sbatch configs/cluster/slurm-array.sh configs/quickstart.json
 #
 # Resubmitting the same array after a node failure reruns only what did not finish.
 #SBATCH --job-name=temper
