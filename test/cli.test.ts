@@ -99,6 +99,16 @@ describe('the command line', () => {
     assert.match(result.stdout, /synthetic\s+present/);
   });
 
+  it('a reader that closes stdout early (| head) ends the command quietly', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'temper.js'), 'data', 'list'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+  });
+
   it('doctor shows the backends that load', () => {
     const result = temper('doctor');
     assert.equal(result.status, 0, result.stderr);

@@ -22,6 +22,12 @@ function fail(error: unknown): never {
   process.exit(EXIT_JOBS_FAILED);
 }
 
+// `temper data list | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   await yargs(hideBin(process.argv))
     .scriptName('temper')
