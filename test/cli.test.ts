@@ -77,6 +77,17 @@ describe('the command line', () => {
     assert.match(again.stdout, /synthetic \/ mlp/);
   });
 
+  it('run with a missing dataset file names the file and the fetch command, writes nothing and exits 2', () => {
+    const out = join(tempDir(), 'out');
+    const dataDir = tempDir();
+    const path = writeConfig(JSON.stringify({ ...tiny, datasets: ['cifar10'] }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm', '--data-dir', dataDir);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /cifar-10-binary\.tar\.gz not found in .*temper data fetch cifar10 --data-dir/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(out), false);
+  });
+
   it('run exits 1 when a job fails, after writing the others', () => {
     const out = join(tempDir(), 'out');
     const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [1, 1e-45] }));

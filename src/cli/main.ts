@@ -10,11 +10,12 @@ import { statusCommand } from './commands/status.js';
 import { mergeCommand } from './commands/merge.js';
 import { ConfigError } from '../config/errors.js';
 import { BackendError } from '../backend/index.js';
+import { DataError } from '../data/types.js';
 import { UsageError, EXIT_USAGE, EXIT_JOBS_FAILED } from './errors.js';
 import { temperVersion } from '../runner/versions.js';
 
 function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendError) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof BackendError || error instanceof DataError) {
     process.stderr.write(`temper: ${error.message}\n`);
     process.exit(error instanceof UsageError ? error.exitCode : EXIT_USAGE);
   }

@@ -1,4 +1,5 @@
 // Where a file-based dataset's files live, and the error that says how to get one that is missing.
+import { DataError } from './types.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataContext, RemoteFile } from './types.js';
@@ -8,7 +9,7 @@ export function localPath(context: DataContext, file: RemoteFile): string {
   return join(context.dataDir, file.folder, file.name);
 }
 
-export class MissingDataError extends Error {}
+export class MissingDataError extends DataError {}
 
 /** Names the file, the folder it was looked for in, the fetch command, and the by-hand alternative. */
 export function missingFileError(dataset: string, context: DataContext, file: RemoteFile, alternatives: string[] = []): MissingDataError {

@@ -80,3 +80,6 @@ export function unitFloats(pixels: Pixels): Float32Array {
   for (let i = 0; i < pixels.length; i++) floats[i] = pixels[i]! / 255;
   return floats;
 }
+
+/** A dataset's files are missing or unreadable: the user's data to fix, reported without a stack trace. */
+export class DataError extends Error {}

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { expandGrid } from '../config/grid.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
-import { defaultDataDir, loadDataset } from '../data/index.js';
+import { defaultDataDir, loadDataset, type Dataset } from '../data/index.js';
+import { DataError } from '../data/types.js';
 import type { Job, RunRecord } from '../types.js';
 import { runJob } from './job.js';
 import { readRecords, recordPath, writeRecord } from './store.js';
@@ -70,6 +71,17 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   });
   // A finished record wins over a lock: a holder that died after writing it left the lock behind.
   const queued = new Set(toRun);
+  // Load every dataset the sweep needs before writing anything: a missing file stops it with nothing half-written.
+  const dataContext = { dataDir: options.dataDir ?? defaultDataDir(), log: (line: string) => progress.message(line) };
+  const datasets = new Map<string, Dataset>();
+  for (const name of new Set(toRun.map((job) => job.dataset))) {
+    try {
+      datasets.set(name, await loadDataset(name, dataContext));
+    } catch (error) {
+      if (error instanceof DataError) throw error;
+      throw new DataError(`dataset "${name}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   for (const job of jobs) if (initial.has(job.runId) && !queued.has(job)) clearStaleLock(outDir, job.runId, lockOptions);
   removeOrphanTempFiles(outDir);
   writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -99,7 +111,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
         continue;
       }
       progress.jobStart(job, position + 1, toRun.length);
-      const dataset = await loadDataset(job.dataset, { dataDir: options.dataDir ?? defaultDataDir(), log: (line) => progress.message(line) });
+      const dataset = datasets.get(job.dataset)!;
       const record = await runJob(
         job,
         dataset,
