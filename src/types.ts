@@ -1,5 +1,5 @@
 // Shared shapes that cross folders: a job of the grid and the record a finished job leaves.
-import type { AttackConfig, EvalConfig, TrainingConfig, DataConfig, LossName } from './config/schema.js';
+import type { AttackConfig, CorruptionsConfig, EvalConfig, TrainingConfig, DataConfig, LossName, TargetMode } from './config/schema.js';
 
 /** One cell of the grid: one model to train, then every attack on it. */
 export interface Job {
@@ -17,6 +17,8 @@ export interface Job {
   training: TrainingConfig;
   data: DataConfig;
   attacks: AttackConfig[];
+  /** Common corruptions to evaluate on (absent: none). */
+  corruptions?: CorruptionsConfig;
   eval: EvalConfig;
 }
 
@@ -35,6 +37,49 @@ export interface AttackResult {
   zeroGradFraction: number | null;
   params: Record<string, number | string | boolean>;
   wallSeconds: number;
+  /** "corruption" rows: `attack` is the corruption type, `severity` 1-5, eps 0, no loss. Absent means "attack". */
+  kind?: 'attack' | 'corruption';
+  /** Norm of eps: "linf" or "l2"; "" for corruptions. */
+  norm?: 'linf' | 'l2' | '';
+  target?: TargetMode;
+  /** Gradient-based ("white-box"), score-based ("black-box"), crafted on a surrogate ("transfer"), or an ensemble. */
+  access?: 'white-box' | 'black-box' | 'transfer' | 'ensemble';
+  severity?: number;
+  /** For corruptions: "generated" (from the seed) or the .npy file read. */
+  source?: string;
+  /** Masking checks (see MaskingFlag.check) this row triggered, filled in by the audit. */
+  masking?: string[];
+}
+
+/** Expected calibration error (15 equal-width confidence bins) and mean negative log-likelihood, on the clean eval images. */
+export interface CalibrationMetrics {
+  ece: number;
+  nll: number;
+}
+
+export interface Calibration {
+  /** Of softmax(z / T) with T the training temperature. */
+  trainTemperature: CalibrationMetrics;
+  /** Of softmax(z), the temperature a deployed model is usually read at. */
+  unitTemperature: CalibrationMetrics;
+  bins: number;
+}
+
+/** One gradient-masking symptom found in a model's results (Athalye et al., 2018; Carlini et al., 2019). */
+export interface MaskingFlag {
+  check: 'zero-gradient' | 'iterative-not-stronger' | 'no-collapse' | 'black-box-stronger' | 'ce-above-margin';
+  /** Labels of the rows that triggered it. */
+  rows: string[];
+  /** One sentence for people: the numbers and what they suggest. */
+  message: string;
+}
+
+export interface MaskingAudit {
+  /** True when any flag was raised. */
+  suspected: boolean;
+  flags: MaskingFlag[];
+  /** Largest zero-gradient share over the white-box rows (null when there were none). */
+  maxZeroGradFraction: number | null;
 }
 
 export type RunStatus = 'ok' | 'failed';
@@ -50,6 +95,8 @@ export interface RunRecord {
   /** Mean training loss per finished epoch. */
   epochLosses: number[];
   attacks: AttackResult[];
+  calibration?: Calibration;
+  masking?: MaskingAudit;
   timings: { trainSeconds: number; evalSeconds: number; wallSeconds: number; trainImagesPerSecond?: number };
   /**
    * The trained model's checkpoint folder, when checkpoints are on: `reused` when this run loaded it instead of

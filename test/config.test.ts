@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../src/config/errors.js';
 import { loadConfig, parseConfigText } from '../src/config/load.js';
 import { buildJsonSchema, projectRoot, writeJsonSchema } from '../src/config/write-schema.js';
+import type { PgdConfig } from '../src/config/schema.js';
 
 const names = { datasets: ['mnist', 'synthetic'], architectures: ['mlp', 'cnn-small'] };
 const FILE = 'configs/x.json';
@@ -107,7 +108,7 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
     const problems = problemsFor({ ...minimal, training: { batchsize: 64 } });
     const problem = assertOneProblem(problems, {
       path: 'training.batchsize',
-      expected: 'one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint',
+      expected: 'one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint, adversarial',
     });
     assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint; did you mean "batchSize"\?/);
   });
@@ -283,7 +284,7 @@ describe('a valid config loads into typed objects with defaults', () => {
     assert.deepEqual(config.data, { augment: { randomCrop: 0, horizontalFlip: false } });
     assert.deepEqual(config.attacks, [
       { name: 'fgsm', eps: [0.1], loss: 'ce', lossTemperature: 1 },
-      { name: 'pgd', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1, steps: 40, stepSize: 0.01, randomStart: true, restarts: 1 },
+      { name: 'pgd', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1, steps: 40, stepSize: 0.01, randomStart: true, restarts: 1, target: 'none' },
     ]);
   });
 
@@ -293,7 +294,7 @@ describe('a valid config loads into typed objects with defaults', () => {
       ...minimal,
       attacks: [{ name: 'pgd', eps: 0.3, lossTemperature: 'train' }],
     });
-    assert.equal(parseConfigText(text, FILE, { names }).attacks[0]!.lossTemperature, 'train');
+    assert.equal((parseConfigText(text, FILE, { names }).attacks[0] as PgdConfig).lossTemperature, 'train');
   });
 
   it('--set overrides numbers, lists, list entries, strings and booleans', () => {
@@ -310,7 +311,7 @@ describe('a valid config loads into typed objects with defaults', () => {
     const overrides = ['data.trainSamples=500', 'attacks[0]={name: pgd, eps: 0.3, loss: cw}'];
     const config = parseConfigText(JSON.stringify(minimal), FILE, { names, overrides });
     assert.equal(config.data.trainSamples, 500);
-    assert.equal(config.attacks[0]!.loss, 'cw');
+    assert.equal((config.attacks[0] as PgdConfig).loss, 'cw');
   });
 });
 

@@ -5,7 +5,7 @@ import type { AttackResult, RunRecord } from '../src/types.js';
 
 export const ATTACKS: AttackConfig[] = [
   { name: 'fgsm', eps: [0.1, 0.3], loss: 'ce', lossTemperature: 1 },
-  { name: 'pgd', eps: [0.3], loss: 'cw', lossTemperature: 'train', steps: 40, stepSize: 0.01, randomStart: true, restarts: 1 },
+  { name: 'pgd', eps: [0.3], loss: 'cw', lossTemperature: 'train', steps: 40, stepSize: 0.01, randomStart: true, restarts: 1, target: 'none' },
 ];
 /** `fgsm-ce(T=1)@0.1`, `fgsm-ce(T=1)@0.3`, `pgd40-cw@0.3`. */
 export const LABELS = attackLabels(ATTACKS).flat();
@@ -37,7 +37,7 @@ export function record({
 }: Fixture): RunRecord {
   const runId = `${dataset}-${architecture}-t${temperature}-s${seed}`;
   const results: AttackResult[] = (accuracies?.slice(1) ?? []).map((robustAccuracy, i) => {
-    const attack = i < 2 ? ATTACKS[0] : ATTACKS[1];
+    const attack = (i < 2 ? ATTACKS[0] : ATTACKS[1]) as Extract<AttackConfig, { name: 'fgsm' | 'pgd' }>;
     const params: AttackResult['params'] = attack.name === 'pgd' ? { steps: 40, stepSize: 0.01, restarts: 1, randomStart: true } : {};
     return {
       label: LABELS[i],

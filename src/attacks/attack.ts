@@ -1,6 +1,6 @@
-// What every attack shares: the model contract, the input gradient, the L-infinity projection.
+// What every attack shares: the model contract, the run and output shapes, gradients, projections, targets and restarts.
 import * as tf from '@tensorflow/tfjs';
-import type { AttackConfig } from '../config/schema.js';
+import type { AttackConfig, InnerAttackConfig, TargetMode } from '../config/schema.js';
 import type { AttackLoss } from './losses.js';
 
 /** What an attack knows about its target. Inputs are NHWC images in [0, 1]. */
@@ -11,15 +11,21 @@ export interface AttackTarget {
   temperature: number;
 }
 
-export interface AttackRun<C extends AttackConfig = AttackConfig> {
+/** An attack config as the attack sees it: eps arrives separately (an entry's list, or the entry around an inner attack). */
+export type RunConfig<C extends AttackConfig | InnerAttackConfig> = Omit<C, 'eps'>;
+
+export interface AttackRun<C extends AttackConfig | InnerAttackConfig = AttackConfig> {
   target: AttackTarget;
   images: tf.Tensor4D;
   labels: tf.Tensor1D;
   eps: number;
+  /** The resolved loss (its temperature already fixed); attacks without a loss choice get the CW margin. */
   loss: AttackLoss;
-  config: C;
-  /** Seed for the attack's own randomness (random starts), fixed per job, attack, eps and batch. */
+  config: RunConfig<C>;
+  /** Seed for the attack's own randomness (random starts, targets, squares), fixed per job, attack, eps and batch. */
   seed: number;
+  /** The surrogate model, for `transfer`: the attack is crafted on it and shown to `target`. */
+  surrogate?: AttackTarget;
 }
 
 export interface AttackOutput {
@@ -27,23 +33,37 @@ export interface AttackOutput {
   adversarial: tf.Tensor4D;
   /** 1 where the model still classifies the example correctly after the attack, else 0. */
   robust: tf.Tensor1D;
-  /** 1 where the input gradient at the attack's first step was exactly zero, else 0. */
-  zeroGradient: tf.Tensor1D;
+  /** 1 where the input gradient at the attack's first step was exactly zero, else 0; null for attacks without gradients. */
+  zeroGradient: tf.Tensor1D | null;
 }
 
-export interface AttackSpec<C extends AttackConfig = AttackConfig> {
+export interface AttackSpec<C extends AttackConfig | InnerAttackConfig = AttackConfig> {
   name: C['name'];
   /** One line with the paper, for `temper --help` and the README. */
   description: string;
+  /** Norm that eps is measured in. */
+  norm: 'linf' | 'l2';
+  /** How the attack reaches the model; the masking audit compares white-box with the others. */
+  access: 'white-box' | 'black-box' | 'transfer' | 'ensemble';
+  /** Iterative gradient attacks, which should be no weaker than a single step (masking audit). */
+  iterative: boolean;
   /** Parameters recorded in runs.csv (steps, stepSize, ...). */
-  params(config: C): Record<string, number | string | boolean>;
+  params(config: RunConfig<C>): Record<string, number | string | boolean>;
   /** Runs on one batch; must not keep tensors beyond the returned ones. */
   run(run: AttackRun<C>): AttackOutput;
 }
 
-/** Gradient of the summed attack loss with respect to the input images. */
-export function inputGradient(target: AttackTarget, loss: AttackLoss, images: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
-  return tf.grad((x) => tf.sum(loss.apply(target.logits(x as tf.Tensor4D), labels)))(images) as tf.Tensor4D;
+/** Releases every tensor of an output. */
+export function disposeOutput(output: AttackOutput): void {
+  tf.dispose([output.adversarial, output.robust, ...(output.zeroGradient ? [output.zeroGradient] : [])]);
+}
+
+/**
+ * Gradient of the summed attack objective with respect to the input images: of the loss of the true label when
+ * untargeted, of the targeted objective (which grows as `targets` win) when targets are given. Attacks ascend it.
+ */
+export function inputGradient(target: AttackTarget, loss: AttackLoss, images: tf.Tensor4D, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor4D {
+  return tf.grad((x) => tf.sum(loss.apply(target.logits(x as tf.Tensor4D), labels, targets)))(images) as tf.Tensor4D;
 }
 
 /** 1 where every component of an example's gradient is exactly zero. */
@@ -56,7 +76,61 @@ export function projectLinf(adversarial: tf.Tensor4D, clean: tf.Tensor4D, eps: n
   return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(adversarial, tf.sub(clean, eps)), tf.add(clean, eps)), 0, 1) as tf.Tensor4D);
 }
 
+/** Per-example L2 norm over height, width and channels, shaped [n, 1, 1, 1] for broadcasting. */
+export function l2Norm(t: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.sqrt(tf.sum(tf.square(t), [1, 2, 3], true)) as tf.Tensor4D);
+}
+
+/** Scales each perturbation down onto the L2 ball of radius eps around the clean images, then clips to [0, 1]. */
+export function projectL2(adversarial: tf.Tensor4D, clean: tf.Tensor4D, eps: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const delta = tf.sub(adversarial, clean) as tf.Tensor4D;
+    const factor = tf.minimum(1, tf.div(eps, tf.maximum(l2Norm(delta), 1e-12)));
+    return tf.clipByValue(tf.add(clean, tf.mul(delta, factor)), 0, 1) as tf.Tensor4D;
+  });
+}
+
 /** 1 where the predicted class equals the label. */
 export function correctMask(target: AttackTarget, images: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => tf.cast(tf.equal(tf.argMax(target.logits(images), -1), labels), 'float32') as tf.Tensor1D);
+}
+
+/**
+ * The target class of each example, or undefined when untargeted: a uniformly drawn wrong class ("random", from the
+ * seed), or the class with the smallest clean logit ("least-likely", Kurakin et al., 2017).
+ */
+export function chooseTargets(mode: TargetMode, target: AttackTarget, images: tf.Tensor4D, labels: tf.Tensor1D, seed: number): tf.Tensor1D | undefined {
+  if (mode === 'none') return undefined;
+  return tf.tidy(() => {
+    const logits = target.logits(images);
+    if (mode === 'least-likely') return tf.cast(tf.argMin(logits, -1), 'int32') as tf.Tensor1D;
+    const classes = logits.shape[1];
+    // label + 1 + floor(u * (K - 1)) mod K is uniform over the K - 1 wrong classes.
+    const offset = tf.floor(tf.mul(tf.randomUniform([labels.shape[0]], 0, 1, 'float32', seed), classes - 1 - 1e-6));
+    return tf.cast(tf.mod(tf.add(tf.add(tf.cast(labels, 'float32'), 1), offset), classes), 'int32') as tf.Tensor1D;
+  });
+}
+
+/**
+ * Combines two restarts' outputs: an example stays robust only if it survived both; its adversarial image is the
+ * earlier one if that fooled the model, else the later one. Disposes both inputs.
+ */
+export function mergeRestarts(previous: AttackOutput, next: AttackOutput): AttackOutput {
+  const adversarial = tf.tidy(() => {
+    const keepPrevious = tf.reshape(tf.sub(1, previous.robust), [-1, 1, 1, 1]);
+    return tf.add(tf.mul(keepPrevious, previous.adversarial), tf.mul(tf.sub(1, keepPrevious), next.adversarial)) as tf.Tensor4D;
+  });
+  const robust = tf.mul(previous.robust, next.robust) as tf.Tensor1D;
+  const first = previous.zeroGradient ?? next.zeroGradient;
+  const zeroGradient = first ? tf.clone(first) : null;
+  disposeOutput(previous);
+  disposeOutput(next);
+  return { adversarial, robust, zeroGradient };
+}
+
+/** Runs `once(restart)` `restarts` times and merges the outputs (an example is robust only if it survives all). */
+export function withRestarts(restarts: number, once: (restart: number) => AttackOutput): AttackOutput {
+  let best = once(0);
+  for (let restart = 1; restart < restarts; restart++) best = mergeRestarts(best, once(restart));
+  return best;
 }

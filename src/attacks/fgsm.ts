@@ -8,6 +8,9 @@ import { registerAttack } from './registry.js';
 export const fgsm: AttackSpec<FgsmConfig> = {
   name: 'fgsm',
   description: 'Fast Gradient Sign Method, one signed-gradient step of size eps (Goodfellow et al., ICLR 2015)',
+  norm: 'linf',
+  access: 'white-box',
+  iterative: false,
   params: () => ({}),
   run({ target, images, labels, eps, loss }) {
     return tf.tidy(() => {

@@ -1,20 +1,20 @@
 // Attacks register themselves by name; getAttack/listAttacks are the only doors.
-import type { AttackConfig } from '../config/schema.js';
+import type { AttackConfig, InnerAttackConfig } from '../config/schema.js';
 import type { AttackSpec } from './attack.js';
 
 const registry = new Map<string, AttackSpec<any>>();
 
-export function registerAttack<C extends AttackConfig>(spec: AttackSpec<C>): void {
+export function registerAttack<C extends AttackConfig | InnerAttackConfig>(spec: AttackSpec<C>): void {
   if (registry.has(spec.name)) throw new Error(`attack "${spec.name}" is registered twice`);
   registry.set(spec.name, spec);
 }
 
-export function getAttack<C extends AttackConfig>(name: C['name']): AttackSpec<C> {
+export function getAttack<C extends AttackConfig | InnerAttackConfig>(name: C['name']): AttackSpec<C> {
   const spec = registry.get(name);
   if (!spec) throw new Error(`unknown attack "${name}"; expected one of: ${[...registry.keys()].join(', ')}`);
   return spec as AttackSpec<C>;
 }
 
-export function listAttacks(): AttackSpec[] {
+export function listAttacks(): AttackSpec<AttackConfig | InnerAttackConfig>[] {
   return [...registry.values()];
 }

@@ -1,7 +1,7 @@
 // The grid: a pure function from a validated config to the list of jobs, and the column labels of its attacks.
 import type { Job } from '../types.js';
 import { hashOf } from '../util/hash.js';
-import type { AttackConfig, ExperimentConfig } from './schema.js';
+import type { AttackConfig, ExperimentConfig, InnerAttackConfig, LossName } from './schema.js';
 
 /** Column label of the accuracy without attack. */
 export const CLEAN_LABEL = 'clean';
@@ -23,16 +23,52 @@ export function expandGrid(config: ExperimentConfig): Job[] {
             training: config.training,
             data: config.data,
             attacks: config.attacks,
+            ...(config.corruptions ? { corruptions: config.corruptions } : {}),
             eval: config.eval,
           });
-          // The weights depend on what is trained and how, not on the attacks, eval or experiment name.
-          const trainingId = hashOf({ dataset, architecture, temperature, seed, training: identity.training, data: identity.data });
+          const trainingId = trainingIdOf({ dataset, architecture, temperature, seed, training: identity.training, data: identity.data });
           jobs.push({ runId: hashOf(identity), trainingId, index: jobs.length, ...identity });
         }
       }
     }
   }
   return jobs;
+}
+
+/** The weights depend on what is trained and how, not on the attacks, eval or experiment name. */
+export function trainingIdOf(parts: Pick<Job, 'dataset' | 'architecture' | 'temperature' | 'seed' | 'training' | 'data'>): string {
+  const { dataset, architecture, temperature, seed, training, data } = parts;
+  return hashOf({ dataset, architecture, temperature, seed, training, data });
+}
+
+/** The loss an attack ascends and its temperature as configured ("" and null for attacks without one). */
+export function attackLossOf(attack: AttackConfig | InnerAttackConfig): { loss: LossName | ''; lossTemperature: number | 'train' | null } {
+  switch (attack.name) {
+    case 'cw-l2':
+      return { loss: 'cw', lossTemperature: null };
+    case 'transfer':
+      return attackLossOf(attack.attack);
+    case 'autoattack':
+      return { loss: '', lossTemperature: null };
+    default:
+      return { loss: attack.loss, lossTemperature: attack.loss === 'ce' ? attack.lossTemperature : null };
+  }
+}
+
+/** An attack's label without its `@eps`: `pgd40-ce(T=1)`, `apgd100-dlr`, `pgd40-cw-ll`, `transfer(cnn-small,T=1):fgsm-ce(T=1)`. */
+export function attackName(attack: AttackConfig | InnerAttackConfig): string {
+  if (attack.name === 'transfer') return `transfer(${attack.source.architecture},T=${attack.source.temperature}):${attackName(attack.attack)}`;
+  if (attack.name === 'autoattack') return 'autoattack';
+  if (attack.name === 'cw-l2') return `cwl2-${attack.steps}x${attack.binarySteps}${targetSuffix(attack.target)}`;
+  const base =
+    attack.name === 'pgd-l2' ? `pgd${attack.steps}-l2` : attack.name === 'square' ? `square${attack.queries}` : attack.name + ('steps' in attack ? String(attack.steps) : '');
+  const { loss, lossTemperature } = attackLossOf(attack);
+  const lossPart = loss === 'ce' ? `ce(T=${lossTemperature})` : loss;
+  return `${base}-${lossPart}${'target' in attack ? targetSuffix(attack.target) : ''}`;
+}
+
+function targetSuffix(target: 'none' | 'random' | 'least-likely'): string {
+  return target === 'none' ? '' : target === 'random' ? '-random' : '-ll';
 }
 
 /**
@@ -42,12 +78,17 @@ export function expandGrid(config: ExperimentConfig): Job[] {
 export function attackLabels(attacks: AttackConfig[]): string[][] {
   const used = new Set<string>([CLEAN_LABEL]);
   return attacks.map((attack) => {
-    const base = attack.name + ('steps' in attack ? String(attack.steps) : '');
-    const loss = attack.loss === 'ce' ? `ce(T=${attack.lossTemperature})` : attack.loss;
-    const labelsFor = (suffix: string) => attack.eps.map((eps) => `${base}${suffix}-${loss}@${eps}`);
+    const [base, rest] = splitFirst(attackName(attack));
+    const labelsFor = (suffix: string) => attack.eps.map((eps) => `${base}${suffix}${rest}@${eps}`);
     let labels = labelsFor('');
     for (let n = 2; labels.some((label) => used.has(label)); n++) labels = labelsFor(`#${n}`);
     for (const label of labels) used.add(label);
     return labels;
   });
+}
+
+// `pgd40-ce(T=1)` -> ["pgd40", "-ce(T=1)"]: a `#2` goes after the first part, as in `pgd40#2-cw@0.3`.
+function splitFirst(name: string): [string, string] {
+  const dash = name.search(/-(?![^(]*\))/);
+  return dash < 0 ? [name, ''] : [name.slice(0, dash), name.slice(dash)];
 }

@@ -11,18 +11,31 @@ export const epsSchema = z
   .describe('Perturbation budget in [0, 1] pixel units: a number or a list of numbers.');
 
 export const lossSchema = z
-  .enum(['ce', 'cw'])
-  .describe('Attack loss: cross-entropy of softmax(z / lossTemperature) ("ce") or the CW margin ("cw").');
+  .enum(['ce', 'cw', 'dlr'])
+  .describe(
+    'Attack loss: cross-entropy of softmax(z / lossTemperature) ("ce"), the CW margin ("cw") or the difference of logits ratio ("dlr", Croce & Hein 2020; needs 4 or more classes). CW and DLR do not change when the logits are rescaled.',
+  );
 
 export const lossTemperatureSchema = z
   .union([z.number().positive(), z.literal('train')])
   .describe('Temperature of the attack loss: a number, or "train" for the attacked model\'s own T.');
+
+export const targetSchema = z
+  .enum(['none', 'random', 'least-likely'])
+  .default('none')
+  .describe(
+    'Untargeted ("none"), or targeted at a random wrong class ("random", drawn from the seed) or at the class the model finds least likely on the clean image ("least-likely"). Accuracy is still the share classified as the true label.',
+  );
 
 const attackCommon = {
   eps: epsSchema,
   loss: lossSchema.default('ce'),
   lossTemperature: lossTemperatureSchema.default(1),
 };
+
+const steps = (fallback: number) => positiveInt.default(fallback).describe('Gradient steps per restart.');
+const restarts = positiveInt.default(1).describe('Restarts; an input counts as robust only if it survives all.');
+const autoStepSize = (rule: string) => z.number().positive().optional().describe(`Step size; when absent, ${rule}.`);
 
 export const fgsmSchema = z
   .object({ name: z.literal('fgsm'), ...attackCommon })
@@ -33,15 +46,183 @@ export const pgdSchema = z
   .object({
     name: z.literal('pgd'),
     ...attackCommon,
-    steps: positiveInt.default(40).describe('Gradient steps per restart.'),
+    steps: steps(40),
     stepSize: z.number().positive().default(0.01).describe('Step size in pixel units.'),
     randomStart: z.boolean().default(true).describe('Start from a uniform point in the eps-ball.'),
-    restarts: positiveInt.default(1).describe('Restarts; an input counts as robust only if it survives all.'),
+    restarts,
+    target: targetSchema,
   })
   .strict()
   .describe('Projected Gradient Descent, L-infinity (Madry et al., 2018).');
 
-export const attackSchema = z.discriminatedUnion('name', [fgsmSchema, pgdSchema]);
+export const pgdL2Schema = z
+  .object({
+    name: z.literal('pgd-l2'),
+    ...attackCommon,
+    steps: steps(40),
+    stepSize: autoStepSize('2.5 * eps / steps'),
+    randomStart: z.boolean().default(true).describe('Start from a uniform point in the L2 eps-ball.'),
+    restarts,
+    target: targetSchema,
+  })
+  .strict()
+  .describe('Projected Gradient Descent in L2: eps is the L2 radius over the whole image (Madry et al., 2018).');
+
+export const bimSchema = z
+  .object({ name: z.literal('bim'), ...attackCommon, steps: steps(10), stepSize: autoStepSize('eps / steps'), target: targetSchema })
+  .strict()
+  .describe('Basic Iterative Method: iterated FGSM from the clean image, clipped to the eps-ball (Kurakin et al., 2017).');
+
+export const mifgsmSchema = z
+  .object({
+    name: z.literal('mifgsm'),
+    ...attackCommon,
+    steps: steps(10),
+    stepSize: autoStepSize('eps / steps'),
+    decay: z.number().nonnegative().default(1).describe('Momentum decay factor mu.'),
+    target: targetSchema,
+  })
+  .strict()
+  .describe('Momentum Iterative FGSM (Dong et al., CVPR 2018).');
+
+export const apgdSchema = z
+  .object({
+    name: z.literal('apgd'),
+    ...attackCommon,
+    steps: steps(100),
+    restarts,
+    rho: z.number().gt(0).lt(1).default(0.75).describe('Checkpoint condition: halve the step when fewer than rho of the steps since the last checkpoint raised the loss.'),
+    target: targetSchema,
+  })
+  .strict()
+  .describe('Auto-PGD, L-infinity, with its step-size schedule and checkpoints (Croce & Hein, ICML 2020); loss "ce" is APGD-CE, "dlr" is APGD-DLR.');
+
+export const cwL2Schema = z
+  .object({
+    name: z.literal('cw-l2'),
+    eps: epsSchema.describe('L2 budget: an example counts as broken only by an adversarial image within this L2 distance.'),
+    steps: steps(100).describe('Adam steps per binary-search round.'),
+    binarySteps: positiveInt.default(5).describe('Binary-search rounds over the constant c.'),
+    initialConst: z.number().positive().default(0.1).describe('Starting value of c.'),
+    learningRate: z.number().positive().default(0.01).describe('Adam learning rate in tanh space.'),
+    confidence: z.number().nonnegative().default(0).describe('Margin kappa the attack must reach.'),
+    target: targetSchema,
+  })
+  .strict()
+  .describe('Carlini & Wagner L2 (IEEE S&P 2017): optimisation over tanh-space with a binary search on c; loss is the CW margin.');
+
+export const squareSchema = z
+  .object({
+    name: z.literal('square'),
+    eps: epsSchema,
+    loss: lossSchema.default('cw'),
+    lossTemperature: lossTemperatureSchema.default(1),
+    queries: positiveInt.default(1000).describe('Model queries per example (the budget).'),
+    pInit: z.number().gt(0).lt(1).default(0.8).describe('Initial share of pixels changed per query.'),
+    restarts,
+  })
+  .strict()
+  .describe('Square Attack, score-based black-box L-infinity (Andriushchenko et al., ECCV 2020): no gradients, only logits.');
+
+// Attacks that can run inside `transfer` (on the surrogate) or `autoattack` (on the model); eps comes from the entry.
+const innerGradientAttacks = [
+  fgsmSchema.omit({ eps: true }),
+  pgdSchema.omit({ eps: true }),
+  pgdL2Schema.omit({ eps: true }),
+  bimSchema.omit({ eps: true }),
+  mifgsmSchema.omit({ eps: true }),
+  apgdSchema.omit({ eps: true }),
+  cwL2Schema.omit({ eps: true }),
+] as const;
+export const innerGradientAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks]);
+export const innerAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks, squareSchema.omit({ eps: true })]);
+
+export const transferSchema = z
+  .object({
+    name: z.literal('transfer'),
+    eps: epsSchema,
+    source: z
+      .object({
+        architecture: z.string().describe('Architecture of the surrogate; must be one of the config\'s architectures.'),
+        temperature: z.number().positive().describe('Training temperature of the surrogate; must be one of the config\'s temperatures.'),
+      })
+      .strict()
+      .describe('The surrogate: the model of the same sweep trained on the same dataset and seed with this architecture and temperature.'),
+    attack: innerGradientAttackSchema.describe('The white-box attack run on the surrogate (its eps is this entry\'s eps).'),
+  })
+  .strict()
+  .describe('Transfer attack: adversarial images crafted on another model of the sweep, then shown to this one (Papernot et al., 2016).');
+
+export const autoattackSchema = z
+  .object({
+    name: z.literal('autoattack'),
+    eps: epsSchema,
+    attacks: z
+      .array(innerAttackSchema)
+      .min(1)
+      .optional()
+      .describe('The ensemble; default APGD-CE (100 steps), APGD-DLR targeted at a random class (100 steps) and Square (1000 queries).'),
+  })
+  .strict()
+  .describe('AutoAttack-style ensemble (Croce & Hein, 2020): an example is robust only if it survives every attack of the ensemble.');
+
+export const attackSchema = z.discriminatedUnion('name', [
+  fgsmSchema,
+  pgdSchema,
+  pgdL2Schema,
+  bimSchema,
+  mifgsmSchema,
+  apgdSchema,
+  cwL2Schema,
+  squareSchema,
+  transferSchema,
+  autoattackSchema,
+]);
+
+/** Hendrycks & Dietterich's corruption names (CIFAR-10-C file names without `.npy`). */
+export const CORRUPTION_TYPES = [
+  'gaussian_noise',
+  'shot_noise',
+  'impulse_noise',
+  'speckle_noise',
+  'defocus_blur',
+  'glass_blur',
+  'motion_blur',
+  'zoom_blur',
+  'gaussian_blur',
+  'fog',
+  'brightness',
+  'contrast',
+  'saturate',
+  'elastic_transform',
+  'pixelate',
+  'jpeg_compression',
+] as const;
+
+export const corruptionsSchema = z
+  .object({
+    types: z.array(z.enum(CORRUPTION_TYPES)).min(1).default([...CORRUPTION_TYPES]).describe('Corruption types; default all.'),
+    severities: z.array(z.number().int().min(1).max(5)).min(1).default([1, 2, 3, 4, 5]).describe('Severities 1 (mild) to 5.'),
+    source: z
+      .enum(['auto', 'generated', 'files'])
+      .default('auto')
+      .describe('"files": the published CIFAR-10-C / CIFAR-100-C .npy files in the data folder; "generated": computed here from the seed; "auto": the files when present, else generated.'),
+  })
+  .strict()
+  .describe('Common corruptions in the style of CIFAR-10-C (Hendrycks & Dietterich, ICLR 2019), on the eval images.');
+
+export const adversarialTrainingSchema = z
+  .object({
+    attack: z.enum(['pgd', 'fgsm']).default('pgd').describe('Attack that makes the training images: PGD-Linf with random start, or FGSM.'),
+    eps: z.number().positive().describe('Linf budget of the training attack, in pixel units.'),
+    steps: positiveInt.default(7).describe('pgd: gradient steps.'),
+    stepSize: z.number().positive().optional().describe('pgd: step size; when absent, 2.5 * eps / steps.'),
+    loss: lossSchema.default('ce'),
+    lossTemperature: lossTemperatureSchema.default('train').describe('Temperature of the training attack\'s CE loss; default the model\'s own T.'),
+    ratio: z.number().min(0).max(1).default(1).describe('Share of adversarial images in each batch loss (1 = Madry PGD-AT, 0.5 = half clean).'),
+  })
+  .strict()
+  .describe('Adversarial training (Madry et al., 2018): each batch is attacked against the current model and the model trains on the result.');
 
 export const optimizerSchema = z
   .object({
@@ -71,6 +252,7 @@ export const trainingSchema = z
     schedule: scheduleSchema.default(() => scheduleSchema.parse({})),
     labelSmoothing: z.number().min(0).lt(1).default(0).describe('Label smoothing of the training targets (0 = off).'),
     checkpoint: z.boolean().default(true).describe('Save the trained weights, so later runs with new attacks skip training.'),
+    adversarial: adversarialTrainingSchema.optional(),
   })
   .strict();
 
@@ -108,6 +290,7 @@ export const configSchema = z
     seeds: z.array(nonNegativeInt).min(1).default([0]),
     training: trainingSchema.default(() => trainingSchema.parse({})),
     attacks: z.array(attackSchema).default([]),
+    corruptions: corruptionsSchema.optional(),
     eval: evalSchema.default(() => evalSchema.parse({})),
     data: dataSchema.default(() => dataSchema.parse({})),
   })
@@ -119,6 +302,20 @@ export type OptimizerConfig = z.output<typeof optimizerSchema>;
 export type AttackConfig = z.output<typeof attackSchema>;
 export type FgsmConfig = z.output<typeof fgsmSchema>;
 export type PgdConfig = z.output<typeof pgdSchema>;
+export type PgdL2Config = z.output<typeof pgdL2Schema>;
+export type BimConfig = z.output<typeof bimSchema>;
+export type MifgsmConfig = z.output<typeof mifgsmSchema>;
+export type ApgdConfig = z.output<typeof apgdSchema>;
+export type CwL2Config = z.output<typeof cwL2Schema>;
+export type SquareConfig = z.output<typeof squareSchema>;
+export type TransferConfig = z.output<typeof transferSchema>;
+export type AutoattackConfig = z.output<typeof autoattackSchema>;
+/** An attack of `transfer` or `autoattack`: a full attack config without eps. */
+export type InnerAttackConfig = z.output<typeof innerAttackSchema>;
+export type TargetMode = z.output<typeof targetSchema>;
+export type CorruptionType = (typeof CORRUPTION_TYPES)[number];
+export type CorruptionsConfig = z.output<typeof corruptionsSchema>;
+export type AdversarialTrainingConfig = z.output<typeof adversarialTrainingSchema>;
 export type EvalConfig = z.output<typeof evalSchema>;
 export type DataConfig = z.output<typeof dataSchema>;
 export type ScheduleConfig = z.output<typeof scheduleSchema>;

@@ -1,14 +1,18 @@
-// Clean accuracy and accuracy under every attack at every eps, on the first `eval.samples` test images.
+// Clean accuracy and calibration, then accuracy under every attack at every eps and under every corruption, on the
+// first `eval.samples` test images.
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types.js';
-import type { AttackResult, Job } from '../types.js';
-import { attackLabels } from '../config/grid.js';
+import type { AttackResult, Calibration, Job } from '../types.js';
+import { attackLabels, attackLossOf } from '../config/grid.js';
+import type { AttackConfig, CorruptionType, TransferConfig } from '../config/schema.js';
 import { attackLoss, getAttack } from '../attacks/index.js';
 import type { AttackTarget } from '../attacks/attack.js';
 import { correctMask } from '../attacks/attack.js';
+import { corruptImages, findCorruptionFile, type CorruptionFile } from '../corruptions/index.js';
 import { rangeTensors } from '../train/batches.js';
 import { InterruptedError } from '../train/train.js';
 import { intSeed } from '../util/rng.js';
+import { calibrationFromSums, calibrationSums, ECE_BINS } from './calibration.js';
 
 export interface EvalHooks {
   onAttack?(progress: { label: string; index: number; total: number; done: number; samples: number }): void;
@@ -16,9 +20,22 @@ export interface EvalHooks {
   shouldStop?(): boolean;
 }
 
+/** A surrogate model for transfer attacks; `dispose` releases it. */
+export interface Surrogate extends AttackTarget {
+  dispose(): void;
+}
+
+export interface EvalContext {
+  /** Data folder, where the published corruption files are looked for. */
+  dataDir?: string;
+  /** The model of the same sweep with this architecture and temperature (same dataset, seed and training), for `transfer`. */
+  surrogate?(source: TransferConfig['source']): Promise<Surrogate>;
+}
+
 export interface EvalResult {
   cleanAccuracy: number;
   samples: number;
+  calibration: Calibration;
   attacks: AttackResult[];
   evalSeconds: number;
 }
@@ -27,68 +44,163 @@ export function modelTarget(model: tf.LayersModel, temperature: number): AttackT
   return { logits: (images) => model.apply(images, { training: false }) as tf.Tensor2D, temperature };
 }
 
-export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job: Job, hooks: EvalHooks = {}): Promise<EvalResult> {
+/** Label of a corruption row, e.g. `gaussian_noise@s3`. */
+export function corruptionLabel(type: CorruptionType, severity: number): string {
+  return `${type}@s${severity}`;
+}
+
+export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job: Job, hooks: EvalHooks = {}, context: EvalContext = {}): Promise<EvalResult> {
   const started = performance.now();
   const samples = Math.min(job.eval.samples, dataset.test.count);
   const batchSize = job.eval.batchSize;
   const target = modelTarget(model, job.temperature);
 
-  // Sums masks over batches on the device; one read per (attack, eps), not per step.
-  async function overBatches(perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number) => tf.Tensor1D[]): Promise<number[]> {
+  // Sums per-batch tensors on the device; one read per (attack, eps), not per step. `perBatch` returns sums over its batch.
+  async function overBatches(perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number, start: number) => tf.Tensor[]): Promise<Float32Array[]> {
     let sums: tf.Tensor[] | undefined;
     for (let start = 0, batch = 0; start < samples; start += batchSize, batch++) {
       if (hooks.shouldStop?.()) throw new InterruptedError('interrupted');
       const next = tf.tidy(() => {
         const { images, labels } = rangeTensors(dataset.test, dataset.imageShape, start, Math.min(batchSize, samples - start));
-        const masks = perBatch(images, labels, batch).map((mask) => tf.sum(mask));
-        return sums ? masks.map((mask, i) => tf.add(mask, sums![i]!)) : masks;
+        const parts = perBatch(images, labels, batch, start);
+        return sums ? parts.map((part, i) => tf.add(part, sums![i]!)) : parts;
       });
       sums?.forEach((t) => t.dispose());
       sums = next;
       // Yield to the event loop so signals and progress redraws get through during long attacks.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const values = await Promise.all(sums!.map(async (t) => (await t.data())[0]!));
+    const values = await Promise.all(sums!.map(async (t) => (await t.data()) as Float32Array));
     sums!.forEach((t) => t.dispose());
     return values;
   }
 
-  const [correct] = await overBatches((images, labels) => [correctMask(target, images, labels)]);
-  const cleanAccuracy = correct! / samples;
+  const [correct, trainSums, unitSums] = await overBatches((images, labels) => {
+    const logits = target.logits(images);
+    return [
+      tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), labels), 'float32')),
+      calibrationSums(logits, labels, job.temperature),
+      calibrationSums(logits, labels, 1),
+    ];
+  });
+  const cleanAccuracy = correct![0]! / samples;
+  const calibration: Calibration = {
+    trainTemperature: calibrationFromSums(trainSums!, samples),
+    unitTemperature: calibrationFromSums(unitSums!, samples),
+    bins: ECE_BINS,
+  };
 
   const labels = attackLabels(job.attacks);
-  const total = labels.reduce((sum, row) => sum + row.length, 0);
+  const corruptions = job.corruptions;
+  const corruptionCount = corruptions ? corruptions.types.length * corruptions.severities.length : 0;
+  const total = labels.reduce((sum, row) => sum + row.length, 0) + corruptionCount;
   const attacks: AttackResult[] = [];
   let index = 0;
   for (const [a, config] of job.attacks.entries()) {
-    const spec = getAttack(config.name);
-    const lossTemperature = config.lossTemperature === 'train' ? job.temperature : config.lossTemperature;
-    const loss = attackLoss(config.loss, lossTemperature);
-    for (const [e, eps] of config.eps.entries()) {
-      const label = labels[a]![e]!;
-      hooks.onAttack?.({ label, index: index++, total, done: 0, samples });
-      const attackStarted = performance.now();
-      const [robust, zeroGradient] = await overBatches((images, batchLabels, batch) => {
-        const seed = intSeed('attack', job.seed, a, eps, batch);
-        const output = spec.run({ target, images, labels: batchLabels, eps, loss, config, seed });
-        output.adversarial.dispose();
-        return [output.robust, output.zeroGradient];
-      });
-      const result: AttackResult = {
-        label,
-        attack: config.name,
-        eps,
-        loss: config.loss,
-        lossTemperature,
-        robustAccuracy: robust! / samples,
-        n: samples,
-        zeroGradFraction: zeroGradient! / samples,
-        params: spec.params(config),
-        wallSeconds: (performance.now() - attackStarted) / 1000,
-      };
-      attacks.push(result);
-      hooks.onResult?.(result);
+    const surrogate = config.name === 'transfer' ? await surrogateFor(config, context) : undefined;
+    try {
+      for (const [e, eps] of config.eps.entries()) {
+        const label = labels[a]![e]!;
+        hooks.onAttack?.({ label, index: index++, total, done: 0, samples });
+        const result = await runAttackRow(config, a, eps, label, surrogate);
+        attacks.push(result);
+        hooks.onResult?.(result);
+      }
+    } finally {
+      surrogate?.dispose();
     }
   }
-  return { cleanAccuracy, samples, attacks, evalSeconds: (performance.now() - started) / 1000 };
+
+  async function runAttackRow(config: AttackConfig, a: number, eps: number, label: string, surrogate: Surrogate | undefined): Promise<AttackResult> {
+    const spec = getAttack(config.name);
+    const { loss, lossTemperature: configured } = attackLossOf(config);
+    const lossTemperature = configured === 'train' ? job.temperature : configured;
+    const resolvedLoss = attackLoss(loss === '' ? 'cw' : loss, lossTemperature ?? 1);
+    const attackStarted = performance.now();
+    let zeroGradients = false;
+    const [robust, zeroGradient] = await overBatches((images, batchLabels, batch) => {
+      const seed = intSeed('attack', job.seed, a, eps, batch);
+      const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, ...(surrogate ? { surrogate } : {}) });
+      output.adversarial.dispose();
+      zeroGradients = output.zeroGradient !== null;
+      return [tf.sum(output.robust), output.zeroGradient ? tf.sum(output.zeroGradient) : tf.scalar(0)];
+    });
+    return {
+      label,
+      attack: config.name,
+      eps,
+      loss,
+      lossTemperature: loss === 'ce' ? lossTemperature : null,
+      robustAccuracy: robust![0]! / samples,
+      n: samples,
+      zeroGradFraction: zeroGradients ? zeroGradient![0]! / samples : null,
+      params: spec.params(config),
+      wallSeconds: (performance.now() - attackStarted) / 1000,
+      kind: 'attack',
+      norm: spec.norm,
+      access: spec.access,
+      ...('target' in config ? { target: config.target } : {}),
+    };
+  }
+
+  if (corruptions) {
+    for (const type of corruptions.types) {
+      const file = corruptions.source === 'generated' ? undefined : findCorruptionFile(dataset.name, context.dataDir ?? '', type);
+      if (corruptions.source === 'files' && !file) {
+        throw new Error(`corruptions.source is "files" but no ${type}.npy was found for ${dataset.name} in ${context.dataDir}; place the published CIFAR-10-C / CIFAR-100-C files there or use source "generated"`);
+      }
+      for (const severity of corruptions.severities) {
+        const label = corruptionLabel(type, severity);
+        hooks.onAttack?.({ label, index: index++, total, done: 0, samples });
+        const result = await runCorruptionRow(type, severity, label, file);
+        attacks.push(result);
+        hooks.onResult?.(result);
+      }
+    }
+  }
+
+  async function runCorruptionRow(type: CorruptionType, severity: number, label: string, file: CorruptionFile | undefined): Promise<AttackResult> {
+    const rowStarted = performance.now();
+    const [h, w, c] = dataset.imageShape;
+    let batchImages: Float32Array[] = [];
+    // Corrupted pixels are made on the host (blurs, JPEG, elastic maps), batch by batch, then classified on the device.
+    for (let start = 0, batch = 0; start < samples; start += batchSize, batch++) {
+      const count = Math.min(batchSize, samples - start);
+      if (file) {
+        batchImages.push(file.read(severity, start, count));
+      } else {
+        const clean = tf.tidy(() => rangeTensors(dataset.test, dataset.imageShape, start, count).images);
+        const pixels = (await clean.data()) as Float32Array;
+        clean.dispose();
+        batchImages.push(corruptImages(pixels, [count, h, w, c], type, severity, intSeed('corruption', job.seed, type, severity, batch)));
+      }
+    }
+    const [correctCount] = await overBatches((_, batchLabels, batch) => [
+      tf.tidy(() => tf.sum(correctMask(target, tf.tensor4d(batchImages[batch]!, [batchLabels.shape[0], h, w, c]), batchLabels))),
+    ]);
+    batchImages = [];
+    return {
+      label,
+      attack: type,
+      eps: 0,
+      loss: '',
+      lossTemperature: null,
+      robustAccuracy: correctCount![0]! / samples,
+      n: samples,
+      zeroGradFraction: null,
+      params: { severity, source: file ? file.path : 'generated' },
+      wallSeconds: (performance.now() - rowStarted) / 1000,
+      kind: 'corruption',
+      norm: '',
+      severity,
+      source: file ? file.path : 'generated',
+    };
+  }
+
+  return { cleanAccuracy, samples, calibration, attacks, evalSeconds: (performance.now() - started) / 1000 };
+}
+
+async function surrogateFor(config: TransferConfig, context: EvalContext): Promise<Surrogate> {
+  if (!context.surrogate) throw new Error('transfer attacks need the sweep to provide the surrogate model');
+  return context.surrogate(config.source);
 }

@@ -1,7 +1,7 @@
 // runs.csv: the long-format view of the records, one row per (run, attack, eps) plus a clean row per run.
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
+import { attackLabels, attackLossOf, CLEAN_LABEL } from '../config/grid.js';
 import type { AttackConfig } from '../config/schema.js';
 import type { AttackResult, RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -118,13 +118,17 @@ function plannedCells(record: RunRecord): Row[] {
       attack.eps.map((eps, e) => ({
         attack: attack.name,
         eps: formatNumber(eps),
-        loss: attack.loss,
-        loss_temperature: formatNumber(attack.lossTemperature === 'train' ? record.job.temperature : attack.lossTemperature),
+        ...plannedLoss(attack, record.job.temperature),
         label: labels[a][e],
         ...paramCells(attackParams(attack)),
       })),
     ),
   ];
+}
+
+function plannedLoss(attack: AttackConfig, temperature: number): Row {
+  const { loss, lossTemperature } = attackLossOf(attack);
+  return { loss, loss_temperature: formatNumber(lossTemperature === 'train' ? temperature : lossTemperature) };
 }
 
 function cleanCell(): Row {
