@@ -110,7 +110,7 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
       path: 'training.batchsize',
       expected: 'one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint, adversarial',
     });
-    assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint; did you mean "batchSize"\?/);
+    assert.match(problem.message, /unknown key "batchsize"; expected one of: epochs, batchSize, shuffle, optimizer, schedule, labelSmoothing, checkpoint, adversarial; did you mean "batchSize"\?/);
   });
 
   it('unknown key in a pgd attack lists the keys pgd takes', () => {
