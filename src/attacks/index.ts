@@ -10,6 +10,6 @@ import './square.js';
 import './transfer.js';
 import './autoattack.js';
 
-export { getAttack, listAttacks } from './registry.js';
+export { attackNorm, getAttack, listAttacks } from './registry.js';
 export { attackLoss, temperatureCrossEntropy, cwMargin, dlrLoss } from './losses.js';
 export type { AttackSpec, AttackTarget, AttackOutput } from './attack.js';

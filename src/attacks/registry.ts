@@ -15,6 +15,11 @@ export function getAttack<C extends AttackConfig | InnerAttackConfig>(name: C['n
   return spec as AttackSpec<C>;
 }
 
+/** The norm an attack's eps is measured in; a transfer attack's is that of the attack it runs on the surrogate. */
+export function attackNorm(config: AttackConfig | InnerAttackConfig): 'linf' | 'l2' {
+  return config.name === 'transfer' ? attackNorm(config.attack) : getAttack(config.name).norm;
+}
+
 export function listAttacks(): AttackSpec<AttackConfig | InnerAttackConfig>[] {
   return [...registry.values()];
 }

@@ -1,7 +1,7 @@
 // The grid: a pure function from a validated config to the list of jobs, and the column labels of its attacks.
 import type { Job } from '../types.js';
 import { hashOf } from '../util/hash.js';
-import type { AttackConfig, ExperimentConfig, InnerAttackConfig, LossName } from './schema.js';
+import type { AttackConfig, CorruptionType, ExperimentConfig, InnerAttackConfig, LossName } from './schema.js';
 
 /** Column label of the accuracy without attack. */
 export const CLEAN_LABEL = 'clean';
@@ -41,7 +41,7 @@ export function trainingIdOf(parts: Pick<Job, 'dataset' | 'architecture' | 'temp
   return hashOf({ dataset, architecture, temperature, seed, training, data });
 }
 
-/** The loss an attack ascends and its temperature as configured ("" and null for attacks without one). */
+/** The loss an attack ascends and its configured temperature (used by "ce" only); "" and null for attacks without them. */
 export function attackLossOf(attack: AttackConfig | InnerAttackConfig): { loss: LossName | ''; lossTemperature: number | 'train' | null } {
   switch (attack.name) {
     case 'cw-l2':
@@ -51,7 +51,7 @@ export function attackLossOf(attack: AttackConfig | InnerAttackConfig): { loss: 
     case 'autoattack':
       return { loss: '', lossTemperature: null };
     default:
-      return { loss: attack.loss, lossTemperature: attack.loss === 'ce' ? attack.lossTemperature : null };
+      return { loss: attack.loss, lossTemperature: attack.lossTemperature };
   }
 }
 
@@ -91,4 +91,9 @@ export function attackLabels(attacks: AttackConfig[]): string[][] {
 function splitFirst(name: string): [string, string] {
   const dash = name.search(/-(?![^(]*\))/);
   return dash < 0 ? [name, ''] : [name.slice(0, dash), name.slice(dash)];
+}
+
+/** Label of a corruption row, e.g. `gaussian_noise@s3`. */
+export function corruptionLabel(type: CorruptionType, severity: number): string {
+  return `${type}@s${severity}`;
 }

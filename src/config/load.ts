@@ -64,6 +64,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions): 
     ...(result.success ? [] : zodProblems(result.error.issues, input, configSchema, file, hintFor)),
     ...checkNames(input, opts.names, file, hintFor),
     ...checkDuplicates(input, file, hintFor),
+    ...(result.success ? checkTransferSources(result.data, file, hintFor) : []),
   ];
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   return result.data;
@@ -240,6 +241,28 @@ function checkNames(input: unknown, names: LoadOptions['names'], file: string, h
         : [],
     ),
   );
+}
+
+// A transfer attack's surrogate must be a model the sweep trains: one of its architectures at one of its temperatures.
+function checkTransferSources(config: ExperimentConfig, file: string, hintFor: HintFor): ConfigProblem[] {
+  return config.attacks.flatMap((attack, i) => {
+    if (attack.name !== 'transfer') return [];
+    const { architecture, temperature } = attack.source;
+    const problems: ConfigProblem[] = [];
+    if (!config.architectures.includes(architecture)) {
+      const path = ['attacks', i, 'source', 'architecture'];
+      problems.push(
+        problem({ file, path: formatPath(path), expected: `one of the config's architectures (${config.architectures.join(', ')})`, found: JSON.stringify(architecture), hint: hintFor(path) }),
+      );
+    }
+    if (!config.temperatures.includes(temperature)) {
+      const path = ['attacks', i, 'source', 'temperature'];
+      problems.push(
+        problem({ file, path: formatPath(path), expected: `one of the config's temperatures (${config.temperatures.join(', ')})`, found: String(temperature), hint: hintFor(path) }),
+      );
+    }
+    return problems;
+  });
 }
 
 function checkDuplicates(input: unknown, file: string, hintFor: HintFor): ConfigProblem[] {

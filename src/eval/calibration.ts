@@ -17,7 +17,8 @@ export function calibrationSums(logits: tf.Tensor2D, labels: tf.Tensor1D, temper
     const correct = tf.cast(tf.equal(tf.argMax(logProbabilities, -1), labels), 'float32');
     const nll = tf.neg(tf.sum(tf.mul(logProbabilities, tf.oneHot(labels, logits.shape[1])), -1));
     const bin = tf.clipByValue(tf.sub(tf.ceil(tf.mul(confidence, bins)), 1), 0, bins - 1);
-    const member = tf.oneHot(tf.cast(bin, 'int32'), bins); // [n, bins]
+    // oneHot is int32; cast it, or `count` is int32 and concat below casts every sum to int32 (truncating them).
+    const member = tf.cast(tf.oneHot(tf.cast(bin, 'int32'), bins), 'float32'); // [n, bins]
     const count = tf.sum(member, 0);
     const confidenceSum = tf.sum(tf.mul(member, tf.expandDims(confidence, 1)), 0);
     const correctSum = tf.sum(tf.mul(member, tf.expandDims(correct, 1)), 0);

@@ -3,9 +3,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types.js';
 import type { AttackResult, Calibration, Job } from '../types.js';
-import { attackLabels, attackLossOf } from '../config/grid.js';
+import { attackLabels, attackLossOf, corruptionLabel } from '../config/grid.js';
 import type { AttackConfig, CorruptionType, TransferConfig } from '../config/schema.js';
-import { attackLoss, getAttack } from '../attacks/index.js';
+import { attackLoss, attackNorm, getAttack } from '../attacks/index.js';
 import type { AttackTarget } from '../attacks/attack.js';
 import { correctMask } from '../attacks/attack.js';
 import { corruptImages, findCorruptionFile, type CorruptionFile } from '../corruptions/index.js';
@@ -42,11 +42,6 @@ export interface EvalResult {
 
 export function modelTarget(model: tf.LayersModel, temperature: number): AttackTarget {
   return { logits: (images) => model.apply(images, { training: false }) as tf.Tensor2D, temperature };
-}
-
-/** Label of a corruption row, e.g. `gaussian_noise@s3`. */
-export function corruptionLabel(type: CorruptionType, severity: number): string {
-  return `${type}@s${severity}`;
 }
 
 export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job: Job, hooks: EvalHooks = {}, context: EvalContext = {}): Promise<EvalResult> {
@@ -130,14 +125,14 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
       attack: config.name,
       eps,
       loss,
-      lossTemperature: loss === 'ce' ? lossTemperature : null,
+      lossTemperature,
       robustAccuracy: robust![0]! / samples,
       n: samples,
       zeroGradFraction: zeroGradients ? zeroGradient![0]! / samples : null,
       params: spec.params(config),
       wallSeconds: (performance.now() - attackStarted) / 1000,
       kind: 'attack',
-      norm: spec.norm,
+      norm: attackNorm(config),
       access: spec.access,
       ...('target' in config ? { target: config.target } : {}),
     };

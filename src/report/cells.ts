@@ -4,6 +4,7 @@ import type { LossName } from '../config/schema.js';
 import type { RunRecord } from '../types.js';
 import { meanStd } from './stats.js';
 import { latestPerModel } from './models.js';
+import { summaryResults } from './corruption-view.js';
 
 export interface CellStats {
   dataset: string;
@@ -76,7 +77,7 @@ function measurementsOf(record: RunRecord): Measurement[] {
       : [{ label: CLEAN_LABEL, eps: 0, loss: '', accuracy: record.cleanAccuracy, zeroGradFraction: null }];
   return [
     ...clean,
-    ...record.attacks.map((result) => ({
+    ...summaryResults(record).map((result) => ({
       label: result.label,
       eps: result.eps,
       loss: result.loss,

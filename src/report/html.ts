@@ -1,6 +1,6 @@
 // index.html: one self-contained page (inline SVG, inline CSS, no scripts, nothing fetched) with the summary and every plot.
 import type { PivotTable } from './tables.js';
-import { TABLE_NOTE, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import { AUDIT_NOTE, TABLE_NOTE, WARNINGS_NOTE, type SummaryModel } from './summary.js';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
@@ -45,6 +45,9 @@ ${htmlList(model.failures)}
 <h2>Gradient-masking warnings</h2>
 <p>${escapeHtml(WARNINGS_NOTE)}</p>
 ${htmlList(model.warnings)}
+<h2>Gradient-masking audit</h2>
+<p>${escapeHtml(AUDIT_NOTE)}</p>
+${htmlList(model.audit)}
 </body>
 </html>
 `;

@@ -1,6 +1,7 @@
 // The report: every view derived from the run records (runs.csv, pivot tables, summary.md, plots, index.html, terminal summary).
 import type { RunRecord } from '../types.js';
 import { describeFailure } from './summary.js';
+import { auditWarnings } from './warnings.js';
 import { formatTableText, pivotTables } from './tables.js';
 
 export { RUNS_CSV_COLUMNS, runsCsvRows, writeRunsCsv } from './runs-csv.js';
@@ -18,6 +19,8 @@ export function summaryText(records: RunRecord[]): string {
     (table) =>
       `${table.dataset} / ${table.architecture}  (accuracy %, mean ± std over seeds)\n${formatTableText(table)}`,
   );
+  const audit = auditWarnings(records);
+  if (audit.length > 0) sections.push([`possible gradient masking (${audit.length}):`, ...audit.map((line) => `  ${line}`)].join('\n'));
   const failed = records.filter((record) => record.status === 'failed');
   if (failed.length > 0) {
     sections.push([`failed runs (${failed.length}):`, ...failed.map((record) => `  ${describeFailure(record)}`)].join('\n'));

@@ -1,9 +1,9 @@
 // runs.csv: the long-format view of the records, one row per (run, attack, eps) plus a clean row per run.
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { attackLabels, attackLossOf, CLEAN_LABEL } from '../config/grid.js';
+import { attackLabels, attackLossOf, CLEAN_LABEL, corruptionLabel } from '../config/grid.js';
 import type { AttackConfig } from '../config/schema.js';
-import type { AttackResult, RunRecord } from '../types.js';
+import type { AttackResult, Job, RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /** Column order is part of the contract (SPEC "Outputs"): new columns go at the end. */
@@ -32,6 +32,17 @@ export const RUNS_CSV_COLUMNS = [
   'eval_seconds',
   'backend',
   'failure_reason',
+  'norm',
+  'target',
+  'access',
+  'severity',
+  'masking',
+  'params',
+  'ece',
+  'nll',
+  'ece_t1',
+  'nll_t1',
+  'adversarial_training',
 ] as const;
 
 type Column = (typeof RUNS_CSV_COLUMNS)[number];
@@ -84,20 +95,38 @@ function runColumns(record: RunRecord): Row {
     eval_seconds: formatNumber(record.timings.evalSeconds, SECONDS_DECIMALS),
     backend: record.backend,
     failure_reason: record.failureReason ?? '',
+    adversarial_training: adversarialTraining(job.training.adversarial),
   };
 }
 
+/** `pgd eps=0.3 steps=7 ce(T=train) ratio=1`, or "" without adversarial training. */
+function adversarialTraining(config: Job['training']['adversarial']): string {
+  if (!config) return '';
+  const loss = config.loss === 'ce' ? `ce(T=${config.lossTemperature})` : config.loss;
+  const steps = config.attack === 'pgd' ? ` steps=${config.steps}` : '';
+  return `${config.attack} eps=${formatNumber(config.eps)}${steps} ${loss} ratio=${formatNumber(config.ratio)}`;
+}
+
 function measuredCells(record: RunRecord): Row[] {
+  const calibration = record.calibration;
   const clean: Row = {
     ...cleanCell(),
     accuracy: formatNumber(record.cleanAccuracy, FRACTION_DECIMALS),
     n: formatNumber(record.evalSamples),
+    ...(calibration
+      ? {
+          ece: formatNumber(calibration.trainTemperature.ece, FRACTION_DECIMALS),
+          nll: formatNumber(calibration.trainTemperature.nll, FRACTION_DECIMALS),
+          ece_t1: formatNumber(calibration.unitTemperature.ece, FRACTION_DECIMALS),
+          nll_t1: formatNumber(calibration.unitTemperature.nll, FRACTION_DECIMALS),
+        }
+      : {}),
   };
   return [
     clean,
     ...record.attacks.map((result) => ({
       attack: result.attack,
-      eps: formatNumber(result.eps),
+      eps: result.kind === 'corruption' ? '' : formatNumber(result.eps),
       loss: result.loss,
       loss_temperature: formatNumber(result.lossTemperature),
       accuracy: formatNumber(result.robustAccuracy, FRACTION_DECIMALS),
@@ -105,6 +134,11 @@ function measuredCells(record: RunRecord): Row[] {
       zero_grad_fraction: formatNumber(result.zeroGradFraction, FRACTION_DECIMALS),
       label: result.label,
       ...paramCells(result.params),
+      norm: result.norm ?? '',
+      target: result.target ?? '',
+      access: result.access ?? '',
+      severity: formatNumber(result.severity),
+      masking: (result.masking ?? []).join(';'),
     })),
   ];
 }
@@ -121,8 +155,14 @@ function plannedCells(record: RunRecord): Row[] {
         ...plannedLoss(attack, record.job.temperature),
         label: labels[a][e],
         ...paramCells(attackParams(attack)),
+        ...('target' in attack ? { target: attack.target } : {}),
       })),
     ),
+    ...(record.job.corruptions
+      ? record.job.corruptions.types.flatMap((type) =>
+          record.job.corruptions!.severities.map((severity) => ({ attack: type, label: corruptionLabel(type, severity), severity: String(severity) })),
+        )
+      : []),
   ];
 }
 
@@ -141,6 +181,7 @@ function attackParams(attack: AttackConfig): Params {
 
 function paramCells(params: Params): Row {
   return {
+    params: Object.keys(params).length > 0 ? JSON.stringify(params) : '',
     steps: formatParam(params.steps),
     step_size: formatParam(params.stepSize),
     restarts: formatParam(params.restarts),

@@ -5,7 +5,7 @@ import type { RunRecord } from '../types.js';
 import { formatNumber } from './runs-csv.js';
 import { plotSpecs, type Plot } from './plots.js';
 import { pivotTables, type PivotTable } from './tables.js';
-import { formatWarning, gradientMaskingWarnings, ZERO_GRAD_WARNING_THRESHOLD } from './warnings.js';
+import { auditWarnings, calibrationRows, formatWarning, gradientMaskingWarnings, ZERO_GRAD_WARNING_THRESHOLD, type CalibrationRow } from './warnings.js';
 
 export interface SummaryModel {
   /** Experiment names of the records (several after a merge), comma-separated. */
@@ -20,10 +20,17 @@ export interface SummaryModel {
   plots: Plot[];
   failures: string[];
   warnings: string[];
+  /** Flags of each model's gradient-masking audit. */
+  audit: string[];
+  calibration: CalibrationRow[];
 }
 
 export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
 export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
+
+export const AUDIT_NOTE =
+  'Per trained model: exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR at the same eps (each flag names its rows; see `masking` in runs.csv).';
+export const CALIBRATION_NOTE = 'On the clean eval images: expected calibration error (15 bins) and mean negative log-likelihood of softmax(z / T), at the training temperature and at T = 1; mean over seeds.';
 
 export function summaryModel(allRecords: RunRecord[]): SummaryModel {
   const records = latestPerModel(allRecords);
@@ -37,6 +44,8 @@ export function summaryModel(allRecords: RunRecord[]): SummaryModel {
     plots: plotSpecs(records),
     failures: records.filter((record) => record.status === 'failed').map(describeFailure),
     warnings: gradientMaskingWarnings(records).map(formatWarning),
+    audit: auditWarnings(records),
+    calibration: calibrationRows(records),
   };
 }
 
@@ -67,8 +76,25 @@ export function summaryMarkdown(model: SummaryModel): string {
     }),
     `## Failed runs\n\n${bullets(model.failures)}`,
     `## Gradient-masking warnings\n\n${WARNINGS_NOTE}\n\n${bullets(model.warnings)}`,
+    `## Gradient-masking audit\n\n${AUDIT_NOTE}\n\n${bullets(model.audit)}`,
+    ...(model.calibration.length === 0 ? [] : [`## Calibration\n\n${CALIBRATION_NOTE}\n\n${calibrationTable(model.calibration)}`]),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+function calibrationTable(rows: CalibrationRow[]): string {
+  const header = ['dataset', 'architecture', 'temperature', 'seeds', 'ECE (train T)', 'NLL (train T)', 'ECE (T=1)', 'NLL (T=1)'];
+  const body = rows.map((row) => [
+    row.dataset,
+    row.architecture,
+    formatNumber(row.temperature),
+    String(row.seeds),
+    row.ece.toFixed(4),
+    row.nll.toFixed(4),
+    row.eceT1.toFixed(4),
+    row.nllT1.toFixed(4),
+  ]);
+  return markdownTable([header, ...body].map((cells) => cells.map(escapeCell)), { align: header.map(() => 'r') });
 }
 
 function bullets(lines: string[]): string {

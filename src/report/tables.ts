@@ -1,7 +1,8 @@
 // The paper-style pivot: per (dataset, architecture), one row per temperature, one column per attack@eps.
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { attackLabels, CLEAN_LABEL } from '../config/grid.js';
+import { CLEAN_LABEL } from '../config/grid.js';
+import { corruptionLabels, plannedSummaryLabels, summaryResults } from './corruption-view.js';
 import { latestPerModel } from './models.js';
 import type { RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -19,21 +20,36 @@ export interface PivotTable {
 
 /** One table per (dataset, architecture), in first-seen order. */
 export function pivotTables(records: RunRecord[]): PivotTable[] {
+  return groupModels(records).map((group) => pivotTable(group, attackLabelsOf, accuracyOf));
+}
+
+function groupModels(records: RunRecord[]): RunRecord[][] {
   const groups = new Map<string, RunRecord[]>();
   for (const record of latestPerModel(records)) {
     const key = JSON.stringify([record.job.dataset, record.job.architecture]);
     groups.set(key, [...(groups.get(key) ?? []), record]);
   }
-  return [...groups.values()].map(pivotTable);
+  return [...groups.values()];
 }
 
-/** Writes `tables/<dataset>__<architecture>.csv` for every table and returns the paths. */
+/** One table per (dataset, architecture) that has corruption rows: a column per corruption type and severity. */
+export function corruptionTables(records: RunRecord[]): PivotTable[] {
+  return groupModels(records)
+    .filter((group) => group.some((record) => corruptionLabels(record).length > 0))
+    .map((group) => pivotTable(group, corruptionLabels, (record, label) => record.attacks.find((result) => result.label === label)?.robustAccuracy));
+}
+
+/**
+ * Writes `tables/<dataset>__<architecture>.csv` for every table, and `tables/<dataset>__<architecture>__corruptions.csv`
+ * where corruptions were measured; returns the paths.
+ */
 export function writeTables(outDir: string, records: RunRecord[]): string[] {
-  return pivotTables(records).map((table) => {
-    const path = join(outDir, 'tables', `${table.dataset}__${table.architecture}.csv`);
+  const write = (table: PivotTable, suffix: string) => {
+    const path = join(outDir, 'tables', `${table.dataset}__${table.architecture}${suffix}.csv`);
     writeFileAtomic(path, stringify([table.columns, ...table.rows]));
     return path;
-  });
+  };
+  return [...pivotTables(records).map((table) => write(table, '')), ...corruptionTables(records).map((table) => write(table, '__corruptions'))];
 }
 
 /** The table as aligned plain text (right-aligned columns, a rule under the header) for a terminal. */
@@ -45,16 +61,20 @@ export function formatTableText(table: PivotTable): string {
   return [render(table.columns), rule, ...table.rows.map(render)].join('\n');
 }
 
-function pivotTable(group: RunRecord[]): PivotTable {
-  const { dataset, architecture } = group[0].job;
-  const labels = unique(group.flatMap(attackLabelsOf));
+function pivotTable(
+  group: RunRecord[],
+  labelsOf: (record: RunRecord) => string[],
+  valueOf: (record: RunRecord, label: string) => number | undefined,
+): PivotTable {
+  const { dataset, architecture } = group[0]!.job;
+  const labels = unique(group.flatMap(labelsOf));
   const temperatures = unique(group.map((record) => record.job.temperature)).sort((a, b) => a - b);
   const rows = temperatures.map((temperature) => {
     const runs = group.filter((record) => record.job.temperature === temperature);
     const ok = runs.filter((record) => record.status === 'ok');
     const seeds = ok.length === runs.length ? String(ok.length) : `${ok.length}/${runs.length}`;
     const cells = [CLEAN_LABEL, ...labels].map((label) =>
-      ok.length === 0 ? 'failed' : formatAccuracies(ok.flatMap((record) => accuracyOf(record, label) ?? [])),
+      ok.length === 0 ? 'failed' : formatAccuracies(ok.flatMap((record) => (label === CLEAN_LABEL ? record.cleanAccuracy : valueOf(record, label)) ?? [])),
     );
     return [formatNumber(temperature), seeds, ...cells];
   });
@@ -63,13 +83,11 @@ function pivotTable(group: RunRecord[]): PivotTable {
 
 // A failed run measured nothing, so its planned labels still give the table its columns.
 function attackLabelsOf(record: RunRecord): string[] {
-  return record.status === 'ok' ? record.attacks.map((result) => result.label) : attackLabels(record.job.attacks).flat();
+  return record.status === 'ok' ? summaryResults(record).map((result) => result.label) : plannedSummaryLabels(record);
 }
 
 function accuracyOf(record: RunRecord, label: string): number | undefined {
-  return label === CLEAN_LABEL
-    ? record.cleanAccuracy
-    : record.attacks.find((result) => result.label === label)?.robustAccuracy;
+  return summaryResults(record).find((result) => result.label === label)?.robustAccuracy;
 }
 
 // Percent with 2 decimals; a single seed has no spread to show.

@@ -2,6 +2,7 @@
 import type { RunRecord } from '../types.js';
 import { cellStats } from './cells.js';
 import { formatNumber } from './runs-csv.js';
+import { latestPerModel } from './models.js';
 
 /** A cell is flagged when more than this share of its input gradients were exactly zero (mean over seeds). */
 export const ZERO_GRAD_WARNING_THRESHOLD = 0.1;
@@ -53,4 +54,49 @@ export function formatWarning(warning: GradientMaskingWarning): string {
   const advice = `its accuracy (${warning.accuracy.toFixed(2)}%) may reflect gradient masking rather than robustness; compare with a CW-margin attack`;
   const comparisons = warning.cwComparisons.map(({ label, accuracy }) => `${label} gives ${accuracy.toFixed(2)}%`).join(', ');
   return `${where}: ${zero} — ${advice}${comparisons ? ` (at the same eps, ${comparisons})` : ''}`;
+}
+
+/** One line per masking flag of each model's audit (the newest record per model), e.g. for the end of `temper run`. */
+export function auditWarnings(records: RunRecord[]): string[] {
+  return latestPerModel(records)
+    .filter((record) => record.status === 'ok' && record.masking?.suspected)
+    .flatMap((record) => {
+      const { dataset, architecture, temperature, seed } = record.job;
+      const where = `${dataset} / ${architecture}, T=${formatNumber(temperature)}, seed ${seed}`;
+      return record.masking!.flags.map((flag) => `${where}: ${flag.check}: ${flag.message}`);
+    });
+}
+
+/** Calibration per (dataset, architecture, temperature): ECE and NLL at the training T and at T = 1, mean over seeds. */
+export interface CalibrationRow {
+  dataset: string;
+  architecture: string;
+  temperature: number;
+  seeds: number;
+  ece: number;
+  nll: number;
+  eceT1: number;
+  nllT1: number;
+}
+
+export function calibrationRows(records: RunRecord[]): CalibrationRow[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const record of latestPerModel(records).filter((r) => r.status === 'ok' && r.calibration)) {
+    const key = JSON.stringify([record.job.dataset, record.job.architecture, record.job.temperature]);
+    groups.set(key, [...(groups.get(key) ?? []), record]);
+  }
+  return [...groups.values()].map((group) => {
+    const mean = (pick: (record: RunRecord) => number) => group.reduce((sum, record) => sum + pick(record), 0) / group.length;
+    const { dataset, architecture, temperature } = group[0]!.job;
+    return {
+      dataset,
+      architecture,
+      temperature,
+      seeds: group.length,
+      ece: mean((r) => r.calibration!.trainTemperature.ece),
+      nll: mean((r) => r.calibration!.trainTemperature.nll),
+      eceT1: mean((r) => r.calibration!.unitTemperature.ece),
+      nllT1: mean((r) => r.calibration!.unitTemperature.nll),
+    };
+  });
 }

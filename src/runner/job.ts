@@ -6,7 +6,10 @@ import type { Job, RunRecord } from '../types.js';
 import { createModel } from '../models/index.js';
 import { trainModel, InterruptedError, type TrainHooks } from '../train/train.js';
 import { loadCheckpoint, saveCheckpoint, type TrainingSummary } from '../train/checkpoint.js';
-import { evaluateModel, type EvalHooks } from '../eval/evaluate.js';
+import { evaluateModel, modelTarget, type EvalHooks, type Surrogate } from '../eval/evaluate.js';
+import { auditMasking, markRows } from '../eval/masking.js';
+import { trainingIdOf } from '../config/grid.js';
+import type { TransferConfig } from '../config/schema.js';
 import { jobName } from './progress.js';
 import { versions } from './versions.js';
 
@@ -17,6 +20,8 @@ export interface JobOptions {
   checkpointDir?: string;
   /** Train even when a checkpoint exists, and replace it (`--force`). */
   retrain?: boolean;
+  /** Data folder, where the published corruption files are looked for. */
+  dataDir?: string;
 }
 
 export async function runJob(job: Job, dataset: Dataset, backend: string, hooks: JobHooks = {}, options: JobOptions = {}): Promise<RunRecord> {
@@ -74,14 +79,21 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
     }
     // A reused checkpoint's record carries the numbers and timings of the run that trained it.
     ({ epochLosses, trainSeconds } = summary);
-    const evaluated = await evaluateModel(model, dataset, job, hooks);
+    const evaluated = await evaluateModel(model, dataset, job, hooks, {
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      surrogate: (source) => surrogateModel(job, source, dataset, hooks, options),
+    });
+    const masking = auditMasking(evaluated.attacks, { classes: dataset.numClasses, imageSize: dataset.imageShape.reduce((a, b) => a * b, 1) });
+    for (const flag of masking.flags) hooks.onMessage?.(`${jobName(job)}: possible gradient masking (${flag.check}): ${flag.message}`);
     return {
       ...base,
       status: 'ok',
       cleanAccuracy: evaluated.cleanAccuracy,
       evalSamples: evaluated.samples,
       epochLosses,
-      attacks: evaluated.attacks,
+      attacks: markRows(evaluated.attacks, masking),
+      calibration: evaluated.calibration,
+      masking,
       timings: {
         trainSeconds,
         evalSeconds: evaluated.evalSeconds,
@@ -106,6 +118,38 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
   } finally {
     model?.dispose();
   }
+}
+
+/**
+ * The surrogate of a transfer attack: the model of the same sweep trained on the same dataset, seed and training
+ * config at `source`'s architecture and temperature. Loaded from its checkpoint when one exists, else trained here (and
+ * checkpointed, so the surrogate's own job reuses it).
+ */
+async function surrogateModel(job: Job, source: TransferConfig['source'], dataset: Dataset, hooks: JobHooks, options: JobOptions): Promise<Surrogate> {
+  const parts = { dataset: job.dataset, architecture: source.architecture, temperature: source.temperature, seed: job.seed, training: job.training, data: job.data };
+  const trainingId = trainingIdOf(parts);
+  const sourceJob: Job = { ...job, ...parts, trainingId, runId: `surrogate-${trainingId}`, attacks: [] };
+  const path = job.training.checkpoint && options.checkpointDir !== undefined ? join(options.checkpointDir, trainingId) : undefined;
+  const shapes = { inputShape: dataset.imageShape, numClasses: dataset.numClasses };
+  let model: tf.LayersModel | undefined;
+  if (path !== undefined) {
+    try {
+      model = (await loadCheckpoint(path, shapes))?.model;
+    } catch (error) {
+      hooks.onMessage?.(`${jobName(job)}: surrogate checkpoint ${path} could not be loaded (${messageOf(error)}); training it again`);
+    }
+  }
+  if (!model) {
+    hooks.onMessage?.(`${jobName(job)}: training the transfer surrogate ${source.architecture} at T=${source.temperature}`);
+    model = createModel(source.architecture, { ...shapes, normalization: dataset.normalization, seed: job.seed });
+    const trained = await trainModel(model, dataset, sourceJob, { ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}) });
+    if (path !== undefined) {
+      const summary = { epochLosses: trained.epochLosses, trainSeconds: trained.trainSeconds, trainImagesPerSecond: trained.imagesPerSecond, finishedAt: new Date().toISOString() };
+      await saveCheckpoint(path, model, summary).catch((error: unknown) => hooks.onMessage?.(`${jobName(job)}: surrogate checkpoint ${path} could not be saved (${messageOf(error)})`));
+    }
+  }
+  const loaded = model;
+  return { ...modelTarget(loaded, source.temperature), dispose: () => loaded.dispose() };
 }
 
 function messageOf(error: unknown): string {

@@ -124,7 +124,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
           onResult: (result) => progress.attackResult(result),
           onMessage: (text) => progress.message(text),
         },
-        { checkpointDir: join(outDir, 'checkpoints'), retrain: options.force },
+        { checkpointDir: join(outDir, 'checkpoints'), retrain: options.force, dataDir: dataContext.dataDir },
       );
       writeRecord(outDir, record);
       ran += 1;
