@@ -72,6 +72,8 @@ describe('gradient-masking audit', () => {
   it('flags an iterative attack no stronger than FGSM with the same loss and eps, but not one that is stronger', () => {
     assert.deepEqual(checks([row('fgsm-ce(T=1)@0.3', 0.5), row('pgd40-ce(T=1)@0.3', 0.5)]), [['iterative-not-stronger', ['pgd40-ce(T=1)@0.3', 'fgsm-ce(T=1)@0.3']]]);
     assert.deepEqual(checks([row('fgsm-ce(T=1)@0.3', 0.5), row('pgd40-ce(T=1)@0.3', 0.49)]), []);
+    // Too few examples left by FGSM (3 of 50) for equal counts to mean anything.
+    assert.deepEqual(checks([row('fgsm-ce(T=1)@0.3', 0.06, { n: 50 }), row('pgd40-ce(T=1)@0.3', 0.06, { n: 50 })]), []);
     // Nothing to take away: FGSM already at 0.
     assert.deepEqual(checks([row('fgsm-ce(T=1)@0.3', 0.0), row('pgd40-ce(T=1)@0.3', 0.0)]), []);
     // Different eps or loss: not comparable.

@@ -8,8 +8,10 @@ export const MASKING_THRESHOLDS = {
   zeroGradFraction: 0.1,
   /** iterative-not-stronger: an iterative attack is flagged when its accuracy is not below single-step FGSM by more than this... */
   iterativeMargin: 0,
-  /** ...provided FGSM left at least this much accuracy to take away. */
+  /** ...provided FGSM left at least this much accuracy to take away... */
   iterativeRoom: 0.05,
+  /** ...and at least this many examples (with fewer, equal counts are too likely by chance). */
+  iterativeRoomExamples: 10,
   /** no-collapse: accuracy allowed above chance (1 / classes) at an eps that can turn every image into the same grey image. */
   collapseSlack: 0.1,
   /** no-collapse: accuracy may not rise by more than this as eps grows along one attack's curve. */
@@ -50,7 +52,8 @@ export function auditMasking(results: AttackResult[], context: AuditContext): Ma
 
   // 2. An iterative attack should be at least as strong as one signed step with the same loss and budget.
   for (const single of whiteBox.filter((r) => r.attack === 'fgsm')) {
-    if (single.robustAccuracy < MASKING_THRESHOLDS.iterativeRoom) continue;
+    const left = Math.round(single.robustAccuracy * single.n);
+    if (single.robustAccuracy < MASKING_THRESHOLDS.iterativeRoom || left < MASKING_THRESHOLDS.iterativeRoomExamples) continue;
     for (const row of whiteBox) {
       if (row.attack === 'fgsm' || row.attack === 'autoattack' || !sameBudget(row, single) || row.loss !== single.loss || row.lossTemperature !== single.lossTemperature) continue;
       if (!ITERATIVE.has(row.attack) || (row.target ?? 'none') !== 'none') continue;
