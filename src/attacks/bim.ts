@@ -1,2 +1,39 @@
-// Placeholder: filled in by the attack-suite work.
-export {};
+// BIM: Kurakin, Goodfellow, Bengio, "Adversarial Examples in the Physical World", ICLR 2017 workshop.
+// https://arxiv.org/abs/1607.02533 — iterated FGSM from the clean image, `steps` times:
+// x <- Clip_{x0, eps}(x + stepSize * sign(grad_x L(x, y))), clipped to [0, 1]; stepSize defaults to eps / steps.
+// Targeted (`target`, e.g. the paper's "iterative least-likely class" method): ascends the targeted objective,
+// which is the paper's descent on the loss of the target class.
+import * as tf from '@tensorflow/tfjs';
+import type { BimConfig } from '../config/schema.js';
+import { chooseTargets, correctMask, inputGradient, projectLinf, zeroGradientMask, type AttackSpec } from './attack.js';
+import { registerAttack } from './registry.js';
+
+export const bim: AttackSpec<BimConfig> = {
+  name: 'bim',
+  description: 'Basic Iterative Method, iterated FGSM clipped to the eps-ball, no random start (Kurakin et al., ICLR 2017 workshop)',
+  norm: 'linf',
+  access: 'white-box',
+  iterative: true,
+  params: (config) => ({ steps: config.steps, stepSize: config.stepSize ?? 'auto', target: config.target }),
+  run({ target, images, labels, eps, loss, config, seed }) {
+    const stepSize = config.stepSize ?? eps / config.steps;
+    const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
+    try {
+      let adversarial = tf.clone(images);
+      let zeroGradient: tf.Tensor1D | undefined;
+      for (let step = 0; step < config.steps; step++) {
+        const gradient = inputGradient(target, loss, adversarial, labels, targets);
+        zeroGradient ??= zeroGradientMask(gradient);
+        const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(tf.sign(gradient), stepSize)), images, eps));
+        tf.dispose([gradient, adversarial]);
+        adversarial = next;
+      }
+      const robust = correctMask(target, adversarial, labels);
+      return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };
+    } finally {
+      targets?.dispose();
+    }
+  },
+};
+
+registerAttack(bim);
