@@ -1,0 +1,177 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { disposeOutput, type AttackOutput, type AttackTarget } from '../src/attacks/attack.js';
+import { squareShare, squareSide } from '../src/attacks/square.js';
+import { attackConfig, attackFixture, meanOf, perturbation, robustAccuracy, runAttack, type AttackFixture } from './attack-fixture.js';
+
+let fixture: AttackFixture;
+
+// Small budgets keep the file fast; the fixture is an MLP on 12 x 12 x 1 images with 4 classes.
+const cw = (parts: Record<string, unknown> = {}) => attackConfig({ name: 'cw-l2', steps: 40, binarySteps: 4, learningRate: 0.05, ...parts });
+const sq = (parts: Record<string, unknown> = {}) => attackConfig({ name: 'square', queries: 300, ...parts });
+
+/** The adversarial images of an output as a flat array, disposing the output. */
+async function imagesOf(output: AttackOutput): Promise<Float32Array> {
+  const values = (await output.adversarial.data()) as Float32Array;
+  disposeOutput(output);
+  return values;
+}
+
+/** Share of examples whose adversarial image the model assigns to `classes`, disposing the output. */
+async function predictedShare(output: AttackOutput, classes: tf.Tensor1D): Promise<number> {
+  const hits = tf.tidy(() => tf.cast(tf.equal(tf.argMax(fixture.target.logits(output.adversarial), -1), classes), 'float32') as tf.Tensor1D);
+  disposeOutput(output);
+  return meanOf(hits);
+}
+
+describe('Carlini-Wagner L2', () => {
+  before(async () => {
+    fixture = await attackFixture();
+  });
+
+  it('stays within the L2 budget and [0, 1], and moves the images', async () => {
+    const eps = 1;
+    const output = runAttack(fixture, cw(), eps);
+    const { l2, low, high } = await perturbation(fixture, output);
+    disposeOutput(output);
+    assert.ok(l2 <= eps + 1e-5, `largest L2 distance ${l2} > eps ${eps}`);
+    assert.ok(l2 > eps / 4, `the attack barely moved (largest L2 distance ${l2})`);
+    assert.ok(low >= 0 && high <= 1, `pixels outside [0, 1]: [${low}, ${high}]`);
+  });
+
+  it('a large L2 budget breaks most examples, and robust accuracy does not grow with eps', async () => {
+    const accuracies: number[] = [];
+    for (const eps of [0.5, 2, 3]) accuracies.push(await robustAccuracy(runAttack(fixture, cw(), eps)));
+    const [small, medium, large] = accuracies as [number, number, number];
+    assert.ok(large < fixture.clean / 4, `accuracy at L2 eps 3 is ${large}, clean ${fixture.clean}`);
+    assert.ok(medium <= small && large <= medium, `robust accuracy grew with eps: ${accuracies.join(', ')}`);
+    assert.ok(small > large, `eps 0.5 and 3 gave the same accuracy ${small}`);
+  });
+
+  it('with no budget the accuracy is the clean accuracy', async () => {
+    // 1e-6 is below the tanh-space round trip of the clean image, so only already misclassified examples count.
+    for (const eps of [0, 1e-6]) assert.equal(await robustAccuracy(runAttack(fixture, cw({ steps: 10, binarySteps: 2 }), eps)), fixture.clean, `eps ${eps}`);
+  });
+
+  it('is at least as strong as FGSM at the same L2 distance', async () => {
+    // FGSM-Linf at eps moves each of the 144 pixels by at most eps, so its L2 distance is at most 12 * eps.
+    const linf = 0.08;
+    const fgsmOutput = runAttack(fixture, attackConfig({ name: 'fgsm', eps: linf, loss: 'cw' }), linf);
+    const fgsmL2 = (await perturbation(fixture, fgsmOutput)).l2;
+    const fgsmAccuracy = await robustAccuracy(fgsmOutput);
+    assert.ok(fgsmL2 <= 12 * linf + 1e-5, `FGSM L2 distance ${fgsmL2}`);
+    const cwAccuracy = await robustAccuracy(runAttack(fixture, cw(), 12 * linf));
+    assert.ok(fgsmAccuracy < fixture.clean, `FGSM did not lower accuracy (${fgsmAccuracy})`);
+    assert.ok(cwAccuracy <= fgsmAccuracy, `CW ${cwAccuracy} > FGSM ${fgsmAccuracy} at L2 eps ${12 * linf}`);
+  });
+
+  it('targeted at the least-likely class, reaches that class for most examples with a large budget', async () => {
+    const leastLikely = tf.tidy(() => tf.cast(tf.argMin(fixture.target.logits(fixture.images), -1), 'int32') as tf.Tensor1D);
+    const share = await predictedShare(runAttack(fixture, cw({ target: 'least-likely' }), 4), leastLikely);
+    leastLikely.dispose();
+    assert.ok(share > 0.8, `only ${share} of the images are classified as their target`);
+  });
+
+  it('is deterministic and has no input-gradient masking on this model', async () => {
+    const config = cw({ steps: 10, binarySteps: 2, target: 'random' });
+    const first = runAttack(fixture, config, 1, { seed: 3 });
+    assert.equal(await meanOf(tf.clone(first.zeroGradient!)), 0, 'the CW margin never has a zero gradient on a plain MLP');
+    const [a, b] = await Promise.all([imagesOf(first), imagesOf(runAttack(fixture, config, 1, { seed: 3 }))]);
+    assert.deepEqual(a, b);
+  });
+
+  it('keeps no tensors alive', () => {
+    const before = tf.memory().numTensors;
+    for (const target of ['none', 'random', 'least-likely']) disposeOutput(runAttack(fixture, cw({ steps: 3, binarySteps: 2, target }), 1));
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+describe('Square Attack', () => {
+  before(async () => {
+    fixture ??= await attackFixture();
+  });
+
+  it('follows the paper p schedule rescaled to the query budget', () => {
+    assert.equal(squareShare(0.8, 10, 10000), 0.8);
+    assert.equal(squareShare(0.8, 11, 10000), 0.4);
+    assert.equal(squareShare(0.8, 8001, 10000), 0.8 / 512);
+    // 1000 queries: iteration 5 is iteration 50 of the 10000-query schedule, iteration 6 is past it.
+    assert.equal(squareShare(0.8, 5, 1000), 0.4);
+    assert.equal(squareShare(0.8, 6, 1000), 0.2);
+    assert.equal(squareSide(0.8, 12, 12), 11);
+    assert.equal(squareSide(0.8 / 512, 12, 12), 1);
+  });
+
+  it('stays within the L-infinity ball and [0, 1] and reports no gradient mask (it has no gradients)', async () => {
+    const eps = 0.1;
+    const output = runAttack(fixture, sq(), eps);
+    assert.equal(output.zeroGradient, null);
+    const { linf, low, high } = await perturbation(fixture, output);
+    disposeOutput(output);
+    assert.ok(linf <= eps + 1e-6, `max |x' - x| = ${linf} > eps ${eps}`);
+    assert.ok(linf > eps / 2, `the attack barely moved (${linf})`);
+    assert.ok(low >= 0 && high <= 1, `pixels outside [0, 1]: [${low}, ${high}]`);
+  });
+
+  it('lowers accuracy well below clean with a few hundred queries, and more with restarts', async () => {
+    const eps = 0.2;
+    const started = performance.now();
+    const once = await robustAccuracy(runAttack(fixture, sq(), eps));
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(once < fixture.clean / 2, `square left ${once} robust (clean ${fixture.clean})`);
+    assert.ok(seconds < 10, `300 queries took ${seconds} s`);
+    const twice = await robustAccuracy(runAttack(fixture, sq({ restarts: 2, queries: 100 }), eps));
+    const single = await robustAccuracy(runAttack(fixture, sq({ queries: 100 }), eps));
+    assert.ok(twice <= single, `two restarts ${twice} > one ${single}`);
+    assert.equal(await robustAccuracy(runAttack(fixture, sq(), 0)), fixture.clean, 'eps 0');
+  });
+
+  it('needs only the logits: the same images from a target whose logits pass through the host', async () => {
+    // A target whose logits are copied through plain numbers has no path back to its input, so tf.grad on it would
+    // throw; the attack must run on it unchanged and query it at most once per query (plus the final check).
+    let calls = 0;
+    const blackBox: AttackTarget = {
+      temperature: 1,
+      logits: (images) => {
+        calls++;
+        const logits = fixture.target.logits(images);
+        const copy = tf.tensor2d(logits.dataSync() as Float32Array, logits.shape);
+        logits.dispose();
+        return copy;
+      },
+    };
+    const config = sq({ queries: 100 });
+    const reference = await imagesOf(runAttack(fixture, config, 0.1));
+    const opaque = await imagesOf(runAttack({ ...fixture, target: blackBox }, config, 0.1));
+    assert.deepEqual(opaque, reference);
+    assert.ok(calls > 0 && calls <= 100 + 1, `${calls} logit calls for a budget of 100 queries`);
+  });
+
+  it('with the margin loss, rescaling the logits (like a low training temperature) changes nothing', async () => {
+    // Multiplying by a power of two is exact in float32, so every margin comparison comes out the same.
+    const scaled: AttackTarget = { temperature: 1 / 64, logits: (images) => tf.tidy(() => tf.mul(fixture.target.logits(images), 64)) };
+    const config = sq({ queries: 100, loss: 'cw' });
+    const reference = await imagesOf(runAttack(fixture, config, 0.1));
+    const rescaled = await imagesOf(runAttack({ ...fixture, target: scaled }, config, 0.1));
+    assert.deepEqual(rescaled, reference);
+  });
+
+  it('also runs on cross-entropy and is deterministic per seed', async () => {
+    const config = sq({ queries: 100, loss: 'ce' });
+    const [a, b, other] = await Promise.all([
+      imagesOf(runAttack(fixture, config, 0.1, { seed: 5 })),
+      imagesOf(runAttack(fixture, config, 0.1, { seed: 5 })),
+      imagesOf(runAttack(fixture, config, 0.1, { seed: 6 })),
+    ]);
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, other, 'different seeds gave the same images');
+  });
+
+  it('keeps no tensors alive', () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) disposeOutput(runAttack(fixture, sq({ queries: 60, restarts: 2, loss: i === 0 ? 'ce' : 'cw' }), 0.1));
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
