@@ -111,6 +111,14 @@ describe('a robustness sweep on synthetic, end to end', () => {
     assert.equal(readFileSync(corruptions, 'utf8').split('\n')[0], 'temperature,seeds,clean,gaussian_noise@s1,gaussian_noise@s5,contrast@s1,contrast@s5');
   });
 
+  it('is deterministic: --force retrains and re-attacks everything and writes the same numbers', async () => {
+    const numbers = (list: Row[]) => list.map((row) => [row.label, row.temperature, row.accuracy, row.zero_grad_fraction, row.masking, row.ece, row.nll].join(' '));
+    const before = numbers(rows);
+    await runSweep(config, { outDir, backend: 'wasm', force: true, progress: new QuietProgress() });
+    const again = parse(readFileSync(join(outDir, 'runs.csv'), 'utf8'), { columns: true }) as Row[];
+    assert.deepEqual(numbers(again), before);
+  });
+
   it('trains the transfer surrogate once and shares its checkpoint with its own job', () => {
     const checkpoints = readdirSync(join(outDir, 'checkpoints')).filter((name) => !name.startsWith('.'));
     assert.equal(checkpoints.length, 2, 'one checkpoint per trained model, none extra for the surrogate');
