@@ -29,7 +29,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     }
     process.stdout.write(
       `${args.config}: ok — ${jobs.length} jobs (${config.datasets.length} datasets x ${config.architectures.length} architectures x ` +
-        `${config.temperatures.length} temperatures x ${config.seeds.length} seeds), ${evaluations} attack evaluations per job\n`,
+        `${config.temperatures.length} temperatures x ${config.seeds.length} seeds), ${evaluations} attack evaluations per job` +
+        (config.corruptions ? `, ${config.corruptions.types.length * config.corruptions.severities.length} corruption evaluations per job` : '') +
+        (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${config.training.adversarial.eps})` : '') +
+        '\n',
     );
   },
 };

@@ -1,0 +1,83 @@
+// evaluateModel with every kind of row at once: no tensors left behind, calibration present, rows in config order.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { smallConfig } from './helpers.js';
+import { expandGrid } from '../src/config/grid.js';
+import { evaluateModel, modelTarget } from '../src/eval/evaluate.js';
+import { attackFixture, type AttackFixture } from './attack-fixture.js';
+
+let fixture: AttackFixture;
+let surrogate: AttackFixture;
+
+const [job] = expandGrid(
+  smallConfig({
+    attacks: [
+      { name: 'fgsm', eps: [0, 0.1] },
+      { name: 'pgd', eps: 0.1, steps: 3, stepSize: 0.04, target: 'random' },
+      { name: 'pgd-l2', eps: 1, steps: 3 },
+      { name: 'bim', eps: 0.1, steps: 3, loss: 'dlr' },
+      { name: 'mifgsm', eps: 0.1, steps: 3 },
+      { name: 'apgd', eps: 0.1, steps: 5, loss: 'dlr' },
+      { name: 'cw-l2', eps: 1, steps: 5, binarySteps: 2 },
+      { name: 'square', eps: 0.1, queries: 20 },
+      { name: 'transfer', eps: 0.1, source: { architecture: 'mlp', temperature: 1 }, attack: { name: 'fgsm' } },
+      { name: 'autoattack', eps: 0.1, attacks: [{ name: 'fgsm' }, { name: 'square', queries: 10 }] },
+    ],
+    corruptions: { types: ['gaussian_noise', 'jpeg_compression'], severities: [3] },
+    eval: { samples: 96, batchSize: 40 },
+  }),
+);
+
+describe('evaluateModel with every attack, corruptions and calibration', () => {
+  before(async () => {
+    fixture = await attackFixture();
+    surrogate = await attackFixture({ seed: 1 });
+  });
+
+  it('keeps no tensors, disposes the surrogate, and writes a row per attack, eps and corruption', async () => {
+    let disposed = 0;
+    const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => void disposed++ }) };
+    const before = tf.memory().numTensors;
+    const result = await evaluateModel(fixture.model, fixture.dataset, job!, {}, context);
+    assert.equal(tf.memory().numTensors, before, 'evaluation leaked tensors');
+    assert.equal(disposed, 1);
+    assert.equal(result.samples, 96);
+    assert.deepEqual(
+      result.attacks.map((row) => row.label),
+      [
+        'fgsm-ce(T=1)@0',
+        'fgsm-ce(T=1)@0.1',
+        'pgd3-ce(T=1)-random@0.1',
+        'pgd3-l2-ce(T=1)@1',
+        'bim3-dlr@0.1',
+        'mifgsm3-ce(T=1)@0.1',
+        'apgd5-dlr@0.1',
+        'cwl2-5x2@1',
+        'square20-cw@0.1',
+        'transfer(mlp,T=1):fgsm-ce(T=1)@0.1',
+        'autoattack@0.1',
+        'gaussian_noise@s3',
+        'jpeg_compression@s3',
+      ],
+    );
+    const eps0 = result.attacks[0]!;
+    assert.equal(eps0.robustAccuracy, result.cleanAccuracy, 'eps 0 is the clean accuracy');
+    for (const row of result.attacks) {
+      assert.ok(row.robustAccuracy >= 0 && row.robustAccuracy <= 1, row.label);
+      assert.equal(row.n, 96);
+    }
+    const l2 = result.attacks.find((row) => row.attack === 'pgd-l2')!;
+    assert.equal(l2.norm, 'l2');
+    assert.ok(result.calibration.trainTemperature.ece >= 0 && result.calibration.trainTemperature.nll > 0);
+  });
+
+  it('is deterministic: the same model, job and seed give the same rows', async () => {
+    const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => {} }) };
+    const strip = (rows: { label: string; robustAccuracy: number; zeroGradFraction: number | null }[]) => rows.map((r) => [r.label, r.robustAccuracy, r.zeroGradFraction]);
+    const first = await evaluateModel(fixture.model, fixture.dataset, job!, {}, context);
+    const second = await evaluateModel(fixture.model, fixture.dataset, job!, {}, context);
+    assert.deepEqual(strip(second.attacks), strip(first.attacks));
+    assert.deepEqual(second.calibration, first.calibration);
+  });
+});
