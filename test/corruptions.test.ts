@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { join } from 'node:path';
-import { CORRUPTION_TYPES, type CorruptionType } from '../src/config/schema.js';
+import { CORRUPTION_TYPES, FILE_ONLY_CORRUPTIONS, type GeneratedCorruptionType } from '../src/config/schema.js';
 import { corruptImages, findCorruptionFile } from '../src/corruptions/index.js';
 import { arange, clippedZoom } from '../src/corruptions/blur.js';
 import { hsvToRgb, rgbToHsv } from '../src/corruptions/color.js';
+import { canny, distanceTransform, equalizeHist } from '../src/corruptions/edges.js';
 import { plasmaFractal } from '../src/corruptions/fog.js';
 import { normalSampler, poisson } from '../src/corruptions/random.js';
 import { rng } from '../src/util/rng.js';
@@ -16,7 +17,7 @@ type Shape = [number, number, number, number];
 const RGB: Shape = [4, 32, 32, 3];
 const GREY: Shape = [2, 28, 28, 1];
 const SEVERITIES = [1, 2, 3, 4, 5];
-const RANDOM_TYPES: CorruptionType[] = ['gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise', 'glass_blur', 'motion_blur', 'fog', 'elastic_transform'];
+const RANDOM_TYPES: GeneratedCorruptionType[] = ['gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise', 'glass_blur', 'motion_blur', 'fog', 'elastic_transform', 'snow', 'spatter'];
 
 /** Random pixels in [0, 1] for `shape`, from a seeded generator. */
 function randomImages(shape: Shape, seed = 1): Float32Array {
@@ -282,6 +283,137 @@ describe('common corruptions (generated)', () => {
     assert.throws(() => corruptImages(images.subarray(1), RGB, 'fog', 1, 0), /do not match/);
   });
 
+  it('snow brightens every image on average, more at severities 2, 4 and 5 than at the one before (2 -> 3 is about level)', () => {
+    // Severities 2 and 3 share the blend weight 0.9; 3's thicker noise is offset by its zoom, so neither reliably wins.
+    for (const shape of [RGB, GREY]) {
+      const [n, h, w, c] = shape;
+      const size = h * w * c;
+      const images = smoothImages(shape);
+      const rises = SEVERITIES.map((severity) => {
+        const out = corruptImages(images, shape, 'snow', severity, 9);
+        for (let i = 0; i < n; i++) {
+          const rise = mean(out.subarray(i * size, (i + 1) * size)) - mean(images.subarray(i * size, (i + 1) * size));
+          assert.ok(rise > 0.01, `[${shape}] severity ${severity} image ${i}: mean rose only ${rise}`);
+        }
+        return mean(out) - mean(images);
+      });
+      const text = rises.map((v) => v.toFixed(4)).join(', ');
+      for (const [lower, higher] of [[1, 2], [2, 4], [3, 4], [4, 5]] as const) assert.ok(rises[higher - 1]! > rises[lower - 1]! + 0.01, `[${shape}] mean rises ${text}`);
+    }
+  });
+
+  it('snow on a grey RGB image gives every channel the one-channel result', () => {
+    const grey = smoothImages(GREY);
+    const rgb = new Float32Array(grey.length * 3).map((_, i) => grey[Math.floor(i / 3)]!);
+    for (const severity of SEVERITIES) {
+      const one = corruptImages(grey, GREY, 'snow', severity, 4);
+      const three = corruptImages(rgb, [GREY[0], GREY[1], GREY[2], 3], 'snow', severity, 4);
+      three.forEach((v, i) => assert.ok(Math.abs(v - one[Math.floor(i / 3)]!) < 1e-6, `severity ${severity} value ${i}: ${v} vs ${one[Math.floor(i / 3)]}`));
+    }
+  });
+
+  it('spatter changes a noticeable share of pixels, more with severity within water (1-3) and within mud (4-5), and leaves the rest exactly alone', () => {
+    for (const shape of [RGB, GREY]) {
+      const [n, h, w, c] = shape;
+      const images = smoothImages(shape);
+      const shares = SEVERITIES.map((severity) => {
+        const out = corruptImages(images, shape, 'spatter', severity, 6);
+        let changed = 0;
+        let untouched = 0;
+        for (let p = 0; p < n * h * w; p++) {
+          let most = 0;
+          for (let k = 0; k < c; k++) most = Math.max(most, Math.abs(out[p * c + k]! - images[p * c + k]!));
+          if (most > 0.01) changed++;
+          if (most === 0) untouched++;
+        }
+        assert.ok(untouched > 0.5 * n * h * w, `[${shape}] severity ${severity}: only ${untouched} pixels untouched`);
+        return changed / (n * h * w);
+      });
+      const text = shares.map((v) => v.toFixed(3)).join(', ');
+      assert.ok(shares.every((share) => share > 0.01), `[${shape}] changed shares ${text}`);
+      assert.ok(shares[2]! > 0.1, `[${shape}] severity 3 changed only ${shares[2]}`);
+      for (const [lower, higher] of [[1, 2], [2, 3], [4, 5]] as const) assert.ok(shares[higher - 1]! > shares[lower - 1]!, `[${shape}] changed shares ${text}`);
+    }
+  });
+
+  it('spatter water only adds pale turquoise; mud pulls pixels towards brown', () => {
+    const images = smoothImages(RGB);
+    const brown = [63 / 255, 42 / 255, 20 / 255];
+    for (const severity of [1, 2, 3]) {
+      const out = corruptImages(images, RGB, 'spatter', severity, 2);
+      out.forEach((v, i) => assert.ok(v >= images[i]!, `water severity ${severity} darkened value ${i}`));
+      // Turquoise (175, 238, 238) adds less red than green and blue (before clipping at 1).
+      let red = 0;
+      let green = 0;
+      for (let i = 0; i < out.length; i += 3) {
+        if (out[i + 1]! < 1 && out[i]! < 1) {
+          red += out[i]! - images[i]!;
+          green += out[i + 1]! - images[i + 1]!;
+        }
+      }
+      assert.ok(green > red * 1.2, `water severity ${severity}: red ${red}, green ${green}`);
+    }
+    for (const severity of [4, 5]) {
+      const out = corruptImages(images, RGB, 'spatter', severity, 2);
+      for (let i = 0; i < out.length; i++) {
+        const target = brown[i % 3]!;
+        assert.ok(Math.abs(out[i]! - target) <= Math.abs(images[i]! - target) + 1e-6, `mud severity ${severity} value ${i} moved away from brown`);
+      }
+    }
+  });
+
+  it('spatter on a grey image is the grey (OpenCV luma) of spatter on its RGB copy', () => {
+    const grey = smoothImages(GREY).map((v) => v * 0.5); // dark enough that water never clips at 1
+    const rgb = new Float32Array(grey.length * 3).map((_, i) => grey[Math.floor(i / 3)]!);
+    for (const severity of SEVERITIES) {
+      const one = corruptImages(grey, GREY, 'spatter', severity, 8);
+      const three = corruptImages(rgb, [GREY[0], GREY[1], GREY[2], 3], 'spatter', severity, 8);
+      one.forEach((v, p) => {
+        const luma = 0.299 * three[p * 3]! + 0.587 * three[p * 3 + 1]! + 0.114 * three[p * 3 + 2]!;
+        assert.ok(Math.abs(v - luma) < 1e-5, `severity ${severity} pixel ${p}: ${v} vs ${luma}`);
+      });
+    }
+  });
+
+  it('Canny (OpenCV rules) finds one column at a step, drops weak steps, and keeps weak edges joined to strong ones', () => {
+    const h = 20;
+    const w = 20;
+    const step = (right: (y: number) => number) => Uint8Array.from({ length: h * w }, (_, i) => (i % w >= 10 ? right(Math.floor(i / w)) : 0));
+    const edgeColumns = (edges: Uint8Array, y: number) => [...edges.subarray(y * w, (y + 1) * w)].flatMap((v, x) => (v === 255 ? [x] : []));
+    // A step of 100: Sobel gives 400 on both sides of it; suppression keeps the first column (m > left, m >= right).
+    const strong = canny(step(() => 100), h, w, 50, 150);
+    for (let y = 0; y < h; y++) assert.deepEqual(edgeColumns(strong, y), [9], `row ${y}`);
+    // A step of 30 (magnitude 120, between the thresholds) alone is no edge, nor is one of 10 (40, below both).
+    assert.ok(canny(step(() => 30), h, w, 50, 150).every((v) => v === 0));
+    assert.ok(canny(step(() => 10), h, w, 50, 150).every((v) => v === 0));
+    // The weak step becomes an edge where it connects to a strong one (hysteresis).
+    const mixed = canny(step((y) => (y < 10 ? 30 : 100)), h, w, 50, 150);
+    for (let y = 0; y < 8; y++) assert.deepEqual(edgeColumns(mixed, y), [9], `mixed row ${y}`);
+    for (let y = 12; y < h; y++) assert.deepEqual(edgeColumns(mixed, y), [9], `mixed row ${y}`);
+  });
+
+  it('the chamfer distance transform uses steps 1, 1.4 and 2.1969 and treats the outside as far away', () => {
+    const plane = new Uint8Array(9 * 9).fill(255);
+    plane[4 * 9 + 4] = 0;
+    const dist = distanceTransform(plane, 9, 9);
+    const at = (dy: number, dx: number) => dist[(4 + dy) * 9 + 4 + dx]!;
+    const expected: Array<[number, number, number]> = [[0, 0, 0], [0, 1, 1], [1, 1, 1.4], [1, 2, 2.1969], [0, 2, 2], [2, 2, 2.8], [0, 4, 4], [-4, -4, 5.6], [3, 1, 1 + 2.1969]];
+    for (const [dy, dx, d] of expected) assert.ok(Math.abs(at(dy, dx) - d) < 1e-4, `(${dy}, ${dx}): ${at(dy, dx)}, expected ${d}`);
+    assert.ok(distanceTransform(new Uint8Array(16).fill(1), 4, 4).every((d) => d > 8000), 'no zero pixel: everything is at the maximum distance');
+  });
+
+  it('histogram equalisation maps the lowest value to 0 and the highest to 255 with rounding to even', () => {
+    assert.deepEqual([...equalizeHist(Uint8Array.of(10, 10, 20, 30))], [0, 0, 128, 255]); // 20 -> 127.5 -> 128
+    assert.deepEqual([...equalizeHist(Uint8Array.of(7, 7, 7))], [7, 7, 7]);
+    assert.deepEqual([...equalizeHist(Uint8Array.of(0, 1, 2, 3, 4, 5))], [0, 51, 102, 153, 204, 255]);
+  });
+
+  it('frost is file-only: generating it throws', () => {
+    assert.deepEqual([...FILE_ONLY_CORRUPTIONS], ['frost']);
+    assert.ok(!(CORRUPTION_TYPES as readonly string[]).includes('frost'));
+    assert.throws(() => corruptImages(randomImages(RGB), RGB, 'frost' as GeneratedCorruptionType, 1, 0), /unknown corruption type "frost"/);
+  });
+
   it('handles other image sizes (64x64x3) within [0, 1]', () => {
     const shape: Shape = [1, 64, 64, 3];
     const images = smoothImages(shape);
@@ -338,6 +470,24 @@ describe('published CIFAR-C files', () => {
       assert.equal(findCorruptionFile('cifar10', dir, 'contrast'), undefined);
       assert.equal(findCorruptionFile('mnist', dir, 'fog'), undefined);
       assert.equal(findCorruptionFile('cifar100', dir, 'fog'), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds the file-only frost.npy (and snow.npy, spatter.npy) in CIFAR-10-C', () => {
+    const dir = tempDir();
+    try {
+      mkdirSync(join(dir, 'CIFAR-10-C'));
+      assert.equal(findCorruptionFile('cifar10', dir, 'frost'), undefined);
+      for (const type of ['frost', 'snow', 'spatter'] as const) writeFileSync(join(dir, 'CIFAR-10-C', `${type}.npy`), npyBytes([10, 32, 32, 3], fixtureData(10)));
+      const frost = findCorruptionFile('cifar10', dir, 'frost');
+      assert.ok(frost);
+      assert.equal(frost.path, join(dir, 'CIFAR-10-C', 'frost.npy'));
+      assert.equal(frost.perSeverity, 2);
+      assert.equal(frost.read(4, 1, 1)[17], Math.fround(fixtureByte(7, 17) / 255)); // severity 4 holds images 6 and 7
+      for (const type of ['snow', 'spatter'] as const) assert.equal(findCorruptionFile('cifar10', dir, type)?.path, join(dir, 'CIFAR-10-C', `${type}.npy`));
+      assert.equal(findCorruptionFile('cifar100', dir, 'frost'), undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -197,11 +197,23 @@ export const CORRUPTION_TYPES = [
   'elastic_transform',
   'pixelate',
   'jpeg_compression',
+  'snow',
+  'spatter',
 ] as const;
+
+/**
+ * Corruptions only the published files have: frost overlays photographs of frost that ship with the reference code
+ * and are not available here.
+ */
+export const FILE_ONLY_CORRUPTIONS = ['frost'] as const;
 
 export const corruptionsSchema = z
   .object({
-    types: z.array(z.enum(CORRUPTION_TYPES)).min(1).default([...CORRUPTION_TYPES]).describe('Corruption types; default all.'),
+    types: z
+      .array(z.enum([...CORRUPTION_TYPES, ...FILE_ONLY_CORRUPTIONS]))
+      .min(1)
+      .default([...CORRUPTION_TYPES])
+      .describe('Corruption types; default every type temper can generate ("frost" needs the published files).'),
     severities: z.array(z.number().int().min(1).max(5)).min(1).default([1, 2, 3, 4, 5]).describe('Severities 1 (mild) to 5.'),
     source: z
       .enum(['auto', 'generated', 'files'])
@@ -209,6 +221,10 @@ export const corruptionsSchema = z
       .describe('"files": the published CIFAR-10-C / CIFAR-100-C .npy files in the data folder; "generated": computed here from the seed; "auto": the files when present, else generated.'),
   })
   .strict()
+  .refine((config) => config.source !== 'generated' || !config.types.some((type) => (FILE_ONLY_CORRUPTIONS as readonly string[]).includes(type)), {
+    message: `${FILE_ONLY_CORRUPTIONS.join(', ')} cannot be generated; use source "files" or "auto" with the published CIFAR-10-C / CIFAR-100-C files`,
+    path: ['types'],
+  })
   .describe('Common corruptions in the style of CIFAR-10-C (Hendrycks & Dietterich, ICLR 2019), on the eval images.');
 
 export const adversarialTrainingSchema = z
@@ -313,7 +329,10 @@ export type AutoattackConfig = z.output<typeof autoattackSchema>;
 /** An attack of `transfer` or `autoattack`: a full attack config without eps. */
 export type InnerAttackConfig = z.output<typeof innerAttackSchema>;
 export type TargetMode = z.output<typeof targetSchema>;
-export type CorruptionType = (typeof CORRUPTION_TYPES)[number];
+/** A corruption temper can generate. */
+export type GeneratedCorruptionType = (typeof CORRUPTION_TYPES)[number];
+/** Any corruption a config can name, including those only the published files have. */
+export type CorruptionType = GeneratedCorruptionType | (typeof FILE_ONLY_CORRUPTIONS)[number];
 export type CorruptionsConfig = z.output<typeof corruptionsSchema>;
 export type AdversarialTrainingConfig = z.output<typeof adversarialTrainingSchema>;
 export type EvalConfig = z.output<typeof evalSchema>;

@@ -119,30 +119,26 @@ const MOTION: readonly [[number, number], [number, number], [number, number], [n
 ];
 
 /**
- * Motion blur as ImageMagick's MotionBlurImage, which the reference calls: a one-sided line kernel of
+ * ImageMagick's MotionBlurImage, which the reference calls for motion blur and snow: a one-sided line kernel of
  * 2 * ceil(radius) + 1 taps with weights exp(-i^2 / (2 sigma^2)) (normalised) at offsets round(i * (cos a, sin a)),
- * i = 0, 1, ..., for an angle a drawn uniformly in [-45, 45) degrees per image. Reflect borders (ImageMagick's
- * default repeats the edge).
+ * i = 0, 1, ..., for the angle a in degrees (x to the right, y down, as ImageMagick's offsets). Radius and sigma are
+ * in pixels, already scaled. Reflect borders (ImageMagick's default repeats the edge). Returns a new image.
  */
-export const motionBlur: Corruption = (image, severity, random) => {
-  const scale = spatialScale(image.h, image.w);
-  const [radius, sigma] = level(MOTION, severity).map((v) => v * scale) as [number, number];
-  const angle = (uniform(random, -45, 45) * Math.PI) / 180;
+export function motionBlurImage(image: Image, radius: number, sigma: number, angleDegrees: number): Image {
+  const angle = (angleDegrees * Math.PI) / 180;
   const width = 2 * Math.ceil(radius) + 1;
-  const taps: Array<{ weight: number; dx: number; dy: number }> = [];
+  // Apply the taps directly (a 2-D kernel would be mostly zeros). Taps with the same rounded offset are merged.
+  const merged = new Map<string, { weight: number; dx: number; dy: number }>();
   let total = 0;
   for (let i = 0; i < width; i++) {
     const weight = Math.exp(-(i * i) / (2 * sigma * sigma));
     total += weight;
-    taps.push({ weight, dx: Math.round(i * Math.cos(angle)), dy: Math.round(i * Math.sin(angle)) });
-  }
-  // Apply the taps directly (a 2-D kernel would be mostly zeros). Pixels with the same rounded offset are merged.
-  const merged = new Map<string, { weight: number; dx: number; dy: number }>();
-  for (const tap of taps) {
-    const key = `${tap.dx},${tap.dy}`;
+    const dx = Math.round(i * Math.cos(angle));
+    const dy = Math.round(i * Math.sin(angle));
+    const key = `${dx},${dy}`;
     const seen = merged.get(key);
-    if (seen) seen.weight += tap.weight;
-    else merged.set(key, { ...tap });
+    if (seen) seen.weight += weight;
+    else merged.set(key, { weight, dx, dy });
   }
   const { h, w, c, data } = image;
   const result = blankLike(image);
@@ -158,6 +154,13 @@ export const motionBlur: Corruption = (image, severity, random) => {
     }
   }
   return result;
+}
+
+/** Motion blur: motionBlurImage with the table's radius and sigma (scaled) at an angle drawn uniformly in [-45, 45) degrees per image. */
+export const motionBlur: Corruption = (image, severity, random) => {
+  const scale = spatialScale(image.h, image.w);
+  const [radius, sigma] = level(MOTION, severity).map((v) => v * scale) as [number, number];
+  return motionBlurImage(image, radius, sigma, uniform(random, -45, 45));
 };
 
 /**
@@ -175,22 +178,24 @@ export function arange(start: number, stop: number, step: number): number[] {
 /**
  * The reference's clipped_zoom: crop the centre ceil(side / factor) pixels, enlarge them by `factor` with scipy's
  * zoom(order=1) (output side round(crop * factor); output pixel o samples crop coordinate o * (crop - 1) / (out - 1)),
- * then cut the centre `side` pixels. Done per axis, so non-square images work too.
+ * then cut the centre `side` pixels. Done per axis, so non-square images work too. With an output size (outH, outW)
+ * other than the input's, the crop is enlarged by factor * out / side instead, so the result shows the same part of
+ * the input at the new size (snow zooms a coarse noise grid this way; see snow.ts).
  */
-export function clippedZoom(image: Image, factor: number): Image {
-  const axis = (side: number) => {
+export function clippedZoom(image: Image, factor: number, outH = image.h, outW = image.w): Image {
+  const axis = (side: number, outSide: number) => {
     const crop = Math.ceil(side / factor);
     const top = Math.floor((side - crop) / 2);
-    const out = roundHalfEven(crop * factor);
-    const trim = Math.floor((out - side) / 2);
+    const out = roundHalfEven(crop * factor * (outSide / side));
+    const trim = Math.floor((out - outSide) / 2);
     const ratio = out > 1 ? (crop - 1) / (out - 1) : 0;
     return (o: number) => top + (o + trim) * ratio;
   };
-  const ys = axis(image.h);
-  const xs = axis(image.w);
-  const result = blankLike(image);
-  for (let y = 0; y < image.h; y++) {
-    for (let x = 0; x < image.w; x++) sampleBilinear(image, ys(y), xs(x), result.data, (y * image.w + x) * image.c);
+  const ys = axis(image.h, outH);
+  const xs = axis(image.w, outW);
+  const result: Image = { data: new Float32Array(outH * outW * image.c), h: outH, w: outW, c: image.c };
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++) sampleBilinear(image, ys(y), xs(x), result.data, (y * outW + x) * image.c);
   }
   return result;
 }

@@ -1,12 +1,14 @@
 // Common corruptions (Hendrycks & Dietterich, ICLR 2019): generated from the seed, or read from the published .npy files.
 // D. Hendrycks, T. Dietterich, "Benchmarking Neural Network Robustness to Common Corruptions and Perturbations",
-// ICLR 2019, https://arxiv.org/abs/1903.12261. The 16 CIFAR-10-C types with the 5-severity parameters of the
+// ICLR 2019, https://arxiv.org/abs/1903.12261. The 18 generated CIFAR-10-C types with the 5-severity parameters of the
 // authors' make_cifar_c.py (for 32x32 images; spatial parameters scale with the image side, see image.ts), written
 // anew here: noise (noise.ts), blurs (blur.ts), brightness / saturate / contrast (color.ts), fog (fog.ts), pixelate and
-// elastic transform (geometric.ts), JPEG (jpeg.ts); the published files are read by npy.ts.
+// elastic transform (geometric.ts), JPEG (jpeg.ts), snow (snow.ts), spatter (spatter.ts, with the OpenCV steps in
+// edges.ts). Frost overlays photographs that ship with the reference code, so it only comes from the published files,
+// which npy.ts reads.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CorruptionType } from '../config/schema.js';
+import type { CorruptionType, GeneratedCorruptionType } from '../config/schema.js';
 import { rng } from '../util/rng.js';
 import { defocusBlur, gaussianBlurCorruption, glassBlur, motionBlur, zoomBlur } from './blur.js';
 import { brightness, contrast, saturate } from './color.js';
@@ -16,9 +18,11 @@ import { elasticTransform, pixelate } from './geometric.js';
 import { jpegCompression } from './jpeg.js';
 import { gaussianNoise, impulseNoise, shotNoise, speckleNoise } from './noise.js';
 import { openCifarC } from './npy.js';
+import { snow } from './snow.js';
+import { spatter } from './spatter.js';
 
 /** The corruptions made one image at a time (JPEG works on whole batches, see jpeg.ts). */
-const PER_IMAGE: Record<Exclude<CorruptionType, 'jpeg_compression'>, Corruption> = {
+const PER_IMAGE: Record<Exclude<GeneratedCorruptionType, 'jpeg_compression'>, Corruption> = {
   gaussian_noise: gaussianNoise,
   shot_noise: shotNoise,
   impulse_noise: impulseNoise,
@@ -34,6 +38,8 @@ const PER_IMAGE: Record<Exclude<CorruptionType, 'jpeg_compression'>, Corruption>
   saturate,
   elastic_transform: elasticTransform,
   pixelate,
+  snow,
+  spatter,
 };
 
 /**
@@ -41,9 +47,9 @@ const PER_IMAGE: Record<Exclude<CorruptionType, 'jpeg_compression'>, Corruption>
  * pixels in [0, 1]. Deterministic: the same inputs and seed give the same bytes. The input is not modified.
  * Each image has its own random stream, rng('corruption', seed, type, severity, index), so an image's corruption does
  * not depend on the others in the batch (JPEG encodes the batch as one mosaic, with the same per-image result). Images may have 1 (grey) or 3 (RGB) channels; the result is clipped to
- * [0, 1] and anything not finite becomes 0.
+ * [0, 1] and anything not finite becomes 0. Frost (a file-only type) cannot be generated and throws like any unknown type.
  */
-export function corruptImages(images: Float32Array, shape: readonly [number, number, number, number], type: CorruptionType, severity: number, seed: number): Float32Array {
+export function corruptImages(images: Float32Array, shape: readonly [number, number, number, number], type: GeneratedCorruptionType, severity: number, seed: number): Float32Array {
   const [n, h, w, c] = shape;
   if (type !== 'jpeg_compression' && !Object.hasOwn(PER_IMAGE, type)) throw new Error(`unknown corruption type "${String(type)}"`);
   if (!Number.isInteger(severity) || severity < 1 || severity > 5) throw new Error(`corruption severity must be an integer 1-5, got ${severity}`);
@@ -88,7 +94,8 @@ const CORRUPTION_FOLDERS: Record<string, string> = {
 };
 
 /**
- * The published file for this dataset ("cifar10" -> CIFAR-10-C, "cifar100" -> CIFAR-100-C) and type under dataDir, if
+ * The published file for this dataset ("cifar10" -> CIFAR-10-C, "cifar100" -> CIFAR-100-C) and type (a generated one
+ * or a file-only one such as frost) under dataDir, if
  * present: `<dataDir>/CIFAR-10-C/<type>.npy` or `<dataDir>/CIFAR-100-C/<type>.npy` (CIFAR-100-C serves cifar100 and
  * cifar100-coarse, whose test images are the same). Other datasets have none. A file that is there but is not uint8
  * (N, 32, 32, 3) with N a multiple of 5 throws an Error naming it.

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types.js';
 import type { AttackResult, Calibration, Job } from '../types.js';
 import { attackLabels, attackLossOf, corruptionLabel } from '../config/grid.js';
-import type { AttackConfig, CorruptionType, TransferConfig } from '../config/schema.js';
+import { FILE_ONLY_CORRUPTIONS, type AttackConfig, type CorruptionType, type GeneratedCorruptionType, type TransferConfig } from '../config/schema.js';
 import { attackLoss, attackNorm, getAttack } from '../attacks/index.js';
 import type { AttackTarget } from '../attacks/attack.js';
 import { correctMask } from '../attacks/attack.js';
@@ -141,8 +141,9 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   if (corruptions) {
     for (const type of corruptions.types) {
       const file = corruptions.source === 'generated' ? undefined : findCorruptionFile(dataset.name, context.dataDir ?? '', type);
-      if (corruptions.source === 'files' && !file) {
-        throw new Error(`corruptions.source is "files" but no ${type}.npy was found for ${dataset.name} in ${context.dataDir}; place the published CIFAR-10-C / CIFAR-100-C files there or use source "generated"`);
+      if ((corruptions.source === 'files' || isFileOnly(type)) && !file) {
+        const why = isFileOnly(type) ? `${type} cannot be generated` : 'corruptions.source is "files"';
+        throw new Error(`${why} but no ${type}.npy was found for ${dataset.name} in ${context.dataDir}; place the published CIFAR-10-C / CIFAR-100-C files there${isFileOnly(type) ? ` or drop ${type}` : ' or use source "generated"'}`);
       }
       for (const severity of corruptions.severities) {
         const label = corruptionLabel(type, severity);
@@ -167,7 +168,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
         const clean = tf.tidy(() => rangeTensors(dataset.test, dataset.imageShape, start, count).images);
         const pixels = (await clean.data()) as Float32Array;
         clean.dispose();
-        batchImages.push(corruptImages(pixels, [count, h, w, c], type, severity, intSeed('corruption', job.seed, type, severity, batch)));
+        batchImages.push(corruptImages(pixels, [count, h, w, c], type as GeneratedCorruptionType, severity, intSeed('corruption', job.seed, type, severity, batch)));
       }
     }
     const [correctCount] = await overBatches((_, batchLabels, batch) => [
@@ -193,6 +194,10 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   }
 
   return { cleanAccuracy, samples, calibration, attacks, evalSeconds: (performance.now() - started) / 1000 };
+}
+
+function isFileOnly(type: CorruptionType): boolean {
+  return (FILE_ONLY_CORRUPTIONS as readonly string[]).includes(type);
 }
 
 async function surrogateFor(config: TransferConfig, context: EvalContext): Promise<Surrogate> {
