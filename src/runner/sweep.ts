@@ -16,6 +16,7 @@ import { writeReport, type ReportFiles } from '../report/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InterruptedError } from '../train/train.js';
 import { jobName, type ProgressSink } from './progress.js';
+import { heldByPool, startWorkers } from './workers.js';
 
 export interface SweepOptions {
   outDir: string;
@@ -33,6 +34,12 @@ export interface SweepOptions {
   dataDir?: string;
   /** Age after which another host's lock is taken over (default 6 hours). */
   lockStaleSeconds?: number;
+  /** Processes that run jobs at once (`--jobs`): this one plus jobs - 1 workers, each with its own backend. Default 1. */
+  jobs?: number;
+  /** Records as they were when the sweep began, instead of reading them now (a worker gets its main process's). */
+  baseline?: RunRecord[];
+  /** Rebuild runs.csv, tables, summary and plots at the end (default true; workers leave it to the main process). */
+  writeViews?: boolean;
 }
 
 export interface SweepResult {
@@ -51,8 +58,10 @@ export interface SweepResult {
   interrupted: boolean;
   /** The records of this config's jobs, in grid order (finished ones only). */
   records: RunRecord[];
-  /** Every view rebuilt from the records: runs.csv, tables, summary.md, plots, index.html. */
+  /** Every view rebuilt from the records: runs.csv, tables, summary.md, plots, index.html (empty when writeViews is false). */
   report: ReportFiles;
+  /** Worker processes started for `--jobs` (0 without). */
+  workers: number;
   /** Record files that could not be read. */
   problems: string[];
 }
@@ -63,7 +72,8 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   const jobs = shard ? selectShard(grid, shard) : grid;
   const lockOptions = { staleSeconds: options.lockStaleSeconds ?? DEFAULT_LOCK_STALE_SECONDS };
   const backend = await initBackend(options.backend);
-  const initial = new Map(readRecords(outDir).records.map((record) => [record.runId, record]));
+  const baseline = options.baseline ?? readRecords(outDir).records;
+  const initial = new Map(baseline.map((record) => [record.runId, record]));
   const toRun = jobs.filter((job) => {
     const record = initial.get(job.runId);
     if (!record || options.force) return true;
@@ -88,6 +98,26 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   progress.message(`backend: ${backend.name} (${backend.reason})`);
   if (shard) progress.message(`shard ${shard.index}/${shard.count} (from ${shard.source}): ${jobs.length} of ${grid.length} jobs`);
   progress.sweepStart({ total: jobs.length, toRun: toRun.length, skipped: jobs.length - toRun.length, outDir, backend: backend.name });
+  const workerCount = Math.max(0, Math.min((options.jobs ?? 1) - 1, toRun.length - 1));
+  const pool =
+    workerCount > 0
+      ? startWorkers(
+          workerCount,
+          config,
+          {
+            outDir,
+            backend: options.backend,
+            ...(options.force !== undefined ? { force: options.force } : {}),
+            ...(options.retryFailed !== undefined ? { retryFailed: options.retryFailed } : {}),
+            ...(shard ? { shard } : {}),
+            dataDir: dataContext.dataDir,
+            lockStaleSeconds: lockOptions.staleSeconds,
+            baseline,
+          },
+          (text) => progress.message(text),
+        )
+      : undefined;
+  if (pool) progress.message(`--jobs ${workerCount + 1}: ${workerCount} worker process${workerCount === 1 ? '' : 'es'} (pids ${pool.pids.join(', ')}) share the jobs`);
 
   let ran = 0;
   let finishedElsewhere = 0;
@@ -101,7 +131,9 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     const claim = claimLock(outDir, job.runId, lockOptions);
     if (!claim.claimed) {
       heldElsewhere.push({ job, holder: claim.holder });
-      progress.message(`${jobName(job)}: running in another process (${describeHolder(claim.holder)}); left to it`);
+      if (!pool || !heldByPool(claim.holder, pool.pids)) {
+        progress.message(`${jobName(job)}: running in another process (${describeHolder(claim.holder)}); left to it`);
+      }
       continue;
     }
     try {
@@ -137,9 +169,24 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
       releaseLock(claim.lock);
     }
   }
+  if (pool) {
+    // Our own workers finish their jobs (or stop with us) before the views are written.
+    if (interrupted) pool.stop();
+    const watch = setInterval(() => {
+      if (options.shouldStop?.()) {
+        interrupted = true;
+        pool.stop();
+      }
+    }, 200);
+    try {
+      ran += await pool.done;
+    } finally {
+      clearInterval(watch);
+    }
+  }
   progress.sweepEnd();
 
-  const { stored, report } = await rebuildViews(outDir);
+  const { stored, report } = options.writeViews === false ? { stored: readRecords(outDir), report: NO_VIEWS } : await rebuildViews(outDir);
   const onDisk = new Map(stored.records.map((record) => [record.runId, record]));
   const records = jobs.map((job) => onDisk.get(job.runId)).filter((record): record is RunRecord => record !== undefined);
   const runningElsewhere = heldElsewhere.filter(({ job }) => onDisk.get(job.runId)?.finishedAt === initial.get(job.runId)?.finishedAt);
@@ -157,8 +204,11 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     records,
     report,
     problems: stored.problems,
+    workers: workerCount,
   };
 }
+
+const NO_VIEWS: ReportFiles = { runsCsv: '', tables: [], summary: '', plots: [], html: '' };
 
 // Records written by another process while we wrote the views would be missing from them: rebuild until none were.
 async function rebuildViews(outDir: string) {

@@ -19,6 +19,7 @@ interface RunArgs {
   set: string[];
   shard?: string;
   shards?: string;
+  jobs: number;
   force: boolean;
   retryFailed: boolean;
   json: boolean;
@@ -37,14 +38,17 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', array: true, default: [], describe: 'override a config key, e.g. --set training.epochs=1' })
       .option('shard', { type: 'string', describe: 'run slice I of N of the grid (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID/_COUNT' })
       .option('shards', { type: 'string', describe: 'shard count N with JOB_COMPLETION_INDEX (Kubernetes indexed Jobs)' })
+      .option('jobs', { type: 'number', default: 1, describe: 'run jobs in N processes at once, each with its own backend (results are the same as with 1)' })
       .option('force', { type: 'boolean', default: false, describe: 'rerun finished runs too' })
       .option('retry-failed', { type: 'boolean', default: false, describe: 'rerun runs that failed' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .example('$0 run configs/quickstart.json', 'the embedded MNIST sweep')
       .example('$0 run configs/quickstart.json --set training.epochs=1 --set temperatures=[1,100]', 'a quicker variant')
+      .example('$0 run configs/quickstart.json --jobs 2', 'two jobs at a time, one per core')
       .example('$0 run configs/quickstart.json --shard 2/3 --out results/qs-2', 'the second of three slices (then temper merge)') as unknown as Argv<RunArgs>,
   handler: async (args: ArgumentsCamelCase<RunArgs>) => {
+    if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`--jobs: expected a whole number of processes >= 1, found ${args.jobs}`);
     const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
     const { shard, staleSeconds } = scaleOutSettings(args);
     const outDir = resolve(args.out ?? join('results', config.name));
@@ -65,6 +69,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       retryFailed: args.retryFailed,
       shard,
       lockStaleSeconds: staleSeconds,
+      jobs: args.jobs,
       progress,
       shouldStop: () => signal !== undefined,
     });
@@ -74,6 +79,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
           outDir: result.outDir,
           backend: result.backend.name,
           shard: result.shard ?? null,
+          jobs: result.workers + 1,
           total: result.total,
           ran: result.ran,
           skipped: result.skipped,
