@@ -1,12 +1,13 @@
-// Backend selection: tfjs-node (GPU, then CPU build) where it installed, else wasm; cpu for tests.
+// Backend selection: tfjs-node (GPU, then CPU build) where it installed, else webgpu on a hardware adapter, else wasm;
+// cpu for tests.
 import * as tf from '@tensorflow/tfjs';
 import { registerProjectKernels } from './kernels/index.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendInfo {
-  /** tfjs backend name actually in use: "tensorflow", "wasm" or "cpu". */
+  /** tfjs backend name actually in use: "tensorflow", "webgpu", "wasm" or "cpu". */
   name: string;
   /** Which package provided it, e.g. "@tensorflow/tfjs-node-gpu". */
   provider: string;
@@ -24,6 +25,8 @@ export interface BackendProbe {
   provider: string;
   ok: boolean;
   detail: string;
+  /** webgpu only: the adapters Dawn offers, one line each (for `temper doctor`). */
+  adapters?: string[];
 }
 
 const TENSORFLOW_PROVIDERS = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -45,6 +48,109 @@ async function tryTensorflow(): Promise<BackendProbe> {
   return { backend: 'tensorflow', provider: TENSORFLOW_PROVIDERS.join(' | '), ok: false, detail: failures.join('; ') };
 }
 
+/** The parts of the `webgpu` package (Dawn) and of WebGPU that the probe uses; typed here since the package is optional. */
+interface GpuAdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  type?: string;
+  isFallbackAdapter?: boolean;
+}
+interface GpuAdapter {
+  info?: GpuAdapterInfo;
+  isFallbackAdapter?: boolean;
+}
+interface Gpu {
+  requestAdapter(options?: { powerPreference?: 'low-power' | 'high-performance'; forceFallbackAdapter?: boolean }): Promise<GpuAdapter | null>;
+}
+interface DawnModule {
+  create(options: string[]): Gpu;
+  globals: Record<string, unknown>;
+}
+
+const WEBGPU_PROVIDER = '@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)';
+
+/** CPU implementations of WebGPU/Vulkan: correct but much slower than wasm, so `auto` never picks them. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|basic render driver/i;
+
+/** "llvmpipe" for Mesa's lavapipe, else the name the adapter gives; undefined for a hardware adapter. */
+export function softwareAdapterName(adapter: GpuAdapter): string | undefined {
+  const info = adapter.info ?? {};
+  const text = [info.description, info.device, info.architecture, info.vendor].filter(Boolean).join(' ');
+  const named = SOFTWARE_ADAPTER.exec(text)?.[0];
+  const flagged = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || info.type === 'cpu' || info.architecture === 'software';
+  if (named) return named.toLowerCase() === 'lavapipe' ? 'llvmpipe' : named.toLowerCase() === 'swiftshader' ? 'SwiftShader' : named.toLowerCase();
+  return flagged ? (info.description || info.device || info.vendor || 'unnamed').split(':')[0]!.trim() : undefined;
+}
+
+/** One line naming an adapter, e.g. "NVIDIA: 580.159.04 (vendor nvidia, architecture hopper, device ...)". */
+export function describeAdapter(adapter: GpuAdapter): string {
+  const info = adapter.info ?? {};
+  const name = info.description || info.device || 'unnamed adapter';
+  const parts = [['vendor', info.vendor], ['architecture', info.architecture], ['device', info.device !== name ? info.device : '']]
+    .filter(([, value]) => value)
+    .map(([key, value]) => `${key} ${value}`);
+  const software = softwareAdapterName(adapter);
+  if (software) parts.push(`software adapter (${software})`);
+  return parts.length ? `${name} (${parts.join(', ')})` : name;
+}
+
+/** Every adapter Dawn offers for the three ways of asking, without duplicates; the first is what tfjs-webgpu gets. */
+async function listAdapters(gpu: Gpu): Promise<GpuAdapter[]> {
+  const asks = [{ powerPreference: 'high-performance' as const }, { powerPreference: 'low-power' as const }, { forceFallbackAdapter: true }];
+  const found = new Map<string, GpuAdapter>();
+  for (const ask of asks) {
+    const adapter = await gpu.requestAdapter(ask).catch(() => null);
+    if (adapter && !found.has(describeAdapter(adapter))) found.set(describeAdapter(adapter), adapter);
+  }
+  return [...found.values()];
+}
+
+/**
+ * Loads Dawn and asks for the adapter tfjs-webgpu will get (high-performance). A software adapter is refused unless
+ * `allowSoftware` (an explicit `--backend webgpu`), before tfjs-webgpu is imported, so `auto` leaves no trace of it.
+ */
+async function tryWebgpu(allowSoftware: boolean): Promise<BackendProbe> {
+  const fail = (detail: string, adapters?: string[]): BackendProbe => ({ backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail, adapters });
+  let dawn: DawnModule;
+  try {
+    // `as string` keeps TypeScript from resolving the optional package; the emitted import is the plain literal.
+    dawn = (await import('webgpu' as string)) as DawnModule;
+  } catch (error) {
+    return fail(`${firstLine(error)} (package webgpu)`);
+  }
+  let gpu: Gpu;
+  let adapters: GpuAdapter[];
+  try {
+    gpu = dawn.create([]);
+    adapters = await listAdapters(gpu);
+  } catch (error) {
+    return fail(`Dawn: ${firstLine(error)}`);
+  }
+  const lines = adapters.map(describeAdapter);
+  const chosen = adapters[0];
+  if (!chosen) return fail('no GPU adapter (Dawn found none)', lines);
+  const software = softwareAdapterName(chosen);
+  if (software && !allowSoftware) return fail(`only a software adapter (${software}), skipped`, lines);
+  try {
+    // tfjs-webgpu registers its backend on import only where navigator.gpu exists, and uses WebGPU's global
+    // constants (GPUBufferUsage, GPUMapMode, ...): Node has neither, Dawn provides both.
+    for (const [name, value] of Object.entries(dawn.globals)) {
+      if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+    }
+    const navigator = (globalThis as { navigator?: object }).navigator;
+    if (navigator) Object.defineProperty(navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu' as string);
+    if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend("webgpu") returned false (no device on the adapter)');
+  } catch (error) {
+    const text = firstLine(error);
+    return fail(text === 'not installed' ? 'not installed (package @tensorflow/tfjs-backend-webgpu)' : `${describeAdapter(chosen)}: ${text}`, lines);
+  }
+  return { backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: true, detail: describeAdapter(chosen), adapters: lines };
+}
+
 async function tryWasm(): Promise<BackendProbe> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
@@ -64,6 +170,7 @@ async function tryCpu(): Promise<BackendProbe> {
 
 const PROBES: Record<Exclude<BackendChoice, 'auto'>, () => Promise<BackendProbe>> = {
   tensorflow: tryTensorflow,
+  webgpu: () => tryWebgpu(true),
   wasm: tryWasm,
   cpu: tryCpu,
 };
@@ -80,13 +187,17 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   let reason: string;
   if (choice === 'auto') {
     const tried = await tryTensorflow();
+    const webgpu = tried.ok ? undefined : await tryWebgpu(false);
     if (tried.ok) {
       probe = tried;
       reason = `auto: ${tried.provider} loaded`;
+    } else if (webgpu!.ok) {
+      probe = webgpu!;
+      reason = `auto: tensorflow unavailable (${tried.detail}), using webgpu (${webgpu!.detail})`;
     } else {
       probe = await tryWasm();
-      if (!probe.ok) throw new BackendError(`no backend loads: tensorflow (${tried.detail}); wasm (${probe.detail})`);
-      reason = `auto: tensorflow unavailable (${tried.detail}), using wasm (${probe.detail})`;
+      if (!probe.ok) throw new BackendError(`no backend loads: tensorflow (${tried.detail}); webgpu (${webgpu!.detail}); wasm (${probe.detail})`);
+      reason = `auto: tensorflow unavailable (${tried.detail}); webgpu: ${webgpu!.detail}; using wasm (${probe.detail})`;
     }
   } else {
     probe = await PROBES[choice]();
@@ -101,7 +212,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
 /** Tries every backend without keeping any (for `temper doctor`); run it in a process of its own. */
 export async function probeBackends(): Promise<BackendProbe[]> {
   const results: BackendProbe[] = [];
-  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) results.push(await PROBES[name]());
+  for (const name of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) results.push(await PROBES[name]());
   return results;
 }
 

@@ -1,7 +1,8 @@
-// Project kernels that make training and input gradients fast on tfjs-wasm; see /work/shared/PERF.md.
+// Project kernels that make training and input gradients fast on tfjs-wasm and tfjs-webgpu; see /work/shared/PERF.md.
 import * as tf from '@tensorflow/tfjs';
 import { makeBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-webgpu.js';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
@@ -10,10 +11,10 @@ import { makeSumConfig } from './sum.js';
 /** Builds a kernel config given the stock kernel it replaces (undefined where the backend has none). */
 type KernelFactory = (stock: tf.KernelFunc | undefined) => tf.KernelConfig;
 
-function requireStock(kernelName: string, make: (stock: tf.KernelFunc) => tf.KernelConfig): KernelFactory {
+function requireStock(kernelName: string, backendName: string, make: (stock: tf.KernelFunc) => tf.KernelConfig): KernelFactory {
   return (stock) => {
     if (stock === undefined) {
-      throw new Error(`${kernelName} is not registered for wasm; call registerProjectKernels after tf.setBackend('wasm') resolved`);
+      throw new Error(`${kernelName} is not registered for ${backendName}; call registerProjectKernels after tf.setBackend('${backendName}') resolved`);
     }
     return make(stock);
   };
@@ -22,20 +23,25 @@ function requireStock(kernelName: string, make: (stock: tf.KernelFunc) => tf.Ker
 const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
   wasm: {
     [tf.Conv2DBackpropFilter]: () => conv2DBackpropFilterConfig,
-    [tf.Conv2DBackpropInput]: requireStock(tf.Conv2DBackpropInput, makeConv2DBackpropInputConfig),
-    [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, makeMaxPoolGradConfig),
-    [tf.BatchMatMul]: requireStock(tf.BatchMatMul, makeBatchMatMulConfig),
-    [tf.Sum]: requireStock(tf.Sum, makeSumConfig),
-    [tf.Identity]: requireStock(tf.Identity, makeIdentityConfig),
-    [tf.Cast]: requireStock(tf.Cast, makeCastConfig),
+    [tf.Conv2DBackpropInput]: requireStock(tf.Conv2DBackpropInput, 'wasm', makeConv2DBackpropInputConfig),
+    [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, 'wasm', makeMaxPoolGradConfig),
+    [tf.BatchMatMul]: requireStock(tf.BatchMatMul, 'wasm', makeBatchMatMulConfig),
+    [tf.Sum]: requireStock(tf.Sum, 'wasm', makeSumConfig),
+    [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
+    [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
+  },
+  // Only the filter gradient: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
+  // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
+  webgpu: {
+    [tf.Conv2DBackpropFilter]: requireStock(tf.Conv2DBackpropFilter, 'webgpu', (stock) => makeWebGPUConv2DBackpropFilterConfig(stock)),
   },
 };
 
 const registered = new Map<string, string[]>();
 
 /**
- * Registers this project's kernels for `backendName` (only 'wasm' has any) and returns their names.
- * Call it after `await tf.setBackend('wasm')` resolved: the replaced stock kernels are captured and
+ * Registers this project's kernels for `backendName` ('wasm' and 'webgpu' have some) and returns their names.
+ * Call it after `await tf.setBackend(backendName)` resolved: the replaced stock kernels are captured and
  * used as fallbacks, and they only work once the backend ran their setup. Calling it again returns the
  * same names and registers nothing. With TEMPER_STOCK_KERNELS=1 it registers nothing and returns [],
  * so stock tfjs can be measured.
