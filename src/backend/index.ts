@@ -175,8 +175,11 @@ const PROBES: Record<Exclude<BackendChoice, 'auto'>, () => Promise<BackendProbe>
   cpu: tryCpu,
 };
 
-/** Selects and initialises a backend once per process; later calls return the same one. */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+/**
+ * Selects and initialises a backend once per process; later calls return the same one. `hardwareOnly` makes an explicit
+ * `webgpu` refuse a software adapter as `auto` does (`temper bench` measures webgpu only on a real GPU).
+ */
+export async function initBackend(choice: BackendChoice = 'auto', options: { hardwareOnly?: boolean } = {}): Promise<BackendInfo> {
   if (active) {
     if (choice !== 'auto' && choice !== active.name) {
       throw new BackendError(`backend already initialised as "${active.name}"; cannot switch to "${choice}" in one process`);
@@ -200,7 +203,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       reason = `auto: tensorflow unavailable (${tried.detail}); webgpu: ${webgpu!.detail}; using wasm (${probe.detail})`;
     }
   } else {
-    probe = await PROBES[choice]();
+    probe = choice === 'webgpu' && options.hardwareOnly ? await tryWebgpu(false) : await PROBES[choice]();
     if (!probe.ok) throw new BackendError(`backend "${choice}" does not load: ${probe.detail}`);
     reason = `requested with --backend ${choice} (${probe.detail})`;
   }

@@ -6,6 +6,7 @@ import { validateCommand } from './commands/validate.js';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
+import { benchCommand } from './commands/bench.js';
 import { statusCommand } from './commands/status.js';
 import { mergeCommand } from './commands/merge.js';
 import { ConfigError } from '../config/errors.js';
@@ -40,7 +41,8 @@ try {
     .command(reportCommand)
     .command(dataCommand)
     .command(doctorCommand)
-    .demandCommand(1, 'name a command: run, validate, status, merge, report, data, doctor')
+    .command(benchCommand)
+    .demandCommand(1, 'name a command: run, validate, status, merge, report, data, doctor, bench')
     .strict()
     .version(temperVersion())
     .help()

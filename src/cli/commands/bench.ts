@@ -1,0 +1,76 @@
+// `temper bench`: train-step and PGD-step throughput of the benchmark models on each backend (see src/bench/).
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
+import { BENCH_KINDS, DEFAULT_BENCH_SETTINGS, type BenchKind, type BenchSettings } from '../../bench/measure.js';
+import { BENCH_MODELS, type BenchModelName } from '../../bench/models.js';
+import { formatBench, runBench } from '../../bench/run.js';
+import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
+
+interface BenchArgs {
+  backend: BackendChoice;
+  json: boolean;
+  quiet: boolean;
+  model: BenchModelName[];
+  what: BenchKind[];
+  batch?: number;
+  warmup?: number;
+  minSteps?: number;
+  minSeconds: number;
+  maxSeconds: number;
+  seed: number;
+}
+
+const ADVANCED = 'Measurement (defaults suit a real benchmark; smaller values make a quick check):';
+
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: 'bench',
+  describe: 'Measure train-step and PGD-step throughput (images/s) of cnn-small and vgg6-bn on each backend',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'backend to measure; auto: every one of tensorflow, webgpu (on a hardware GPU), wasm, cpu that loads, each in its own process' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object on stdout' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr' })
+      .option('model', { choices: BENCH_MODELS, array: true, default: [...BENCH_MODELS], describe: 'models to measure' })
+      .option('what', { choices: BENCH_KINDS, array: true, default: [...BENCH_KINDS], describe: 'steps to measure: train (adam on CE at T = 10), pgd (one input-gradient step)' })
+      .option('batch', { type: 'number', group: ADVANCED, describe: 'batch size for every backend (default 128; on cpu 16 for cnn-small, 1 for vgg6-bn)' })
+      .option('warmup', { type: 'number', group: ADVANCED, describe: 'untimed steps first (default 2; on cpu 1)' })
+      .option('min-steps', { type: 'number', group: ADVANCED, describe: 'time at least this many steps... (default 3; on cpu 1)' })
+      .option('min-seconds', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.minSeconds, describe: '...and at least this long' })
+      .option('max-seconds', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.maxSeconds, describe: 'stop timing a measurement after this long (at least one step)' })
+      .option('seed', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.seed, describe: 'seeds weights, images, labels and the PGD start' })
+      .example('$0 bench', 'every backend that loads here')
+      .example('$0 bench --backend wasm --json > bench.json', 'one backend, machine-readable')
+      .example('$0 bench --backend wasm --model cnn-small --batch 16 --warmup 1 --min-steps 1 --min-seconds 0', 'a quick check') as unknown as Argv<BenchArgs>,
+  handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
+    const settings = benchSettings(args);
+    const report = await runBench(args.backend, settings, { quiet: args.quiet });
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBench(report)}\n`);
+    for (const result of report.backends) {
+      // With auto, a backend that does not load is skipped (listed, not a failure); a named one must load.
+      if (!result.loaded && args.backend !== 'auto') process.stderr.write(`temper: ${result.error}\n`);
+    }
+    if (!report.backends.some((result) => result.loaded)) process.stderr.write('temper: no backend could be measured\n');
+    process.exitCode = report.complete ? EXIT_OK : EXIT_JOBS_FAILED;
+  },
+};
+
+function benchSettings(args: BenchArgs): BenchSettings {
+  const count = (name: string, value: number, least: number) => {
+    if (!Number.isInteger(value) || value < least) throw new UsageError(`--${name}: expected a whole number >= ${least}, found ${value}`);
+    return value;
+  };
+  const seconds = (name: string, value: number) => {
+    if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${name}: expected seconds >= 0, found ${value}`);
+    return value;
+  };
+  return {
+    warmupSteps: args.warmup === undefined ? undefined : count('warmup', args.warmup, 0),
+    minSteps: args.minSteps === undefined ? undefined : count('min-steps', args.minSteps, 1),
+    minSeconds: seconds('min-seconds', args.minSeconds),
+    maxSeconds: seconds('max-seconds', args.maxSeconds),
+    batch: args.batch === undefined ? undefined : count('batch', args.batch, 1),
+    models: [...new Set(args.model)],
+    kinds: [...new Set(args.what)],
+    seed: count('seed', args.seed, 0),
+  };
+}
