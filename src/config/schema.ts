@@ -104,7 +104,7 @@ export const cwL2Schema = z
     steps: steps(100).describe('Adam steps per binary-search round.'),
     binarySteps: positiveInt.default(5).describe('Binary-search rounds over the constant c.'),
     initialConst: z.number().positive().default(0.1).describe('Starting value of c.'),
-    learningRate: z.number().positive().default(0.01).describe('Adam learning rate in tanh space.'),
+    learningRate: z.number().positive().default(0.1).describe('Adam learning rate in tanh space (0.1 suits the 100-step default; the paper used 0.01 with 10,000 steps).'),
     confidence: z.number().nonnegative().default(0).describe('Margin kappa the attack must reach.'),
     target: targetSchema,
   })
