@@ -134,3 +134,28 @@ export function withRestarts(restarts: number, once: (restart: number) => Attack
   for (let restart = 1; restart < restarts; restart++) best = mergeRestarts(best, once(restart));
   return best;
 }
+
+/**
+ * The loop of the projected-gradient attacks (PGD, PGD-L2, BIM): from `start` (which it takes over), `steps` times
+ * x <- update(x, g) with g the input gradient of the attack objective (inside tf.tidy). Returns the final images,
+ * whether the model still classifies them correctly, and which examples had an exactly-zero gradient at the first step.
+ */
+export function gradientSteps(
+  run: Pick<AttackRun, 'target' | 'loss' | 'labels'> & { targets: tf.Tensor1D | undefined },
+  start: tf.Tensor4D,
+  steps: number,
+  update: (adversarial: tf.Tensor4D, gradient: tf.Tensor4D) => tf.Tensor4D,
+): AttackOutput {
+  let adversarial = start;
+  let zeroGradient: tf.Tensor1D | undefined;
+  for (let step = 0; step < steps; step++) {
+    const gradient = inputGradient(run.target, run.loss, adversarial, run.labels, run.targets);
+    zeroGradient ??= zeroGradientMask(gradient);
+    const current = adversarial;
+    const next = tf.tidy(() => update(current, gradient));
+    tf.dispose([gradient, adversarial]);
+    adversarial = next;
+  }
+  const robust = correctMask(run.target, adversarial, run.labels);
+  return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };
+}

@@ -5,7 +5,7 @@
 // which is the paper's descent on the loss of the target class.
 import * as tf from '@tensorflow/tfjs';
 import type { BimConfig } from '../config/schema.js';
-import { chooseTargets, correctMask, inputGradient, projectLinf, zeroGradientMask, type AttackSpec } from './attack.js';
+import { chooseTargets, gradientSteps, projectLinf, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const bim: AttackSpec<BimConfig> = {
@@ -19,17 +19,9 @@ export const bim: AttackSpec<BimConfig> = {
     const stepSize = config.stepSize ?? eps / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
-      let adversarial = tf.clone(images);
-      let zeroGradient: tf.Tensor1D | undefined;
-      for (let step = 0; step < config.steps; step++) {
-        const gradient = inputGradient(target, loss, adversarial, labels, targets);
-        zeroGradient ??= zeroGradientMask(gradient);
-        const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(tf.sign(gradient), stepSize)), images, eps));
-        tf.dispose([gradient, adversarial]);
-        adversarial = next;
-      }
-      const robust = correctMask(target, adversarial, labels);
-      return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };
+      return gradientSteps({ target, loss, labels, targets }, tf.clone(images), config.steps, (x, gradient) =>
+        projectLinf(tf.add(x, tf.mul(tf.sign(gradient), stepSize)), images, eps),
+      );
     } finally {
       targets?.dispose();
     }

@@ -6,7 +6,7 @@
 // Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdL2Config } from '../config/schema.js';
-import { chooseTargets, correctMask, inputGradient, l2Norm, projectL2, withRestarts, zeroGradientMask, type AttackSpec } from './attack.js';
+import { chooseTargets, gradientSteps, l2Norm, projectL2, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 /**
@@ -52,17 +52,10 @@ export const pgdL2: AttackSpec<PgdL2Config> = {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
       return withRestarts(config.restarts, (restart) => {
-        let adversarial = config.randomStart ? randomStart(images, eps, seed + restart) : tf.clone(images);
-        let zeroGradient: tf.Tensor1D | undefined;
-        for (let step = 0; step < config.steps; step++) {
-          const gradient = inputGradient(target, loss, adversarial, labels, targets);
-          zeroGradient ??= zeroGradientMask(gradient);
-          const next = tf.tidy(() => projectL2(tf.add(adversarial, tf.mul(unitL2(gradient), stepSize)), images, eps));
-          tf.dispose([gradient, adversarial]);
-          adversarial = next;
-        }
-        const robust = correctMask(target, adversarial, labels);
-        return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };
+        const start = config.randomStart ? randomStart(images, eps, seed + restart) : tf.clone(images);
+        return gradientSteps({ target, loss, labels, targets }, start, config.steps, (x, gradient) =>
+          projectL2(tf.add(x, tf.mul(unitL2(gradient), stepSize)), images, eps),
+        );
       });
     } finally {
       targets?.dispose();

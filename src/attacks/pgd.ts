@@ -4,7 +4,7 @@
 // only if it is classified correctly after every restart. Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdConfig } from '../config/schema.js';
-import { chooseTargets, correctMask, inputGradient, projectLinf, withRestarts, zeroGradientMask, type AttackSpec } from './attack.js';
+import { chooseTargets, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const pgd: AttackSpec<PgdConfig> = {
@@ -18,19 +18,12 @@ export const pgd: AttackSpec<PgdConfig> = {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
       return withRestarts(config.restarts, (restart) => {
-        let adversarial = config.randomStart
+        const start = config.randomStart
           ? tf.tidy(() => projectLinf(tf.add(images, tf.randomUniform(images.shape, -eps, eps, 'float32', seed + restart)), images, eps))
           : tf.clone(images);
-        let zeroGradient: tf.Tensor1D | undefined;
-        for (let step = 0; step < config.steps; step++) {
-          const gradient = inputGradient(target, loss, adversarial, labels, targets);
-          zeroGradient ??= zeroGradientMask(gradient);
-          const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(tf.sign(gradient), config.stepSize)), images, eps));
-          tf.dispose([gradient, adversarial]);
-          adversarial = next;
-        }
-        const robust = correctMask(target, adversarial, labels);
-        return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };
+        return gradientSteps({ target, loss, labels, targets }, start, config.steps, (x, gradient) =>
+          projectLinf(tf.add(x, tf.mul(tf.sign(gradient), config.stepSize)), images, eps),
+        );
       });
     } finally {
       targets?.dispose();

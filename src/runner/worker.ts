@@ -1,37 +1,31 @@
 // Entry of a `--jobs` worker process: runs the sweep it is sent, claiming jobs through their locks like any other
 // process sharing the folder, and reports finished jobs to the main process, which writes the views at the end.
 import { runSweep } from './sweep.js';
-import { jobName, type ProgressSink } from './progress.js';
+import { jobName, QuietProgress, type ProgressSink } from './progress.js';
 import type { RunRecord } from '../types.js';
 import type { FromWorker, ToWorker } from './workers.js';
 
 let stopping = false;
 const send = (message: FromWorker) => process.send?.(message);
 
-class ForwardingProgress implements ProgressSink {
-  sweepStart() {}
-  jobStart() {}
-  step() {}
-  epoch() {}
-  attack() {}
-  attackResult() {}
-  sweepEnd() {}
+// Quiet, except that finished jobs and messages go to the main process, which prints them.
+const forwarding: ProgressSink = Object.assign(new QuietProgress(), {
   jobEnd(record: RunRecord) {
     const what = record.status === 'ok' ? `done, clean accuracy ${((record.cleanAccuracy ?? 0) * 100).toFixed(2)}%` : `failed: ${record.failureReason}`;
     send({ type: 'message', text: `${jobName(record.job)}: ${what} (run ${record.runId})` });
-  }
+  },
   message(text: string) {
     // Lock notices about the main process's own jobs are noise here.
     if (!text.includes('running in another process')) send({ type: 'message', text });
-  }
-}
+  },
+});
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'stop') {
     stopping = true;
     return;
   }
-  runSweep(message.config, { ...message.options, progress: new ForwardingProgress(), shouldStop: () => stopping, writeViews: false })
+  runSweep(message.config, { ...message.options, progress: forwarding, shouldStop: () => stopping, writeViews: false })
     .then((result) => {
       send({ type: 'done', ran: result.ran });
       process.exitCode = result.interrupted ? 130 : 0;
