@@ -1,7 +1,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { disposeOutput } from '../src/attacks/attack.js';
+import { disposeOutput, exactSign, type AttackTarget } from '../src/attacks/attack.js';
+import { attackLoss, getAttack } from '../src/attacks/index.js';
 import { attackConfig, attackFixture, meanOf, perturbation, robustAccuracy, runAttack, type AttackFixture } from './attack-fixture.js';
 
 let fixture: AttackFixture;
@@ -59,6 +60,32 @@ describe('attacks on a small trained model', () => {
     assert.equal(normal, 0);
     assert.equal(cw, 0, 'the CW margin is scale-invariant and never saturates');
     assert.equal(dlr, 0, 'DLR is scale-invariant and never saturates');
+  });
+
+  it('exactSign is exact for tiny gradients (tfjs-wasm\'s Sign kernel returns 0 below 1.19e-7)', async () => {
+    const values = tf.tensor1d([1e-30, -1e-8, 0, 2, -3, 1e-7]);
+    const signs = exactSign(values);
+    assert.deepEqual(Array.from(await signs.data()), [1, -1, 0, 1, -1, 1]);
+    tf.dispose([values, signs]);
+  });
+
+  it('signed-gradient attacks move along gradients far below 1e-7 (a saturated softmax\'s are), not only exact zeros', async () => {
+    // A linear model with tiny weights: every input gradient is nonzero but about 1e-9 per pixel.
+    const pixels = 12 * 12;
+    const weights = tf.mul(tf.randomUniform([pixels, 4], -1, 1, 'float32', 3), 1e-9);
+    const tiny: AttackTarget = { logits: (x) => tf.matMul(tf.reshape(x, [-1, pixels]), weights) as tf.Tensor2D, temperature: 1 };
+    const images = tf.fill([8, 12, 12, 1], 0.5) as tf.Tensor4D;
+    const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
+    for (const config of [attackConfig({ name: 'fgsm' }), attackConfig({ name: 'pgd', steps: 3, stepSize: 0.05, randomStart: false }), attackConfig({ name: 'bim', steps: 2 })]) {
+      const output = getAttack(config.name).run({ target: tiny, images, labels, eps: 0.1, loss: attackLoss('ce', 1), config, seed: 1 } as never);
+      const moved = tf.tidy(() => tf.min(tf.max(tf.abs(tf.sub(output.adversarial, images)), [1, 2, 3])));
+      const zero = tf.sum(output.zeroGradient!);
+      assert.ok((await moved.data())[0]! > 0.09, `${config.name} did not move every image (tiny gradients were treated as zero)`);
+      assert.equal((await zero.data())[0], 0, 'the gradients are tiny, not zero');
+      tf.dispose([moved, zero]);
+      disposeOutput(output);
+    }
+    tf.dispose([weights, images, labels]);
   });
 
   it('an attack keeps no tensors alive', () => {

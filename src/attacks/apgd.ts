@@ -11,7 +11,7 @@
 // that fooled the model, else its best point. All per-example state stays in tensors: no host reads inside the loop.
 import * as tf from '@tensorflow/tfjs';
 import type { ApgdConfig } from '../config/schema.js';
-import { chooseTargets, projectLinf, withRestarts, zeroGradientMask, type AttackOutput, type AttackSpec, type AttackTarget } from './attack.js';
+import { chooseTargets, exactSign, projectLinf, withRestarts, zeroGradientMask, type AttackOutput, type AttackSpec, type AttackTarget } from './attack.js';
 import type { AttackLoss } from './losses.js';
 import { registerAttack } from './registry.js';
 
@@ -148,7 +148,7 @@ function attackOnce(
   for (let k = 1; k <= config.steps; k++) {
     const current = state;
     const moved = tf.tidy(() => {
-      const z = projectLinf(tf.add(current.x, tf.mul(current.eta, tf.sign(current.gradient))), images, eps);
+      const z = projectLinf(tf.add(current.x, tf.mul(current.eta, exactSign(current.gradient))), images, eps);
       if (k === 1) return z;
       const momentum = tf.add(tf.mul(tf.sub(z, current.x), MOMENTUM), tf.mul(tf.sub(current.x, current.previous), 1 - MOMENTUM));
       return projectLinf(tf.add(current.x, momentum), images, eps);

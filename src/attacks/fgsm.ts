@@ -2,7 +2,7 @@
 // https://arxiv.org/abs/1412.6572 — x' = clip(x + eps * sign(grad_x L(x, y)), 0, 1), one step.
 import * as tf from '@tensorflow/tfjs';
 import type { FgsmConfig } from '../config/schema.js';
-import { correctMask, inputGradient, zeroGradientMask, type AttackSpec } from './attack.js';
+import { correctMask, exactSign, inputGradient, zeroGradientMask, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const fgsm: AttackSpec<FgsmConfig> = {
@@ -15,7 +15,7 @@ export const fgsm: AttackSpec<FgsmConfig> = {
   run({ target, images, labels, eps, loss }) {
     return tf.tidy(() => {
       const gradient = inputGradient(target, loss, images, labels);
-      const adversarial = tf.clipByValue(tf.add(images, tf.mul(tf.sign(gradient), eps)), 0, 1) as tf.Tensor4D;
+      const adversarial = tf.clipByValue(tf.add(images, tf.mul(exactSign(gradient), eps)), 0, 1) as tf.Tensor4D;
       return { adversarial, robust: correctMask(target, adversarial, labels), zeroGradient: zeroGradientMask(gradient) };
     });
   },

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { BackendInfo } from '../backend/index.js';
 import { optimizerSchema } from '../config/schema.js';
 import { smoothedTemperatureCrossEntropy, attackLoss } from '../attacks/losses.js';
-import { inputGradient, projectLinf, type AttackTarget } from '../attacks/attack.js';
+import { exactSign, inputGradient, projectLinf, type AttackTarget } from '../attacks/attack.js';
 import { createOptimizer, disposeOptimizer } from '../train/optimizers.js';
 import { rng } from '../util/rng.js';
 import { BENCH_MODEL_SPECS, BENCH_MODELS, type BenchModelName, type BenchModelSpec } from './models.js';
@@ -197,7 +197,7 @@ function pgdStepper(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tenso
   return {
     async step() {
       const gradient = inputGradient(target, loss, adversarial, labels);
-      const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(tf.sign(gradient), BENCH_STEP_SIZE)), images, BENCH_EPS));
+      const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(exactSign(gradient), BENCH_STEP_SIZE)), images, BENCH_EPS));
       tf.dispose([gradient, adversarial]);
       adversarial = next;
       await settle(next);
