@@ -33,7 +33,10 @@ describe('temper run --jobs', () => {
     assert.equal(double.status, 0, double.stderr);
     assert.equal(JSON.parse(double.stdout).jobs, 2);
     // With --json the progress is quiet; the records say which jobs ran, and all 8 did, once each.
-    assert.equal(JSON.parse(double.stdout).ok, 8);
+    const summary = JSON.parse(double.stdout);
+    assert.equal(summary.ok, 8);
+    assert.equal(summary.ran, 8, 'jobs run by the worker count as run');
+    assert.equal(summary.skipped, 0, 'jobs run by the worker are not "skipped"');
     assert.deepEqual(numbers(two), numbers(one));
   });
 

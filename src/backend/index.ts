@@ -1,5 +1,7 @@
 // Backend selection: tfjs-node (GPU, then CPU build) where it installed, else webgpu on a hardware adapter, else wasm;
 // cpu for tests.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { registerProjectKernels } from './kernels/index.js';
 
@@ -113,6 +115,12 @@ async function listAdapters(gpu: Gpu): Promise<GpuAdapter[]> {
  */
 async function tryWebgpu(allowSoftware: boolean): Promise<BackendProbe> {
   const fail = (detail: string, adapters?: string[]): BackendProbe => ({ backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail, adapters });
+  if (!allowSoftware) {
+    // Ask in a child process first: Dawn prints warnings on stderr while it inspects Vulkan drivers, which the user
+    // should only see when webgpu is actually used (a hardware adapter), not on every `auto` run that skips it.
+    const verdict = adapterVerdict();
+    if (!verdict.hardware) return fail(verdict.detail, verdict.adapters);
+  }
   let dawn: DawnModule;
   try {
     // `as string` keeps TypeScript from resolving the optional package; the emitted import is the plain literal.
@@ -149,6 +157,47 @@ async function tryWebgpu(allowSoftware: boolean): Promise<BackendProbe> {
     return fail(text === 'not installed' ? 'not installed (package @tensorflow/tfjs-backend-webgpu)' : `${describeAdapter(chosen)}: ${text}`, lines);
   }
   return { backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: true, detail: describeAdapter(chosen), adapters: lines };
+}
+
+const ADAPTER_PROBE = fileURLToPath(new URL('./adapter-probe.js', import.meta.url));
+
+/** What a child process found: whether Dawn's first adapter is a hardware one, and every adapter it lists. */
+export interface AdapterVerdict {
+  hardware: boolean;
+  detail: string;
+  adapters: string[];
+}
+
+function adapterVerdict(): AdapterVerdict {
+  const child = spawnSync(process.execPath, [ADAPTER_PROBE], { encoding: 'utf8', timeout: 60_000 });
+  try {
+    return JSON.parse(child.stdout) as AdapterVerdict;
+  } catch {
+    const why = child.error?.message ?? (child.stderr.trim().split('\n').at(-1) || `exit ${child.status ?? child.signal}`);
+    return { hardware: false, detail: `adapter probe failed: ${why}`, adapters: [] };
+  }
+}
+
+/** Loads Dawn in this process and judges its first adapter (the body of the adapter-probe child). */
+export async function judgeAdapters(): Promise<AdapterVerdict> {
+  let dawn: DawnModule;
+  try {
+    dawn = (await import('webgpu' as string)) as DawnModule;
+  } catch (error) {
+    return { hardware: false, detail: `${firstLine(error)} (package webgpu)`, adapters: [] };
+  }
+  try {
+    const adapters = await listAdapters(dawn.create([]));
+    const lines = adapters.map(describeAdapter);
+    const chosen = adapters[0];
+    if (!chosen) return { hardware: false, detail: 'no GPU adapter (Dawn found none)', adapters: lines };
+    const software = softwareAdapterName(chosen);
+    return software
+      ? { hardware: false, detail: `only a software adapter (${software}), skipped`, adapters: lines }
+      : { hardware: true, detail: describeAdapter(chosen), adapters: lines };
+  } catch (error) {
+    return { hardware: false, detail: `Dawn: ${firstLine(error)}`, adapters: [] };
+  }
 }
 
 async function tryWasm(): Promise<BackendProbe> {

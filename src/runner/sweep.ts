@@ -49,6 +49,8 @@ export interface SweepResult {
   /** Jobs of this sweep: the whole grid, or the shard's slice of it. */
   total: number;
   ran: number;
+  /** Run ids of the jobs this process ran itself (not its workers). */
+  ranIds: string[];
   /** Finished before this sweep reached them (earlier, or by another process meanwhile). */
   skipped: number;
   /** Jobs left to another live process that holds their lock and had not finished them when this sweep ended. */
@@ -120,7 +122,9 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   if (pool) progress.message(`--jobs ${workerCount + 1}: ${workerCount} worker process${workerCount === 1 ? '' : 'es'} (pids ${pool.pids.join(', ')}) share the jobs`);
 
   let ran = 0;
-  let finishedElsewhere = 0;
+  const ranIds: string[] = [];
+  // Jobs found finished by the time this process claimed them (by our own workers, or by another process).
+  const finishedElsewhere = new Set<string>();
   let interrupted = false;
   const heldElsewhere: Array<{ job: Job; holder?: LockInfo }> = [];
   for (const [position, job] of toRun.entries()) {
@@ -139,7 +143,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     try {
       // Another process may have finished it between our first look at the records and our claim.
       if (finishedSince(outDir, job.runId, initial.get(job.runId))) {
-        finishedElsewhere += 1;
+        finishedElsewhere.add(job.runId);
         continue;
       }
       progress.jobStart(job, position + 1, toRun.length);
@@ -160,6 +164,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
       );
       writeRecord(outDir, record);
       ran += 1;
+      ranIds.push(job.runId);
       progress.jobEnd(record);
     } catch (error) {
       if (!(error instanceof InterruptedError)) throw error;
@@ -179,7 +184,10 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
       }
     }, 200);
     try {
-      ran += await pool.done;
+      const byWorkers = await pool.done;
+      ran += byWorkers.length;
+      // What our workers ran was run by this sweep, not skipped.
+      for (const runId of byWorkers) finishedElsewhere.delete(runId);
     } finally {
       clearInterval(watch);
     }
@@ -196,7 +204,8 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     shard,
     total: jobs.length,
     ran,
-    skipped: jobs.length - toRun.length + finishedElsewhere,
+    ranIds,
+    skipped: jobs.length - toRun.length + finishedElsewhere.size,
     runningElsewhere,
     ok: records.filter((record) => record.status === 'ok').length,
     failed: records.filter((record) => record.status === 'failed').length,

@@ -27,7 +27,7 @@ process.on('message', (message: ToWorker) => {
   }
   runSweep(message.config, { ...message.options, progress: forwarding, shouldStop: () => stopping, writeViews: false })
     .then((result) => {
-      send({ type: 'done', ran: result.ran });
+      send({ type: 'done', ranIds: result.ranIds });
       process.exitCode = result.interrupted ? 130 : 0;
     })
     .catch((error: unknown) => {

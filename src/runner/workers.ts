@@ -11,7 +11,7 @@ import type { SweepOptions } from './sweep.js';
 /** What the main process sends a worker. */
 export type ToWorker = { type: 'start'; config: ExperimentConfig; options: WorkerSweepOptions } | { type: 'stop' };
 /** What a worker sends back. */
-export type FromWorker = { type: 'message'; text: string } | { type: 'done'; ran: number } | { type: 'error'; message: string };
+export type FromWorker = { type: 'message'; text: string } | { type: 'done'; ranIds: string[] } | { type: 'error'; message: string };
 
 /** The sweep options that cross the process boundary (no functions, no progress sink). */
 export type WorkerSweepOptions = Omit<SweepOptions, 'progress' | 'shouldStop' | 'jobs' | 'onWorkersStarted'>;
@@ -20,8 +20,8 @@ export interface WorkerPool {
   pids: number[];
   /** Asks every worker to stop after saving what it finished (SIGINT/SIGTERM of the main process). */
   stop(): void;
-  /** Resolves when every worker has exited; the number of jobs they ran. Rejects if one crashed. */
-  done: Promise<number>;
+  /** Resolves when every worker has exited, to the run ids of the jobs they ran. Rejects if one crashed. */
+  done: Promise<string[]>;
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -32,12 +32,12 @@ export function startWorkers(count: number, config: ExperimentConfig, options: W
     // stdout is ours alone (tables, --json); a worker's stderr still reaches the terminal for crashes.
     const child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.push(child);
-    return new Promise<number>((resolve, reject) => {
-      let ran = 0;
+    return new Promise<string[]>((resolve, reject) => {
+      let ran: string[] = [];
       let failure: string | undefined;
       child.on('message', (message: FromWorker) => {
         if (message.type === 'message') onMessage(`worker ${i + 2}: ${message.text}`);
-        else if (message.type === 'done') ran = message.ran;
+        else if (message.type === 'done') ran = message.ranIds;
         else failure = message.message;
       });
       child.on('error', reject);
@@ -56,7 +56,7 @@ export function startWorkers(count: number, config: ExperimentConfig, options: W
     stop: () => {
       for (const child of children) if (child.connected) child.send({ type: 'stop' } satisfies ToWorker);
     },
-    done: Promise.all(finished).then((counts) => counts.reduce((a, b) => a + b, 0)),
+    done: Promise.all(finished).then((lists) => lists.flat()),
   };
 }
 
