@@ -77,6 +77,20 @@ function tempDir(): string {
 }
 
 describe('a malformed config is rejected, naming the file, the path, what was expected and what was found', () => {
+  it('a corruption that cannot be generated, with the reason and what to do', () => {
+    const problems = problemsFor({ ...minimal, corruptions: { types: ['contrast', 'frost'], source: 'generated' } });
+    const only = assertOneProblem(problems, { file: FILE, path: 'corruptions.types' });
+    assert.match(only.message, /frost cannot be generated; use source "files" or "auto"/);
+  });
+
+  it('a transfer attack whose surrogate is not in the grid names the field and the choices', () => {
+    const problems = problemsFor({
+      ...minimal,
+      attacks: [{ name: 'transfer', eps: 0.1, source: { architecture: 'mlp', temperature: 7 }, attack: { name: 'fgsm' } }],
+    });
+    assertOneProblem(problems, { file: FILE, path: 'attacks[0].source.temperature', found: '7' });
+  });
+
   it('negative eps', () => {
     const problems = problemsFor({ ...minimal, attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'fgsm', eps: -0.1 }] });
     assertOneProblem(problems, {

@@ -190,6 +190,10 @@ export function zodProblems(
     if (issue.code === 'invalid_value' && path.at(-1) === 'name') {
       return [unknownName(file, path, ownerNoun(path), value, issue.values.map(String), hint)];
     }
+    // A refinement (e.g. "frost cannot be generated") explains itself; the schema node would only restate the type.
+    if (issue.code === 'custom') {
+      return [problem({ file, path: formatPath(path), expected: issue.message, found: renderValue(value), detail: issue.message, hint })];
+    }
     // A custom message on a check (e.g. the name pattern) already says what is expected, in the schema author's words.
     const expected =
       issue.code === 'invalid_format' && issue.message.startsWith('expected ')
