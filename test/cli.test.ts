@@ -88,6 +88,16 @@ describe('the command line', () => {
     assert.equal(existsSync(out), false);
   });
 
+  it('run with corruptions from files that are not there says which, writes nothing and exits 2', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify({ ...tiny, corruptions: { types: ['contrast'], source: 'files' } }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm', '--data-dir', tempDir());
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /corruptions for synthetic: published corruption files exist only for cifar10, cifar100, cifar100-coarse/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(out), false);
+  });
+
   it('run exits 1 when a job fails, after writing the others', () => {
     const out = join(tempDir(), 'out');
     const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [1, 1e-45] }));

@@ -87,7 +87,7 @@ export interface CorruptionFile {
 }
 
 /** Where each dataset's published corruption files live under the data folder. */
-const CORRUPTION_FOLDERS: Record<string, string> = {
+export const CORRUPTION_FOLDERS: Readonly<Record<string, string>> = {
   cifar10: 'CIFAR-10-C',
   cifar100: 'CIFAR-100-C',
   'cifar100-coarse': 'CIFAR-100-C',

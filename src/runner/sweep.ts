@@ -2,7 +2,8 @@
 // rebuild the views. Several sweeps may share a folder: a job's lock keeps it to one process.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExperimentConfig } from '../config/schema.js';
+import { FILE_ONLY_CORRUPTIONS, type ExperimentConfig } from '../config/schema.js';
+import { CORRUPTION_FOLDERS, findCorruptionFile } from '../corruptions/index.js';
 import { expandGrid } from '../config/grid.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { defaultDataDir, loadDataset, type Dataset } from '../data/index.js';
@@ -92,6 +93,17 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     } catch (error) {
       if (error instanceof DataError) throw error;
       throw new DataError(`dataset "${name}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  // Corruption files the config insists on must be there too, before any model is trained for nothing.
+  for (const dataset of datasets.values()) {
+    const missing = requiredCorruptionFilesMissing(config, dataset.name, dataContext.dataDir);
+    if (missing.length > 0) {
+      const folder = CORRUPTION_FOLDERS[dataset.name];
+      const where = folder
+        ? `no ${missing.map((type) => `${type}.npy`).join(', ')} in ${join(dataContext.dataDir, folder)}; place the published ${folder} files there`
+        : `published corruption files exist only for ${Object.keys(CORRUPTION_FOLDERS).join(', ')}`;
+      throw new DataError(`corruptions for ${dataset.name}: ${where}, or use source "generated" (without frost)`);
     }
   }
   for (const job of jobs) if (initial.has(job.runId) && !queued.has(job)) clearStaleLock(outDir, job.runId, lockOptions);
@@ -243,4 +255,12 @@ function finishedSince(outDir: string, runId: string, before: RunRecord | undefi
     // No record, or an unreadable one: the job still needs running.
     return false;
   }
+}
+
+/** Corruption types whose published file must be read (source "files", or frost) and is not in the data folder. */
+function requiredCorruptionFilesMissing(config: ExperimentConfig, dataset: string, dataDir: string): string[] {
+  const corruptions = config.corruptions;
+  if (!corruptions) return [];
+  const required = corruptions.types.filter((type) => corruptions.source === 'files' || (FILE_ONLY_CORRUPTIONS as readonly string[]).includes(type));
+  return required.filter((type) => findCorruptionFile(dataset, dataDir, type) === undefined);
 }
