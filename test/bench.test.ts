@@ -109,7 +109,7 @@ describe('temper bench', () => {
     assert.equal(wasm.error, null);
     assert.equal(wasm.provider, '@tensorflow/tfjs-backend-wasm');
     assert.match(wasm.providerVersion ?? '', /^\d+\.\d+\.\d+/);
-    assert.match(wasm.device ?? '', /^simd (on|off), threads (on|off)$/);
+    assert.match(wasm.device ?? '', /^simd (on|off), [1-8] threads?$/);
     assert.deepEqual(wasm.measurements.map((m) => `${m.model} ${m.what}`), ['cnn-small train', 'cnn-small pgd']);
     const table = formatBench(report);
     assert.match(table, /^wasm\s+cnn-small\s+train\s+4\s+1\s+\d+\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$/m);

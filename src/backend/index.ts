@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { unrefWasmThreads, wasmThreadCount, withWasmThreads, WASM_THREADS_ENV } from './wasm-threads.js';
 import { registerProjectKernels } from './kernels/index.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -200,13 +201,29 @@ export async function judgeAdapters(): Promise<AdapterVerdict> {
   }
 }
 
-async function tryWasm(): Promise<BackendProbe> {
+async function tryWasm(requestedThreads?: number): Promise<BackendProbe> {
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const threads = requestedThreads ?? wasmThreadCount();
+    let note = '';
+    let ok = false;
+    if (threads > 1) {
+      try {
+        ok = await withWasmThreads(threads, wasm.setThreadsCount, () => tf.setBackend('wasm'));
+      } catch (error) {
+        note = `; threaded build failed (${firstLine(error)}), ${WASM_THREADS_ENV}=1 avoids the attempt`;
+      }
+      if (!ok && note === '') note = `; threaded build failed to initialise, ${WASM_THREADS_ENV}=1 avoids the attempt`;
+    }
+    if (!ok) {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasm.setThreadsCount(1);
+      if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
+    }
+    unrefWasmThreads(tf.findBackend('wasm'));
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-    const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-    return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: true, detail: `simd ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'}` };
+    const count = wasm.getThreadsCount();
+    return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: true, detail: `simd ${simd ? 'on' : 'off'}, ${count} thread${count === 1 ? '' : 's'}${note}` };
   } catch (error) {
     return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: false, detail: firstLine(error) };
   }
@@ -220,15 +237,19 @@ async function tryCpu(): Promise<BackendProbe> {
 const PROBES: Record<Exclude<BackendChoice, 'auto'>, () => Promise<BackendProbe>> = {
   tensorflow: tryTensorflow,
   webgpu: () => tryWebgpu(true),
-  wasm: tryWasm,
+  wasm: () => tryWasm(),
   cpu: tryCpu,
 };
 
 /**
  * Selects and initialises a backend once per process; later calls return the same one. `hardwareOnly` makes an explicit
- * `webgpu` refuse a software adapter as `auto` does (`temper bench` measures webgpu only on a real GPU).
+ * `webgpu` refuse a software adapter as `auto` does (`temper bench` measures webgpu only on a real GPU). `wasmThreads`
+ * sizes the wasm thread pool (default: TEMPER_WASM_THREADS, else every core up to 8).
  */
-export async function initBackend(choice: BackendChoice = 'auto', options: { hardwareOnly?: boolean } = {}): Promise<BackendInfo> {
+export async function initBackend(
+  choice: BackendChoice = 'auto',
+  options: { hardwareOnly?: boolean; wasmThreads?: number } = {},
+): Promise<BackendInfo> {
   if (active) {
     if (choice !== 'auto' && choice !== active.name) {
       throw new BackendError(`backend already initialised as "${active.name}"; cannot switch to "${choice}" in one process`);
@@ -247,12 +268,13 @@ export async function initBackend(choice: BackendChoice = 'auto', options: { har
       probe = webgpu!;
       reason = `auto: tensorflow unavailable (${tried.detail}), using webgpu (${webgpu!.detail})`;
     } else {
-      probe = await tryWasm();
+      probe = await tryWasm(options.wasmThreads);
       if (!probe.ok) throw new BackendError(`no backend loads: tensorflow (${tried.detail}); webgpu (${webgpu!.detail}); wasm (${probe.detail})`);
       reason = `auto: tensorflow unavailable (${tried.detail}); webgpu: ${webgpu!.detail}; using wasm (${probe.detail})`;
     }
   } else {
-    probe = choice === 'webgpu' && options.hardwareOnly ? await tryWebgpu(false) : await PROBES[choice]();
+    probe =
+      choice === 'webgpu' && options.hardwareOnly ? await tryWebgpu(false) : choice === 'wasm' ? await tryWasm(options.wasmThreads) : await PROBES[choice]();
     if (!probe.ok) throw new BackendError(`backend "${choice}" does not load: ${probe.detail}`);
     reason = `requested with --backend ${choice} (${probe.detail})`;
   }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { BackendInfo } from '../backend/index.js';
+import { wasmThreadsInUse } from '../backend/wasm-threads.js';
 import { optimizerSchema } from '../config/schema.js';
 import { smoothedTemperatureCrossEntropy, attackLoss } from '../attacks/losses.js';
 import { exactSign, inputGradient, projectLinf, type AttackTarget } from '../attacks/attack.js';
@@ -125,7 +126,7 @@ export interface BackendResult {
   /** The package that provides it, e.g. @tensorflow/tfjs-backend-wasm, and that package's version. */
   provider: string | null;
   providerVersion: string | null;
-  /** What it runs on: "simd on, threads off" for wasm, GPU or CPU build for tensorflow, "pure JavaScript" for cpu. */
+  /** What it runs on: "simd on, 2 threads" for wasm, GPU or CPU build for tensorflow, "pure JavaScript" for cpu. */
   device: string | null;
   /** Project kernels registered on top of the stock ones ([] with TEMPER_STOCK_KERNELS=1, and off wasm). */
   projectKernels: string[];
@@ -275,8 +276,8 @@ export async function measureStep(modelName: BenchModelName, what: BenchKind, pl
 function deviceOf(info: BackendInfo): string {
   if (info.name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-    const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-    return `simd ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'}`;
+    const threads = wasmThreadsInUse();
+    return `simd ${simd ? 'on' : 'off'}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
   if (info.name === 'tensorflow') {
     // tfjs-node's backend says whether libtensorflow found a GPU (duck-typed: the type is not in @tensorflow/tfjs).

@@ -6,6 +6,7 @@ import { FILE_ONLY_CORRUPTIONS, type ExperimentConfig } from '../config/schema.j
 import { CORRUPTION_FOLDERS, findCorruptionFile } from '../corruptions/index.js';
 import { expandGrid } from '../config/grid.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
+import { wasmThreadsForJobs } from '../backend/wasm-threads.js';
 import { defaultDataDir, loadDataset, type Dataset } from '../data/index.js';
 import { DataError } from '../data/types.js';
 import type { Job, RunRecord } from '../types.js';
@@ -37,6 +38,8 @@ export interface SweepOptions {
   lockStaleSeconds?: number;
   /** Processes that run jobs at once (`--jobs`): this one plus jobs - 1 workers, each with its own backend. Default 1. */
   jobs?: number;
+  /** Threads of each process's wasm backend; default: TEMPER_WASM_THREADS, else the cores shared out between the jobs. */
+  wasmThreads?: number;
   /** Records as they were when the sweep began, instead of reading them now (a worker gets its main process's). */
   baseline?: RunRecord[];
   /** Rebuild runs.csv, tables, summary and plots at the end (default true; workers leave it to the main process). */
@@ -74,7 +77,9 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   const grid = expandGrid(config);
   const jobs = shard ? selectShard(grid, shard) : grid;
   const lockOptions = { staleSeconds: options.lockStaleSeconds ?? DEFAULT_LOCK_STALE_SECONDS };
-  const backend = await initBackend(options.backend);
+  // With --jobs the processes share the cores: each wasm backend gets its share of threads, not all of them.
+  const wasmThreads = options.wasmThreads ?? wasmThreadsForJobs(options.jobs ?? 1);
+  const backend = await initBackend(options.backend, { wasmThreads });
   const baseline = options.baseline ?? readRecords(outDir).records;
   const initial = new Map(baseline.map((record) => [record.runId, record]));
   const toRun = jobs.filter((job) => {
@@ -121,6 +126,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
           {
             outDir,
             backend: options.backend,
+            wasmThreads,
             ...(options.force !== undefined ? { force: options.force } : {}),
             ...(options.retryFailed !== undefined ? { retryFailed: options.retryFailed } : {}),
             ...(shard ? { shard } : {}),
