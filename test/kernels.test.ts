@@ -158,6 +158,9 @@ describe('project kernels on wasm', () => {
     { x: [1, 7, 9, 3], size: 2, stride: 2, pad: 'same' },
     { x: [4, 9, 7, 1], size: 3, stride: 2, pad: 'same' },
     { x: [1, 6, 5, 8], size: 2, stride: 1, pad: 'valid' },
+    // An exact 2x2/2 tiling with one channel (the tiled path) and an odd size next to it (the general path).
+    { x: [3, 6, 10, 1], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 7, 7, 2], size: 2, stride: 2, pad: 'valid' },
   ];
   for (const p of poolCases) {
     it(`the wasm max-pool gradient equals the cpu backend's: x [${p.x}], ${p.size}x${p.size}/${p.stride} ${p.pad}`, async () => {
@@ -170,6 +173,23 @@ describe('project kernels on wasm', () => {
       assertClose(wasm[0]!, cpu[0]!, p.size * p.size, 'max-pool gradient');
     });
   }
+
+  it('the one-pass ReLU gradient equals the stock gradient, zeros and ties included, and replaces its three kernels', async () => {
+    const shape = [3, 5, 4, 6];
+    const { cpu, wasm } = await onBothBackends(
+      // Rounding to halves puts exact zeros among the inputs, where the gradient must be 0, not dy.
+      [{ shape, seed: 21 }, { shape, seed: 22 }],
+      (x, dy) => [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dy!)))(tf.round(tf.mul(x!, 2))), tf.relu(x!)],
+    );
+    cpu.forEach((want, i) => assert.deepEqual(Array.from(wasm[i]!), Array.from(want), `result ${i}`));
+    assert.ok(cpu[0]!.some((v) => v === 0) && cpu[0]!.some((v) => v !== 0), 'the case has both kinds of element');
+    assert.ok(seededValues(sizeOf(shape), 21).some((v) => Math.round(2 * v) === 0), 'some inputs are exactly 0');
+    const x = tf.tensor(seededValues(64, 23), [64]);
+    const { kernelNames } = await tf.profile(() => tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x));
+    assert.ok(kernelNames.includes('TemperReluGrad'), kernelNames.join());
+    assert.ok(!kernelNames.includes('Step'), kernelNames.join());
+    x.dispose();
+  });
 
   it('the wasm transposed matMul and leading-axes sum equal the cpu backend\'s', async () => {
     const { cpu, wasm } = await onBothBackends(

@@ -6,6 +6,7 @@ import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-w
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
+import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { makeSumConfig } from './sum.js';
 
 /** Builds a kernel config given the stock kernel it replaces (undefined where the backend has none). */
@@ -29,6 +30,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Sum]: requireStock(tf.Sum, 'wasm', makeSumConfig),
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
+    [RELU_GRAD]: () => reluGradWasmConfig,
   },
   // Only the filter gradient: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
   // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
@@ -60,6 +62,8 @@ export function registerProjectKernels(backendName: string): string[] {
     tf.registerKernel({ ...config, setupFunc: stock?.setupFunc });
     names.push(kernelName);
   }
+  // Kernels of the project's own (not tfjs') names need their gradient pointed at them; gradients are global.
+  if (names.includes(RELU_GRAD)) tf.registerGradient(reluGradConfig);
   registered.set(backendName, names);
   return [...names];
 }

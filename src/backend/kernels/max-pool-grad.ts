@@ -2,12 +2,66 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
 
+/**
+ * 2x2 windows with stride 2 that tile the input exactly (no padding, even height and width): every input element
+ * belongs to one window, so each is written once (the gradient or 0) and dx needs no separate clearing pass.
+ */
+function tilesByTwo(info: tf.backend_util.Conv2DInfo): boolean {
+  const { strideHeight, strideWidth, effectiveFilterHeight, effectiveFilterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  return strideHeight === 2 && strideWidth === 2 && effectiveFilterHeight === 2 && effectiveFilterWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && inHeight === 2 * outHeight && inWidth === 2 * outWidth;
+}
+
+/**
+ * The exact 2x2/2 tiling: the first maximum in row-major order (a, b / c, d) gets dy, the other three get 0.
+ * (With NaN in a window the choice can differ from the general path, which skips NaN; such a model has diverged.)
+ */
+function backpropTiledTwoByTwo(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const rowStride = inWidth * channels;
+  let d = 0;
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const top = (n * 2 * outHeight + 2 * oh) * rowStride;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const ia = top + 2 * ow * channels;
+        const ib = ia + channels;
+        const ic = ia + rowStride;
+        const id = ic + channels;
+        for (let c = 0; c < channels; c++, d++) {
+          const a = x[ia + c]!;
+          const b = x[ib + c]!;
+          const cc = x[ic + c]!;
+          const dd = x[id + c]!;
+          const g = dy[d]!;
+          let ga = 0;
+          let gb = 0;
+          let gc = 0;
+          let gd = 0;
+          if (a >= b && a >= cc && a >= dd) ga = g;
+          else if (b >= cc && b >= dd) gb = g;
+          else if (cc >= dd) gc = g;
+          else gd = g;
+          dx[ia + c] = ga;
+          dx[ib + c] = gb;
+          dx[ic + c] = gc;
+          dx[id + c] = gd;
+        }
+      }
+    }
+  }
+}
+
 /** Routes each dy value to the first maximum of its window in row-major order, as the cpu backend does. */
 export function maxPoolBackprop(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { effectiveFilterHeight, effectiveFilterWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (tilesByTwo(info)) {
+    backpropTiledTwoByTwo(x, dy, dx, info);
+    return;
+  }
   const rowStride = inWidth * inChannels;
   dx.fill(0);
   let dyIndex = 0;
