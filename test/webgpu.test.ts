@@ -123,6 +123,25 @@ if (info) {
   }
   lap('training');
 
+  // Adam: the one-kernel update against tfjs's, on the same backend. The second variable has more elements than one
+  // dispatch dimension can cover (65,535 workgroups of 64), so the update's 2-D dispatch is exercised too.
+  const { FusedAdamOptimizer } = await import(srcUrl + '/train/fused-adam.js');
+  const adamRun = async (optimizer) => {
+    const w = tf.variable(tf.tensor(seeded(300, 41), [10, 30]));
+    const big = tf.variable(tf.tensor(seeded(65535 * 64 + 5, 42)));
+    const x = tf.tensor(seeded(120, 43), [30, 4]);
+    const loss = () => tf.add(tf.sum(tf.square(tf.matMul(w, x))), tf.mul(tf.sum(tf.square(big)), 1e-3));
+    for (let i = 0; i < 3; i++) tf.tidy(() => void optimizer.minimize(loss));
+    const profile = await tf.profile(() => tf.tidy(() => void optimizer.minimize(loss)));
+    const bigValues = await big.data();
+    const result = { w: await read(w), bigHead: Array.from(bigValues.slice(0, 50)), bigTail: Array.from(bigValues.slice(-50)), kernels: profile.kernels.map((k) => k.name) };
+    tf.dispose([big, x]);
+    optimizer.dispose();
+    return result;
+  };
+  const adam = { stock: await adamRun(tf.train.adam(0.01)), fused: await adamRun(new FusedAdamOptimizer(0.01, 0.9, 0.999)) };
+  lap('adam');
+
   // Leaks: tensors and backend buffers after 10 more filter gradients equal those before.
   const backend = tf.backend();
   const count = () => ({ tensors: tf.memory().numTensors, buffers: backend.numDataIds() });
@@ -132,7 +151,7 @@ if (info) {
   const leakAfter = count();
   tf.dispose([images, labels]);
   model.dispose();
-  console.log(JSON.stringify({ info, kernels, limits, losses, leakBefore, leakAfter, seconds }));
+  console.log(JSON.stringify({ info, kernels, limits, losses, adam, leakBefore, leakAfter, seconds }));
 }
 `;
 
@@ -142,6 +161,7 @@ interface ChildResult {
   kernels: number[][];
   limits: Record<string, { values: number[]; stockCalls: number }>;
   losses: number[];
+  adam: Record<'stock' | 'fused', { w: number[]; bigHead: number[]; bigTail: number[]; kernels: string[] }>;
   leakBefore: { tensors: number; buffers: number };
   leakAfter: { tensors: number; buffers: number };
   seconds: Record<string, number>;
@@ -236,7 +256,7 @@ describe('webgpu backend on lavapipe (Dawn on a CPU Vulkan driver)', () => {
     assert.equal(result.info.name, 'webgpu');
     assert.match(result.info.provider, /tfjs-backend-webgpu/);
     assert.match(result.info.reason, /requested with --backend webgpu \(llvmpipe: Mesa .*software adapter \(llvmpipe\)\)/);
-    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter']);
+    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter', 'TemperAdamUpdate']);
     assert.equal(webgpu.code, 0);
   });
 
@@ -265,6 +285,23 @@ describe('webgpu backend on lavapipe (Dawn on a CPU Vulkan driver)', () => {
     assert.ok(want.losses[0]! - want.losses.at(-1)! > 1e-3, `the reference loss should fall: ${want.losses}`);
     got.losses.forEach((loss, i) => assert.ok(Math.abs(loss - want.losses[i]!) <= 1e-4 * Math.max(1, want.losses[i]!), `step ${i + 1}: webgpu loss ${loss}, cpu ${want.losses[i]}`));
     assert.deepEqual(got.leakAfter, got.leakBefore);
+  });
+
+  it('Adam updates each variable with one kernel on webgpu and gives tfjs Adam\'s weights within float32 rounding', () => {
+    const { adam } = parseChild(webgpu, 'the webgpu child');
+    const reference = parseChild(cpu, 'the cpu child').adam;
+    assert.equal(adam.fused.kernels.filter((k) => k === 'TemperAdamUpdate').length, 2, adam.fused.kernels.join());
+    assert.ok(!adam.fused.kernels.includes('Sqrt') && adam.stock.kernels.includes('Sqrt'));
+    assert.ok(!reference.fused.kernels.includes('TemperAdamUpdate'), 'the cpu backend has no such kernel: the stock update runs');
+    for (const part of ['w', 'bigHead', 'bigTail'] as const) {
+      // 4 steps of at most ~0.01 each; the GPU may fuse a multiply-add where the stock kernels round twice.
+      adam.fused[part].forEach((value, i) => {
+        const want = adam.stock[part][i]!;
+        assert.ok(Math.abs(value - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${part}[${i}]: fused ${value}, stock ${want}`);
+      });
+      assert.ok(adam.fused[part].some((value, i) => Math.abs(value - reference.stock[part][i]!) < 1e-4), `${part} agrees with the cpu backend too`);
+    }
+    assert.ok(adam.stock.bigTail.some((value, i) => value !== reference.stock.bigTail[i] || value !== 0), 'the tail of the big variable was updated');
   });
 
   it('auto does not pick the software adapter: it says so and uses wasm', () => {

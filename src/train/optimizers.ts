@@ -1,11 +1,12 @@
-// Optimisers by name: adam, and sgd with (Nesterov) momentum (plain sgd when momentum is 0).
+// Optimisers by name: adam (tfjs's, with a one-kernel update per variable where the backend has it), and sgd with (Nesterov) momentum (plain sgd when momentum is 0).
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../config/schema.js';
+import { FusedAdamOptimizer } from './fused-adam.js';
 
 export function createOptimizer(config: OptimizerConfig): tf.Optimizer {
   switch (config.name) {
     case 'adam':
-      return tf.train.adam(config.lr);
+      return new FusedAdamOptimizer(config.lr, 0.9, 0.999);
     case 'sgd':
       return config.momentum > 0 ? tf.train.momentum(config.lr, config.momentum, config.nesterov) : tf.train.sgd(config.lr);
   }

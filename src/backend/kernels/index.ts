@@ -1,5 +1,7 @@
 // Project kernels that make training and input gradients fast on tfjs-wasm and tfjs-webgpu; see /work/shared/PERF.md.
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_UPDATE, adamUpdateWasmConfig } from './adam.js';
+import { adamUpdateWebGPUConfig } from './adam-webgpu.js';
 import { makeBatchMatMulConfig } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-webgpu.js';
@@ -31,11 +33,13 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
     [RELU_GRAD]: () => reluGradWasmConfig,
+    [ADAM_UPDATE]: () => adamUpdateWasmConfig,
   },
-  // Only the filter gradient: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
+  // The filter gradient and the Adam update: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
   // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
   webgpu: {
     [tf.Conv2DBackpropFilter]: requireStock(tf.Conv2DBackpropFilter, 'webgpu', (stock) => makeWebGPUConv2DBackpropFilterConfig(stock)),
+    [ADAM_UPDATE]: () => adamUpdateWebGPUConfig,
   },
 };
 
