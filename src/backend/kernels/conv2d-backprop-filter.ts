@@ -1,5 +1,6 @@
 // Conv2DBackpropFilter for wasm (stock tfjs-wasm has none): im2col in JS on the heap, then one XNNPACK matrix product.
 import * as tf from '@tensorflow/tfjs';
+import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
 /**
@@ -56,6 +57,18 @@ export function im2colTransposed(x: Float32Array, cols: Float32Array, info: tf.b
  */
 function extendedRowWidth(info: tf.backend_util.Conv2DInfo): number {
   return info.outWidth + info.filterWidth - 1;
+}
+
+/**
+ * Filters with at most this many taps (filterHeight * filterWidth * inChannels: a first layer on 1 or 3 channels) go
+ * to the SIMD few-taps kernel, where a matrix product would spend most of its time packing dy (measured, cnn-small's
+ * first layer at batch 128: 25 ms for the product, of which the packing of dy is most).
+ */
+const FEW_TAPS = 32;
+
+/** Whether the few-taps SIMD kernel handles this convolution on this backend. */
+function fewTaps(info: tf.backend_util.Conv2DInfo, backend: WasmKernelArgs['backend']): boolean {
+  return info.filterHeight * info.filterWidth * info.inChannels <= FEW_TAPS && info.outChannels % 4 === 0 && simdKernels(backend) !== undefined;
 }
 
 /** Stride 1 in both directions: the layout of `im2colExtended` applies. */
@@ -120,7 +133,7 @@ function filterGradient({ inputs, backend, attrs = {} }: WasmKernelArgs, maxColu
   if (dy.shape.join() !== expectedDy.join()) {
     throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expectedDy}] for x [${x.shape}] and filter [${filterShape}]`);
   }
-  const rowWidth = unitStride(info) ? extendedRowWidth(info) : info.outWidth;
+  const rowWidth = unitStride(info) && !fewTaps(info, backend) ? extendedRowWidth(info) : info.outWidth;
   const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
   const chunk = Math.max(1, Math.min(info.batchSize, Math.floor(maxColumnFloats / (patchSize * info.outHeight * rowWidth))));
   if (chunk === info.batchSize) return chunkProduct(backend, x, dy, info, 0, info.batchSize, filterShape);
@@ -149,6 +162,7 @@ function chunkProduct(
   count: number,
   filterShape: [number, number, number, number],
 ): tf.TensorInfo {
+  if (fewTaps(info, backend)) return fewTapsProduct(backend, x, dy, info, start, count, filterShape);
   const extended = unitStride(info);
   const rowWidth = extended ? extendedRowWidth(info) : info.outWidth;
   const rows = count * info.outHeight * rowWidth;
@@ -173,6 +187,32 @@ function chunkProduct(
   const product = runWasmKernel(tf.BatchMatMul, backend, { a: cols, b: dyMatrix }, { transposeA: false, transposeB: false });
   const dw = runWasmKernel(tf.Reshape, backend, { x: product }, { shape: filterShape });
   for (const t of [cols, dyMatrix, product, ...(dyRows ? [dyRows] : [])]) backend.disposeData(t.dataId);
+  return dw;
+}
+
+/** dW of images [start, start + count) for a filter with few taps: transposed im2col, then the SIMD kernel reads dy in place. */
+function fewTapsProduct(
+  backend: WasmKernelArgs['backend'],
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  start: number,
+  count: number,
+  filterShape: [number, number, number, number],
+): tf.TensorInfo {
+  const positions = count * info.outHeight * info.outWidth;
+  const taps = info.filterHeight * info.filterWidth * info.inChannels;
+  const imageSize = info.inHeight * info.inWidth * info.inChannels;
+  const dyImage = info.outHeight * info.outWidth * info.outChannels;
+  const cols = backend.makeOutput([taps, positions], 'float32');
+  const partial = backend.makeOutput([info.outChannels], 'float32');
+  const dw = backend.makeOutput(filterShape, 'float32');
+  im2colTransposed(heapFloat32(backend, x).subarray(start * imageSize, (start + count) * imageSize), heapFloat32(backend, cols), { ...info, batchSize: count });
+  simdKernels(backend)!.filter_grad_few_taps(
+    heapOffset(backend, cols), heapOffset(backend, dy) + 4 * start * dyImage, heapOffset(backend, dw), heapOffset(backend, partial),
+    taps, positions, info.outChannels);
+  backend.disposeData(cols.dataId);
+  backend.disposeData(partial.dataId);
   return dw;
 }
 

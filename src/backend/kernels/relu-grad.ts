@@ -1,6 +1,7 @@
 // The ReLU gradient in one pass on wasm. Stock tfjs computes it as mul(dy, cast(step(x))): three kernels and two
 // temporaries the size of the activation, which on cnn-small cost as much as a convolution.
 import * as tf from '@tensorflow/tfjs';
+import { heapOffset, simdKernels } from './simd/index.js';
 import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
 
 /** Name of the project kernel that computes dx = dy * step(x). */
@@ -21,7 +22,9 @@ export const reluGradWasmConfig: tf.KernelConfig = {
   kernelFunc: (({ inputs, backend }: WasmKernelArgs) => {
     const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
     const dx = backend.makeOutput(x.shape, 'float32');
-    reluBackprop(heapFloat32(backend, x), heapFloat32(backend, dy), heapFloat32(backend, dx));
+    const simd = simdKernels(backend);
+    if (simd) simd.relu_grad(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), tf.util.sizeFromShape(x.shape));
+    else reluBackprop(heapFloat32(backend, x), heapFloat32(backend, dy), heapFloat32(backend, dx));
     return dx;
   }) as unknown as tf.KernelFunc,
 };

@@ -1,0 +1,45 @@
+// The project's WebAssembly SIMD kernels (kernels.wat), instantiated on tfjs-wasm's own memory so they read and write
+// tensors where they lie. One instance per memory; undefined where the backend's memory cannot be reached.
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type * as tf from '@tensorflow/tfjs';
+import { SIMD_PLAIN_MEMORY, SIMD_SHARED_MEMORY } from './binary.js';
+
+/** The exported functions; every pointer is the byte offset of a float32 array in the backend's memory. */
+export interface SimdKernels {
+  relu_grad(x: number, dy: number, dx: number, count: number): void;
+  max_pool_grad_2x2(x: number, dy: number, dx: number, rows: number, width: number, channels: number): void;
+  filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
+  adam(
+    w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, step: number,
+    c1: number, c2: number,
+  ): void;
+}
+
+/** What the kernels need from the Emscripten module behind BackendWasm (the threaded build exports its memory as wasmMemory). */
+interface EmscriptenModule {
+  wasmMemory?: WebAssembly.Memory;
+  asm?: { memory?: WebAssembly.Memory };
+}
+
+const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+
+export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
+  if (process.env['TEMPER_NO_SIMD_KERNELS'] === '1') return undefined;
+  const module = backend.wasm as unknown as EmscriptenModule;
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const bytes = Buffer.from(shared ? SIMD_SHARED_MEMORY : SIMD_PLAIN_MEMORY, 'base64');
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as SimdKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/** Byte offset of a tensor's data in the backend's memory. */
+export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
+  return (backend.dataIdMap.get(info.dataId) as unknown as { memoryOffset: number }).memoryOffset;
+}

@@ -1,0 +1,96 @@
+// The WebAssembly SIMD kernels (src/backend/kernels/simd/kernels.wat): the committed binary is what the source
+// compiles to, and each kernel gives, bit for bit, what its JavaScript twin gives, on the shared memory of tfjs-wasm's
+// threaded build and on the plain memory of its single-threaded one.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot, tempDir } from './helpers.js';
+
+const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
+const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+
+// Runs each SIMD kernel and its JavaScript twin on the same seeded data (odd lengths, so the scalar tails run; ties,
+// zeros, -0 and NaN among the values) and prints, per kernel, whether the outputs are identical bit for bit.
+const CHILD = `
+const tf = await import(${JSON.stringify(TFJS)});
+const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
+const { simdKernels, heapOffset } = await import(${JSON.stringify(dist('src/backend/kernels/simd/index.js'))});
+const { reluBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/relu-grad.js'))});
+const { maxPoolBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/max-pool-grad.js'))});
+const { adamUpdate } = await import(${JSON.stringify(dist('src/backend/kernels/adam.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
+await initBackend('wasm');
+const backend = tf.backend();
+const simd = simdKernels(backend);
+let state = 12345;
+const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
+// Rounded to quarters: many exact ties and zeros; a few -0 and NaN.
+const values = (n) => Float32Array.from({ length: n }, (_, i) => (i % 97 === 5 ? -0 : i % 89 === 7 ? NaN : Math.round(random() * 8) / 4));
+const heap = (t) => backend.typedArrayFromHeap(t);
+const bits = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+const out = (shape) => backend.makeOutput(shape, 'float32');
+const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer instanceof SharedArrayBuffer, simd: simd !== undefined };
+
+{ // ReLU gradient, 1,003 values.
+  const n = 1003, x = tf.tensor(values(n)), dy = tf.tensor(values(n)), dx = out([n]);
+  simd.relu_grad(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), n);
+  const want = new Float32Array(n);
+  reluBackprop(heap(x), heap(dy), want);
+  results.relu = bits(heap(dx)) === bits(want);
+}
+{ // Max-pool gradient, 2x2/2 over [3, 6, 10, 8]; NaN windows route differently by design, so x has none.
+  const shape = [3, 6, 10, 8];
+  const x = tf.tensor(values(3 * 6 * 10 * 8).map((v) => (Number.isNaN(v) ? 0 : v)), shape), dy = tf.tensor(values(3 * 3 * 5 * 8), [3, 3, 5, 8]);
+  const dx = out(shape);
+  simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8);
+  const want = new Float32Array(3 * 6 * 10 * 8);
+  maxPoolBackprop(heap(x), heap(dy), want, tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid'));
+  results.maxPool = bits(heap(dx)) === bits(want);
+}
+{ // Adam, 1,001 values: 250 vector steps and a tail of 1.
+  const n = 1001, attrs = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.003 };
+  const positive = (a) => a.map((v) => (Number.isNaN(v) ? 1 : Math.abs(v)));
+  const w = tf.tensor(values(n)), m = tf.tensor(values(n).map((v) => (Number.isNaN(v) ? 0 : v / 10))), v = tf.tensor(positive(values(n)));
+  const g = tf.tensor(values(n).map((v) => (Number.isNaN(v) ? 0.5 : v)));
+  const outs = [out([n]), out([n]), out([n])];
+  const [c1, c2] = [Math.fround(1 - 0.9 ** 3), Math.fround(1 - 0.999 ** 3)];
+  simd.adam(...[w, m, v, g, ...outs].map((t) => heapOffset(backend, t)), n, attrs.beta1, 1 - attrs.beta1, attrs.beta2, 1 - attrs.beta2, attrs.epsilon, -attrs.learningRate, c1, c2);
+  const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  adamUpdate(heap(w), heap(m), heap(v), heap(g), c1, c2, attrs, ...want);
+  results.adam = outs.every((t, i) => bits(heap(t)) === bits(want[i]));
+  results.adamMoved = heap(outs[0]).some((value, i) => value !== heap(w)[i]);
+}
+console.log(JSON.stringify(results));
+`;
+
+function runChild(threads: string): Record<string, unknown> {
+  const script = join(tempDir('temper-simd-'), 'child.mjs');
+  writeFileSync(script, CHILD);
+  const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TEMPER_WASM_THREADS: threads }, cwd: repoRoot });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
+
+describe('WebAssembly SIMD kernels', () => {
+  it('binary.ts is what kernels.wat compiles to', () => {
+    const check = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-simd.mjs'), '--check'], { encoding: 'utf8', cwd: repoRoot });
+    assert.equal(check.status, 0, check.stderr);
+  });
+
+  for (const threads of ['2', '1']) {
+    it(`match their JavaScript twins bit for bit (${threads === '1' ? 'plain memory, 1 thread' : 'shared memory, 2 threads'})`, () => {
+      const result = runChild(threads);
+      assert.equal(result['threads'], Number(threads));
+      assert.equal(result['shared'], threads !== '1', 'the memory kind of the build in use');
+      assert.equal(result['simd'], true);
+      assert.equal(result['relu'], true, 'ReLU gradient');
+      assert.equal(result['maxPool'], true, 'max-pool gradient');
+      assert.equal(result['adam'], true, 'Adam update');
+      assert.equal(result['adamMoved'], true, 'the Adam case changes the weights');
+    });
+  }
+});
