@@ -193,8 +193,12 @@ describe('project kernels on wasm', () => {
 
   it('the wasm transposed matMul and leading-axes sum equal the cpu backend\'s', async () => {
     const { cpu, wasm } = await onBothBackends(
-      [{ shape: [2, 5, 3], seed: 9 }, { shape: [2, 4, 5], seed: 10 }, { shape: [6, 4, 3], seed: 11 }],
-      (a, b, c) => [tf.matMul(a!, b!, true, true), tf.matMul(b!, a!), tf.sum(c!, [0, 1]), tf.sum(c!, [0, 1], true), tf.sum(c!, 2)],
+      [{ shape: [2, 5, 3], seed: 9 }, { shape: [2, 4, 5], seed: 10 }, { shape: [6, 4, 3], seed: 11 }, { shape: [2, 9, 8], seed: 24 }, { shape: [2, 6, 9], seed: 25 }],
+      (a, b, c, d, e) => [
+        tf.matMul(a!, b!, true, true), tf.matMul(b!, a!), tf.sum(c!, [0, 1]), tf.sum(c!, [0, 1], true), tf.sum(c!, 2),
+        // Operands big enough for whole 4x4 transpose tiles plus edges.
+        tf.matMul(d!, e!, true, true), tf.matMul(e!, d!, false, false), tf.matMul(d!, d!, true, false),
+      ],
     );
     cpu.forEach((want, i) => assertClose(wasm[i]!, want, 24, `result ${i}`));
   });

@@ -64,6 +64,15 @@ const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer ins
   results.adam = outs.every((t, i) => bits(heap(t)) === bits(want[i]));
   results.adamMoved = heap(outs[0]).some((value, i) => value !== heap(w)[i]);
 }
+{ // Transposes: 4x4 tiles and both edges (9 x 10), tiles only (8 x 8), a single row (1 x 7).
+  results.transpose = [[9, 10], [8, 8], [1, 7]].every(([rows, cols]) => {
+    const a = tf.tensor(values(rows * cols), [rows, cols]), t = out([cols, rows]);
+    simd.transpose(heapOffset(backend, a), heapOffset(backend, t), rows, cols);
+    const src = heap(a), want = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[c * rows + r] = src[r * cols + c];
+    return bits(heap(t)) === bits(want);
+  });
+}
 console.log(JSON.stringify(results));
 `;
 
@@ -91,6 +100,7 @@ describe('WebAssembly SIMD kernels', () => {
       assert.equal(result['maxPool'], true, 'max-pool gradient');
       assert.equal(result['adam'], true, 'Adam update');
       assert.equal(result['adamMoved'], true, 'the Adam case changes the weights');
+      assert.equal(result['transpose'], true, 'transpose');
     });
   }
 });
