@@ -1,17 +1,24 @@
 // Layers the convolutional architectures share, with PyTorch's defaults so runs compare with the papers' code.
 import * as tf from '@tensorflow/tfjs';
 import type { SeededInitializers } from './init.js';
+import { FastBatchNormalization, FastConv2D } from './fast-layers.js';
 
 type Tensor = tf.SymbolicTensor;
 
-/** A k x k convolution without bias ('same' padding; stride 2 halves the map, rounding up). */
+/**
+ * A k x k convolution without bias ('same' padding; stride 2 halves the map, rounding up). tfjs' Conv2D, except that
+ * under a gradient tape it computes only the gradients asked for (FastConv2D, ./fast-layers.ts).
+ */
 export function conv(init: SeededInitializers, x: Tensor, filters: number, kernelSize: number, strides = 1): Tensor {
-  return tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', ...init.conv() }).apply(x) as Tensor;
+  return new FastConv2D({ filters, kernelSize, strides, padding: 'same', ...init.conv() }).apply(x) as Tensor;
 }
 
-/** PyTorch's BatchNorm2d: momentum 0.1 there is 0.9 here (tfjs keeps the old share), epsilon 1e-5. */
+/**
+ * PyTorch's BatchNorm2d: momentum 0.1 there is 0.9 here (tfjs keeps the old share), epsilon 1e-5. tfjs'
+ * BatchNormalization with a fused training-mode pass and closed-form gradient (FastBatchNormalization).
+ */
 export function batchNorm(x: Tensor): Tensor {
-  return tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }).apply(x) as Tensor;
+  return new FastBatchNormalization({ momentum: 0.9, epsilon: 1e-5 }).apply(x) as Tensor;
 }
 
 export function relu(x: Tensor): Tensor {

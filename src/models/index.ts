@@ -1,4 +1,5 @@
 // Every architecture file registers itself on import; add one by adding a file and a line here.
+import './fast-layers.js'; // registers its BatchNormalization and Conv2D in place of tfjs' own, for loading models
 import './mlp.js';
 import './cnn-small.js';
 import './vgg.js';
