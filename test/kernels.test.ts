@@ -198,6 +198,9 @@ describe('project kernels on wasm', () => {
         tf.matMul(a!, b!, true, true), tf.matMul(b!, a!), tf.sum(c!, [0, 1]), tf.sum(c!, [0, 1], true), tf.sum(c!, 2),
         // Operands big enough for whole 4x4 transpose tiles plus edges.
         tf.matMul(d!, e!, true, true), tf.matMul(e!, d!, false, false), tf.matMul(d!, d!, true, false),
+        // Only b transposed and larger than a: computed as (b a^T)^T, batched and not.
+        tf.matMul(tf.slice(e!, [0, 0, 0], [1, 2, 9]), d!.reshape([1, 18, 8]).slice([0, 0, 0], [1, 18, 8]).transpose([0, 2, 1]).slice([0, 0, 0], [1, 8, 9]), false, true),
+        tf.matMul(tf.reshape(tf.slice(e!, [0, 0, 0], [1, 4, 9]), [4, 9]), tf.reshape(d!, [16, 9]), false, true),
       ],
     );
     cpu.forEach((want, i) => assertClose(wasm[i]!, want, 24, `result ${i}`));

@@ -27,6 +27,17 @@ export function makeBatchMatMulConfig(stock: tf.KernelFunc): tf.KernelConfig {
       perm.splice(-2, 2, t.shape.length - 1, t.shape.length - 2);
       return runWasmKernel(tf.Transpose, backend, { x: t }, { perm });
     };
+    const single = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape.slice(0, -2)) === 1;
+    if (transposeB && !transposeA && single(a) && single(b) && tf.util.sizeFromShape(b.shape) > tf.util.sizeFromShape(a.shape)) {
+      // a b^T = (b a^T)^T. XNNPACK packs its second operand anew for every new tensor (~5 ns a float); this way that
+      // is a^T, the smaller one (dy of a dense layer's input gradient against its weight matrix: 16K floats, not 400K).
+      const aT = swapLastAxes(a);
+      const product = stock({ inputs: { a: b, b: aT }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+      const out = swapLastAxes(product);
+      backend.disposeData(aT.dataId);
+      backend.disposeData(product.dataId);
+      return out;
+    }
     const aPlain = transposeA ? swapLastAxes(a) : a;
     const bPlain = transposeB ? swapLastAxes(b) : b;
     const out = stock({ inputs: { a: aPlain, b: bPlain }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
