@@ -218,6 +218,37 @@ describe('project kernels on wasm', () => {
     cpu.forEach((want, i) => assertClose(wasm[i]!, want, 4 * 5 * 5 * 8, `gradient ${i}`));
   });
 
+  for (const [activation, stride, withBias] of [['relu', 1, true], ['linear', 2, false], ['relu', 2, true]] as const) {
+    it(`TemperFusedConv2D (${activation}, stride ${stride}${withBias ? ', bias' : ''}) has the gradients of conv + bias + activation, each only when asked for`, async () => {
+      const attrs = { strides: [stride, stride], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation };
+      const outShape = tf.backend_util.computeConv2DInfo([3, 9, 9, 3], [3, 3, 3, 8], stride, 1, 'same').outShape;
+      const { cpu, wasm } = await onBothBackends(
+        [{ shape: [3, 9, 9, 3], seed: 31 }, { shape: [3, 3, 3, 8], seed: 32 }, { shape: [8], seed: 33 }, { shape: outShape, seed: 34 }],
+        (x, w, b, dy) => {
+          // wasm: the fused kernel; cpu (which has none): the composition it must equal.
+          const forward = (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor): tf.Tensor => {
+            if (tf.getBackend() === 'wasm') {
+              return tf.engine().runKernel('TemperFusedConv2D', withBias ? { x: p, filter: q, bias: r } : { x: p, filter: q }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+            }
+            const z = tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, stride, 'same');
+            const biased = withBias ? tf.add(z, r) : z;
+            return activation === 'relu' ? tf.relu(biased) : biased;
+          };
+          const loss = (p: tf.Tensor, q: tf.Tensor, r?: tf.Tensor) => tf.sum(tf.mul(forward(p, q, r ?? b!), dy!));
+          return [forward(x!, w!, b!), ...(withBias ? tf.grads(loss)([x!, w!, b!]) : tf.grads(loss)([x!, w!]))];
+        },
+      );
+      cpu.forEach((want, i) => assertClose(wasm[i]!, want, 3 * 9 * 9 * 8, `result ${i}`));
+      await tf.setBackend('wasm');
+      const x = tf.tensor4d(seededValues(3 * 9 * 9 * 3, 35), [3, 9, 9, 3]);
+      const w = tf.tensor4d(seededValues(3 * 3 * 3 * 8, 36), [3, 3, 3, 8]);
+      const info = await tf.profile(() => tf.grad((p: tf.Tensor) => tf.sum(tf.engine().runKernel('TemperFusedConv2D', { x: p, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor))(x));
+      const names = info.kernels.map((k) => k.name);
+      assert.ok(names.includes('Conv2DBackpropInput') && !names.includes('Conv2DBackpropFilter'), names.join());
+      tf.dispose([x, w]);
+    });
+  }
+
   it('a tf.layers.conv2d model with an activation trains on wasm', async () => {
     const model = tf.sequential({
       layers: [

@@ -256,7 +256,7 @@ describe('webgpu backend on lavapipe (Dawn on a CPU Vulkan driver)', () => {
     assert.equal(result.info.name, 'webgpu');
     assert.match(result.info.provider, /tfjs-backend-webgpu/);
     assert.match(result.info.reason, /requested with --backend webgpu \(llvmpipe: Mesa .*software adapter \(llvmpipe\)\)/);
-    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter', 'TemperAdamUpdate']);
+    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter', 'TemperAdamUpdate', 'TemperFusedConv2D']);
     assert.equal(webgpu.code, 0);
   });
 
