@@ -206,6 +206,173 @@ describe('FastBatchNormalization against tfjs-layers BatchNormalization', () => 
   });
 });
 
+/** TEMPER_STOCK_KERNELS=1 while `run` runs (restored after, also when it throws). */
+async function withStockKernels<T>(run: () => Promise<T> | T): Promise<T> {
+  const previous = process.env['TEMPER_STOCK_KERNELS'];
+  process.env['TEMPER_STOCK_KERNELS'] = '1';
+  try {
+    return await run();
+  } finally {
+    if (previous === undefined) delete process.env['TEMPER_STOCK_KERNELS'];
+    else process.env['TEMPER_STOCK_KERNELS'] = previous;
+  }
+}
+
+/** A stock BatchNormalization and a FastBatchNormalization with the same seeded gamma, beta and moving statistics. */
+function batchNormPair(shape: number[], args: BatchNormArgs = BN_ARGS): { stock: BatchNormLayer; fast: BatchNormLayer; dispose(): void } {
+  const [stock, fast] = [stockBatchNorm(args), new FastBatchNormalization(args)];
+  stock.build(shape);
+  fast.build(shape);
+  const seeds: Record<string, [number, number, number]> = { gamma: [81, 0.5, 1], beta: [82, 0.3, 0], moving_mean: [83, 0.4, 0.2], moving_variance: [84, 0.5, 1] };
+  tf.tidy(() => {
+    for (const w of stock.weights) {
+      const [seed, scale, shift] = seeds[w.originalName.split('/').at(-1)!]!;
+      w.write(tf.tensor(seededValues(sizeOf(w.shape as number[]), seed, scale, shift), w.shape as number[]));
+    }
+  });
+  fast.setWeights(stock.getWeights());
+  return { stock, fast, dispose: () => [...stock.weights, ...fast.weights].forEach((w) => w.dispose()) };
+}
+
+interface InferenceGradient {
+  kernels: string[];
+  /** The layer's output, read inside the tape. */
+  output: Float32Array;
+  dx: Float32Array;
+}
+
+/** The input gradient of sum(layer(x, inference) * dy), profiled; the output is read while the tape records. */
+async function inferenceInputGradient(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor): Promise<InferenceGradient> {
+  let output: Float32Array | undefined;
+  const { kernels, result } = await profiled(() =>
+    tf.grad((input: tf.Tensor) => {
+      const y = layer.apply(input, { training: false }) as tf.Tensor;
+      output = read(y).slice();
+      return tf.sum(tf.mul(y, dy));
+    })(x),
+  );
+  const dx = read(result as tf.Tensor);
+  (result as tf.Tensor).dispose();
+  return { kernels, output: output!, dx };
+}
+
+/**
+ * Gradients of sum(layer(x, inference) * dy) w.r.t. x and every weight of the layer, moving statistics included
+ * (made trainable for the call, as variableGrads skips the others), by weight name.
+ */
+function inferenceWeightGradients(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor): Record<string, Float32Array> {
+  const xVariable = tf.variable(x, true);
+  const variables = layer.weights.map((w) => w.read() as tf.Variable);
+  const trainable = variables.map((v) => v.trainable);
+  variables.forEach((v) => (v.trainable = true));
+  try {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(xVariable, { training: false }) as tf.Tensor, dy)), [xVariable, ...variables]);
+    const result: Record<string, Float32Array> = { x: read(grads[xVariable.name]!) };
+    layer.weights.forEach((w, i) => (result[w.originalName.split('/').at(-1)!] = read(grads[variables[i]!.name]!)));
+    tf.dispose([value, xVariable, ...Object.values(grads)]);
+    return result;
+  } finally {
+    variables.forEach((v, i) => (v.trainable = trainable[i]!));
+  }
+}
+
+describe('FastBatchNormalization in inference mode under a gradient tape (an attack step)', () => {
+  before(() => initBackend('wasm'));
+  after(() => tf.setBackend('wasm'));
+
+  const cases: Array<{ shape: number[] }> = [
+    { shape: [4, 6, 5, 8] },
+    { shape: [3, 5, 6] },
+    { shape: [16, 7] },
+  ];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const { shape } of cases) {
+      const label = `${backend}, x [${shape}]`;
+      it(`${label}: the stock output bit for bit, the input gradient without Tile, the stock weight gradients`, async () => {
+        await tf.setBackend(backend);
+        const { stock, fast, dispose } = batchNormPair(shape);
+        const x = tf.tensor(seededValues(sizeOf(shape), 91, 2, 0.5), shape);
+        const dy = tf.tensor(seededValues(sizeOf(shape), 92), shape);
+        const want = await inferenceInputGradient(stock, x, dy);
+        const got = await inferenceInputGradient(fast, x, dy);
+        assertSameBytes(got.output, want.output, 'inference-mode output under a tape');
+        assertSameBytes(take(fast.apply(x, { training: false })), want.output, 'inference-mode output outside a tape');
+        assertClose(got.dx, want.dx, 1e-5, 'input gradient');
+        assert.ok(want.dx.some((v) => Math.abs(v) > 1e-2), 'input gradient is not 0');
+        // The stock gradient tiles 1 / sqrt(var + eps) and computes x - mean; the fast one does neither.
+        assert.ok(want.kernels.includes('Tile') && want.kernels.includes('Sub'), `stock: ${want.kernels}`);
+        assert.ok(!got.kernels.includes('Tile') && !got.kernels.includes('Sub'), `fast: ${got.kernels}`);
+        // Gradients w.r.t. gamma, beta and the moving statistics in inference mode: tfjs-core's, so the same bits.
+        const stockWeights = inferenceWeightGradients(stock, x, dy);
+        const fastWeights = inferenceWeightGradients(fast, x, dy);
+        assert.deepEqual(Object.keys(fastWeights), Object.keys(stockWeights));
+        assert.equal(Object.keys(stockWeights).length, 5);
+        for (const name of Object.keys(stockWeights)) {
+          if (name === 'x') assertClose(fastWeights[name]!, stockWeights[name]!, 1e-5, 'input gradient with the weight gradients');
+          else assertSameBytes(fastWeights[name]!, stockWeights[name]!, `gradient of ${name}`);
+        }
+        tf.dispose([x, dy]);
+        dispose();
+      });
+    }
+  }
+
+  // The stock layer without gamma and beta fails under a tape in inference mode (tfjs-core 4.22 clones the missing
+  // scale it saves for FusedBatchNorm's gradient), so the reference is the stock layer with gamma 1 and beta 0.
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: without gamma and beta (scale: false, center: false), the gradients of gamma 1 and beta 0`, async () => {
+      await tf.setBackend(backend);
+      const shape = [2, 3, 4, 5];
+      const bareArgs = { ...BN_ARGS, scale: false, center: false };
+      const { stock: stockBare, fast, dispose } = batchNormPair(shape, bareArgs);
+      const { stock, dispose: disposeStock } = batchNormPair(shape);
+      stock.setWeights([tf.ones([5]), tf.zeros([5]), ...stockBare.getWeights()]);
+      const x = tf.tensor(seededValues(sizeOf(shape), 95, 2, 0.5), shape);
+      const dy = tf.tensor(seededValues(sizeOf(shape), 96), shape);
+      const got = await inferenceInputGradient(fast, x, dy);
+      assertSameBytes(got.output, take(stockBare.apply(x, { training: false })), 'inference-mode output (the stock one outside a tape)');
+      const want = await inferenceInputGradient(stock, x, dy);
+      assertClose(got.dx, want.dx, 1e-5, 'input gradient');
+      assert.ok(!got.kernels.includes('Tile'), `fast: ${got.kernels}`);
+      const wantWeights = inferenceWeightGradients(stock, x, dy);
+      const gotWeights = inferenceWeightGradients(fast, x, dy);
+      assert.deepEqual(Object.keys(gotWeights), ['x', 'moving_mean', 'moving_variance']);
+      for (const name of Object.keys(gotWeights)) assertClose(gotWeights[name]!, wantWeights[name]!, 1e-5, `gradient of ${name}`);
+      tf.dispose([x, dy]);
+      dispose();
+      disposeStock();
+    });
+  }
+
+  it('TEMPER_STOCK_KERNELS=1: the stock kernels and bits, in inference (under a tape) and in training mode', async () => {
+    await tf.setBackend('wasm');
+    const shape = [4, 6, 5, 8];
+    const { stock, fast, dispose } = batchNormPair(shape);
+    const x = tf.tensor(seededValues(sizeOf(shape), 93, 2, 0.5), shape);
+    const dy = tf.tensor(seededValues(sizeOf(shape), 94), shape);
+    const trainingGradient = (layer: tf.layers.Layer) =>
+      profiled(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, dy)))(x));
+    // Inference first (training calls move the moving statistics). Without the variable, the fast paths, so the
+    // comparisons below say something.
+    const fastInference = await inferenceInputGradient(fast, x, dy);
+    assert.ok(!fastInference.kernels.includes('Tile'), `fast: ${fastInference.kernels}`);
+    const want = await inferenceInputGradient(stock, x, dy);
+    const got = await withStockKernels(() => inferenceInputGradient(fast, x, dy));
+    assert.ok(got.kernels.includes('Tile'), `with TEMPER_STOCK_KERNELS=1: ${got.kernels}`);
+    assert.deepEqual(got.kernels, want.kernels);
+    assertSameBytes(got.output, want.output, 'inference-mode output');
+    assertSameBytes(got.dx, want.dx, 'inference-mode input gradient');
+    const fastTraining = await trainingGradient(fast);
+    const wantTraining = await trainingGradient(stock);
+    assert.notDeepEqual(fastTraining.kernels, wantTraining.kernels);
+    const gotTraining = await withStockKernels(() => trainingGradient(fast));
+    assert.deepEqual(gotTraining.kernels, wantTraining.kernels);
+    assertSameBytes(read(gotTraining.result as tf.Tensor), read(wantTraining.result as tf.Tensor), 'training-mode input gradient');
+    tf.dispose([x, dy, fastTraining.result, wantTraining.result, gotTraining.result]);
+    dispose();
+  });
+});
+
 interface ConvCase {
   label: string;
   input: [number, number, number, number];
@@ -285,6 +452,34 @@ describe('FastConv2D against tfjs-layers Conv2D', () => {
       });
     }
   }
+});
+
+describe('FastConv2D with TEMPER_STOCK_KERNELS=1', () => {
+  before(() => initBackend('wasm'));
+  after(() => tf.setBackend('wasm'));
+
+  it('runs the stock fused conv under a tape: the filter gradient again, the same kernels and bits', async () => {
+    await tf.setBackend('wasm');
+    const c = CONV_CASES[0]!;
+    assert.equal(c.args.activation, undefined, 'a linear conv, which the stock layer keeps fused under a tape');
+    const { stock, fast, dispose } = convPair(c);
+    const x = tf.tensor(seededValues(sizeOf(c.input), 23), c.input);
+    const outShape = tf.tidy(() => (stock.apply(x) as tf.Tensor).shape);
+    const dy = tf.tensor(seededValues(sizeOf(outShape), 24), outShape);
+    const inputGradient = (layer: tf.layers.Layer) => profiled(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, dy)))(x));
+    const fastPath = await inputGradient(fast);
+    assert.ok(!fastPath.kernels.includes(tf.Conv2DBackpropFilter), `fast: ${fastPath.kernels}`);
+    const want = await inputGradient(stock);
+    const got = await withStockKernels(() => inputGradient(fast));
+    assert.ok(got.kernels.includes(tf.Conv2DBackpropFilter), `with TEMPER_STOCK_KERNELS=1: ${got.kernels}`);
+    assert.deepEqual(got.kernels, want.kernels);
+    assertSameBytes(read(got.result as tf.Tensor), read(want.result as tf.Tensor), 'input gradient');
+    // Read at call time: unset again, the fast path again.
+    const again = await inputGradient(fast);
+    assert.deepEqual(again.kernels, fastPath.kernels);
+    tf.dispose([x, dy, fastPath.result, want.result, got.result, again.result]);
+    dispose();
+  });
 });
 
 /** A small vgg-style net built from tf.layers directly (the stock classes): 2x conv-BN-relu, pool, conv-BN-relu, dense. */
@@ -410,6 +605,58 @@ describe('models built from blocks with the fast layers', () => {
     fast.trainableWeights.forEach((w, i) => assertClose(read(fastGrads.grads[(w.read() as tf.Variable).name]!), want[i]!, 1e-4, `gradient of ${w.originalName}`));
     tf.dispose([inputs.images, inputs.labels, fastGrads.value, ...Object.values(fastGrads.grads)]);
     fast.dispose();
+  });
+
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: the inference-mode input gradient of the net matches the stock layers', without a Tile`, async () => {
+      await tf.setBackend(backend);
+      const stock = smallNet(false);
+      const fast = smallNet(true);
+      perturbBatchNorms(stock);
+      fast.setWeights(stock.getWeights());
+      const { images, labels } = batch();
+      const inputGradient = (model: tf.LayersModel) => profiled(() => tf.grad((x: tf.Tensor) => loss(model, x, labels, false))(images));
+      const want = await inputGradient(stock);
+      const got = await inputGradient(fast);
+      assert.ok(want.kernels.includes('Tile'), `stock: ${want.kernels}`);
+      assert.ok(!got.kernels.includes('Tile'), `fast: ${got.kernels}`);
+      const wantValues = read(want.result as tf.Tensor);
+      assert.ok(wantValues.some((v) => Math.abs(v) > 1e-4), 'input gradient is not 0');
+      assertClose(read(got.result as tf.Tensor), wantValues, 1e-5, 'input gradient');
+      tf.dispose([images, labels, want.result, got.result]);
+      stock.dispose();
+      fast.dispose();
+    });
+  }
+
+  it('leaks no tensor over PGD steps (inference-mode input gradients) nor over inference-mode weight gradients', async () => {
+    await tf.setBackend('wasm');
+    const model = smallNet(true);
+    perturbBatchNorms(model);
+    const { images, labels } = batch();
+    const before = tf.memory().numTensors;
+    let x: tf.Tensor = images.clone();
+    const counts: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const next = tf.tidy(() => {
+        const g = tf.grad((input: tf.Tensor) => loss(model, input, labels, false))(x);
+        return tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), 0.01)), 0, 1);
+      });
+      x.dispose();
+      x = next;
+      // Gradients of gamma and beta with the moving statistics (fine-tuning in inference mode): the stock thunks.
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => loss(model, x, labels, false));
+        assert.equal(Object.keys(grads).length, model.trainableWeights.length, 'a gradient for every trainable weight');
+        assert.ok(value.dataSync()[0]! > 0);
+      });
+      counts.push(tf.memory().numTensors);
+    }
+    assert.deepEqual(counts, counts.map(() => before + 1), `tensors after each step: ${counts} (before: ${before})`);
+    x.dispose();
+    tf.dispose([images, labels]);
+    assert.equal(tf.memory().numTensors, before - 2);
+    model.dispose();
   });
 
   it('leaks no tensor over training steps (optimizer.minimize in tf.tidy) and input-gradient steps', async () => {

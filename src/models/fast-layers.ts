@@ -5,11 +5,16 @@
 // - FastBatchNormalization: in training mode the stock layer is moments() + batchNorm() differentiated op by op:
 //   about 84 kernels per layer and step (forward and backward), some 30 of them passes over the whole activation,
 //   one a full-size Tile. Here it is one tf.customGrad: 4 full-size passes forward, the closed-form gradient with
-//   7 backward, about 34 kernels in all. Inference mode is the stock code.
+//   7 backward, about 34 kernels in all. Inference mode runs the stock forward ops (bit for bit); under a tape
+//   they are one tape node whose input gradient is dy * gamma / sqrt(movingVariance + eps) (batchNormInference):
+//   tfjs-core's FusedBatchNorm gradient builds a full-size Tile and computes x - mean and dy * gamma even when only
+//   dx is wanted (a PGD step). Gradients w.r.t. gamma, beta and the moving statistics are tfjs-core's own.
 // - FastConv2D: tfjs-core keeps a linear conv fused under a tape (fused_util shouldFuse), and the fused op's custom
 //   gradient always computes the input, filter and bias gradients. Under a tape this layer runs conv2d, bias add and
 //   activation as separate ops, whose registered gradients are evaluated lazily: an input gradient (an attack step)
 //   computes no filter gradient, and a training step computes no input gradient for the first convolution.
+// With TEMPER_STOCK_KERNELS=1 (read at every call) both layers run the stock tfjs-layers code, as the project's kernels
+// then register nothing: stock tfjs numbers to compare against.
 import * as tf from '@tensorflow/tfjs';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
@@ -36,6 +41,11 @@ interface BatchNormalizationState {
   beta?: tf.LayerVariable;
   movingMean: tf.LayerVariable;
   movingVariance: tf.LayerVariable;
+}
+
+/** TEMPER_STOCK_KERNELS=1: the stock tfjs-layers code in these layers too (see src/backend/kernels/index.ts). */
+function stockRequested(): boolean {
+  return process.env['TEMPER_STOCK_KERNELS'] === '1';
 }
 
 function singleTensor(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -91,11 +101,93 @@ export function batchNormTraining(
 }
 
 /**
+ * The internal of tfjs-core's Engine (4.22, engine.ts; private in its typings) that tf.customGrad is a thin wrapper
+ * of. tf.customGrad calls the user's gradFunc eagerly and so computes the gradient of every input, used or not;
+ * runKernelFunc takes the per-input gradient thunks that registered gradients use, and the tape then calls only the
+ * ones on the path to the requested xs (tape.ts backpropagateGradients).
+ */
+interface KernelFuncEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor;
+    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor;
+}
+
+function kernelFuncEngine(): KernelFuncEngine | null {
+  const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
+  return typeof engine.runKernelFunc === 'function' ? (engine as KernelFuncEngine) : null;
+}
+
+/** The 4-D shape tfjs-core's batchNorm gives its FusedBatchNorm kernel (batchnorm_util.ts xAs4D), ranks 2 to 4. */
+function shapeAs4D(shape: number[]): [number, number, number, number] {
+  const padded = [1, 1, 1, ...shape].slice(-4);
+  return padded as [number, number, number, number];
+}
+
+/**
+ * Inference-mode batch normalisation, y = gamma * (x - mean) / sqrt(variance + eps) + beta over the last axis, with
+ * the stock layer's forward ops (tfjs-layers batchNormalization: tf.batchNorm2d/3d/4d, so the output is bit-identical
+ * to the stock layer's) as one tape node. Its gradients, each computed only when the tape asks for it:
+ * - x: dy * a with a = gamma / sqrt(variance + eps) per channel (one full-size pass; the stock gradient tiles
+ *   1 / sqrt(variance + eps) to the full size and also computes x - mean and dy * gamma);
+ * - mean, variance, gamma, beta: tfjs-core's FusedBatchNorm gradient itself, on the same 4-D tensors as stock.
+ * Without gamma (scale: false) this works under a tape, where the stock layer fails in tfjs 4.22 (the engine clones
+ * the missing scale it saves for FusedBatchNorm's gradient).
+ * Returns null where the engine has no runKernelFunc (a tfjs other than 4.22): the caller then runs the stock code.
+ */
+export function batchNormInference(
+  x: tf.Tensor,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  gamma: tf.Tensor1D | null,
+  beta: tf.Tensor1D | null,
+  epsilon: number,
+): tf.Tensor | null {
+  const engine = kernelFuncEngine();
+  const stockGradient = tf.getGradient(tf.FusedBatchNorm);
+  if (engine === null || stockGradient == null || x.rank < 2 || x.rank > 4) return null;
+  const inputs: Record<string, tf.Tensor> = { x, mean, variance, ...(gamma ? { scale: gamma } : {}), ...(beta ? { offset: beta } : {}) };
+  const shape4D = shapeAs4D(x.shape);
+  // A named scope: the tape node and a tf.profile entry take its name (no gradient is registered under it).
+  return tf.tidy('FastBatchNormInference', () =>
+    engine.runKernelFunc({
+      inputs,
+      forwardFunc: (_backend, save) => {
+        save(gamma ? [x, mean, variance, gamma] : [x, mean, variance]);
+        const [offset, scale] = [beta ?? undefined, gamma ?? undefined];
+        if (x.rank === 2) return tf.batchNorm2d(x as tf.Tensor2D, mean, variance, offset, scale, epsilon);
+        if (x.rank === 3) return tf.batchNorm3d(x as tf.Tensor3D, mean, variance, offset, scale, epsilon);
+        return tf.batchNorm4d(x as tf.Tensor4D, mean, variance, offset, scale, epsilon);
+      },
+      backwardsFunc: (dy, saved) => {
+        const [savedX, savedMean, savedVariance, savedScale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D?];
+        const grads: Record<string, () => tf.Tensor> = {
+          x: () => {
+            const inverseStd = tf.rsqrt(tf.add(savedVariance, epsilon));
+            return tf.mul(dy, savedScale ? tf.mul(savedScale, inverseStd) : inverseStd);
+          },
+        };
+        // Each thunk runs in its own tidy (the tape's), so the stock gradient's shared terms are not kept between them.
+        const stock = (name: string) => () =>
+          stockGradient.gradFunc(tf.reshape(dy, shape4D), [tf.reshape(savedX, shape4D), savedMean, savedVariance, savedScale] as tf.Tensor[], {
+            varianceEpsilon: epsilon,
+          })[name]!() as tf.Tensor;
+        for (const name of Object.keys(inputs)) if (name !== 'x') grads[name] = stock(name);
+        return grads;
+      },
+    }),
+  );
+}
+
+/**
  * tfjs-layers' BatchNormalization with a fused training-mode forward and backward pass (batchNormTraining).
  * Same arguments, configuration, weights and moving-average update as the stock layer: every training-mode call
  * sets moving = moving - (moving - batch) * (1 - momentum), with the batch's biased variance, as tfjs-layers does.
  * Unlike the stock layer (which fails on a missing gamma or beta in training mode), scale: false and center: false
- * train, with gamma 1 and beta 0. Inference mode, and an axis other than the last, run the stock code.
+ * train, with gamma 1 and beta 0. Inference mode under a gradient tape is batchNormInference (the stock forward ops,
+ * a cheap input gradient); inference outside a tape, an axis other than the last, and TEMPER_STOCK_KERNELS=1 run the
+ * stock code.
  */
 export class FastBatchNormalization extends StockBatchNormalization {
   static className = 'BatchNormalization';
@@ -106,7 +198,15 @@ export class FastBatchNormalization extends StockBatchNormalization {
     const axis = state.axis >= 0 ? state.axis : state.axis + x.rank;
     const training = (kwargs['training'] as boolean | undefined) ?? false;
     // The stock layer normalises ranks 2 to 4 only; other ranks and axes keep its code and its errors.
-    if (!training || x.rank < 2 || x.rank > 4 || axis !== x.rank - 1 || x.dtype !== 'float32') return super.call(inputs, kwargs);
+    if (stockRequested() || x.rank < 2 || x.rank > 4 || axis !== x.rank - 1 || x.dtype !== 'float32') return super.call(inputs, kwargs);
+    if (!training) {
+      // Outside a tape there is no gradient to make cheaper: the stock code.
+      if (!tf.engine().isTapeOn()) return super.call(inputs, kwargs);
+      const parameters = [state.movingMean, state.movingVariance, state.gamma, state.beta].map((v) => v?.read() ?? null);
+      if (parameters.some((p) => p !== null && (p.dtype !== 'float32' || p.rank !== 1))) return super.call(inputs, kwargs);
+      const [mean, variance, gamma, beta] = parameters as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D | null, tf.Tensor1D | null];
+      return batchNormInference(x, mean, variance, gamma, beta, state.epsilon) ?? super.call(inputs, kwargs);
+    }
     return tf.tidy(() => {
       const updateMovingAverage = (variable: tf.LayerVariable, value: tf.Tensor): void => {
         // tfjs-layers' doMovingAverage, to the rounding: the update is the same ops on the same values.
@@ -126,7 +226,8 @@ tf.serialization.registerClass(FastBatchNormalization);
  * tfjs-layers' Conv2D that, while a gradient tape records (inside tf.grad, tf.variableGrads, optimizer.minimize:
  * gradientDepth > 0, and not inside a kernel or customGrad forward pass, as tfjs' engine.isTapeOn() says), computes
  * conv2d + bias + activation as separate ops, so that the tape computes only the gradients asked for. Otherwise
- * (inference) it is the stock fused path, bit for bit. Only 2-D, channels-last convolutions; the rest is stock.
+ * (inference) it is the stock fused path, bit for bit. Only 2-D, channels-last convolutions; the rest, and every call
+ * with TEMPER_STOCK_KERNELS=1, is stock.
  */
 export class FastConv2D extends StockConv2D {
   static className = 'Conv2D';
@@ -134,7 +235,7 @@ export class FastConv2D extends StockConv2D {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const recording = tf.engine().isTapeOn();
     const padding = this.padding;
-    if (!recording || this.rank !== 2 || this.dataFormat !== 'channelsLast' || padding === 'causal') return super.call(inputs, kwargs);
+    if (!recording || stockRequested() || this.rank !== 2 || this.dataFormat !== 'channelsLast' || padding === 'causal') return super.call(inputs, kwargs);
     return tf.tidy(() => {
       let x = singleTensor(inputs);
       if (x.dtype !== 'float32') x = tf.cast(x, 'float32');
