@@ -431,6 +431,14 @@ describe('FastConv2D against tfjs-layers Conv2D', () => {
         assert.ok(!fastInput.kernels.includes(tf.Conv2DBackpropFilter), `fast: ${fastInput.kernels}`);
         assert.ok(fastInput.kernels.includes(tf.Conv2DBackpropInput), `fast: ${fastInput.kernels}`);
         assertClose(read(fastInput.result as tf.Tensor), read(stockInput.result as tf.Tensor), 1e-5, 'input gradient');
+        if (backend === 'wasm') {
+          // On wasm the conv, bias and activation stay one fused kernel under the tape, with the same bytes as outside it.
+          assert.ok(fastInput.kernels.includes('TemperFusedConv2D'), `fast: ${fastInput.kernels}`);
+          assert.ok(!fastInput.kernels.includes('Relu') && !fastInput.kernels.includes(tf.Conv2D), `fast: ${fastInput.kernels}`);
+          let inside: tf.Tensor | undefined;
+          tf.dispose(tf.grad((input: tf.Tensor) => tf.sum((inside = tf.keep(fast.apply(input) as tf.Tensor))))(x));
+          assertSameBytes(take(inside!), take(fast.apply(x)), 'forward pass under a tape');
+        }
         // A training step: gradients of the kernel (and bias) still there and the same.
         const trainingGradients = (layer: tf.layers.Layer) =>
           profiled(() => {

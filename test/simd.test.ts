@@ -21,6 +21,7 @@ const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js
 const { simdKernels, heapOffset } = await import(${JSON.stringify(dist('src/backend/kernels/simd/index.js'))});
 const { reluBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/relu-grad.js'))});
 const { maxPoolBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/max-pool-grad.js'))});
+const { col2im } = await import(${JSON.stringify(dist('src/backend/kernels/conv2d-backprop-input.js'))});
 const { adamUpdate } = await import(${JSON.stringify(dist('src/backend/kernels/adam.js'))});
 const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
 await initBackend('wasm');
@@ -73,6 +74,20 @@ const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer ins
     return bits(heap(t)) === bits(want);
   });
 }
+{ // col2im: 3x3 stride 1 'same' on one channel, and 3x3 stride 2 'valid' on three (edges, skipped taps, overlaps).
+  results.col2im = [[[2, 7, 6, 1], 1, 'same'], [[2, 9, 8, 3], 2, 'valid']].every(([xShape, stride, pad]) => {
+    const info = tf.backend_util.computeConv2DInfo(xShape, [3, 3, xShape[3], 4], stride, 1, pad, undefined, false, 'channelsLast');
+    const colsSize = info.batchSize * info.outHeight * info.outWidth * 9 * xShape[3];
+    const cols = tf.tensor(values(colsSize).map((v) => (Number.isNaN(v) ? 1 : v))), dx = out(xShape);
+    const geometry = backend.makeOutput([12], 'int32');
+    backend.typedArrayFromHeap(geometry).set([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+      3, 3, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left]);
+    simd.col2im(heapOffset(backend, cols), heapOffset(backend, dx), heapOffset(backend, geometry));
+    const want = new Float32Array(xShape.reduce((a, b) => a * b, 1));
+    col2im(heap(cols), want, info);
+    return bits(heap(dx)) === bits(want);
+  });
+}
 console.log(JSON.stringify(results));
 `;
 
@@ -101,6 +116,7 @@ describe('WebAssembly SIMD kernels', () => {
       assert.equal(result['adam'], true, 'Adam update');
       assert.equal(result['adamMoved'], true, 'the Adam case changes the weights');
       assert.equal(result['transpose'], true, 'transpose');
+      assert.equal(result['col2im'], true, 'col2im');
     });
   }
 });

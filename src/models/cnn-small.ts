@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
 import { seededInitializers } from './init.js';
 import { sequentialInput } from './layers/index.js';
+import { FastConv2D } from './fast-layers.js';
 
 registerArchitecture({
   name: 'cnn-small',
@@ -14,9 +15,9 @@ registerArchitecture({
       name: 'cnn_small',
       layers: [
         ...head,
-        tf.layers.conv2d({ ...first, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
+        new FastConv2D({ ...first, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
         tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
-        tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
+        new FastConv2D({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
         tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
         tf.layers.flatten(),
         tf.layers.dense({ units: 128, activation: 'relu', ...init() }),

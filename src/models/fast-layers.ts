@@ -16,6 +16,7 @@
 // With TEMPER_STOCK_KERNELS=1 (read at every call) both layers run the stock tfjs-layers code, as the project's kernels
 // then register nothing: stock tfjs numbers to compare against.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_CONV } from '../backend/kernels/fused-conv.js';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
 type LayerStatics = Pick<typeof tf.layers.Layer, 'fromConfig'>;
@@ -242,6 +243,14 @@ export class FastConv2D extends StockConv2D {
       const [strideH, strideW] = this.strides as [number, number];
       const [dilationH, dilationW] = this.dilationRate as [number, number];
       const kernel = this.kernel.read() as tf.Tensor4D;
+      // Where the backend has it (wasm, webgpu), one fused conv + bias + activation whose gradient parts are each
+      // computed only when asked for (src/backend/kernels/fused-conv.ts); else the three ops apart.
+      const activation = this.activation == null ? 'linear' : this.activation.getClassName();
+      if ((activation === 'relu' || activation === 'linear') && dilationH === 1 && dilationW === 1 && tf.getKernel(FUSED_CONV, tf.getBackend()) !== undefined) {
+        const operands: tf.NamedTensorMap = this.bias != null ? { x, filter: kernel, bias: this.bias.read() } : { x, filter: kernel };
+        const attrs = { strides: [strideH, strideW], pad: padding, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation };
+        return tf.engine().runKernel(FUSED_CONV, operands, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      }
       let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, kernel, [strideH, strideW], padding, 'NHWC', [dilationH, dilationW]);
       if (this.bias != null) y = tf.add(y, this.bias.read());
       return this.activation == null ? y : this.activation.apply(y);

@@ -1,5 +1,6 @@
 // Conv2DBackpropInput for wasm as an XNNPACK conv2d (or matmul + col2im): the stock kernel is a naive loop (~3 GFLOP/s against ~28).
 import * as tf from '@tensorflow/tfjs';
+import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
 // Below this many input channels col2im beats the conv path (measured at 28x28x32, 3x3: wins at 1 channel, loses at 3).
@@ -74,7 +75,19 @@ function backpropByCol2im(dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.bac
   const dyMatrix = runWasmKernel(tf.Reshape, backend, { x: dy }, { shape: [patchCount, info.outChannels] });
   const cols = runWasmKernel(tf.BatchMatMul, backend, { a: dyMatrix, b: filterT }, { transposeA: false, transposeB: false });
   const dx = backend.makeOutput(info.inShape, 'float32');
-  col2im(heapFloat32(backend, cols), heapFloat32(backend, dx), info);
+  const simd = simdKernels(backend);
+  if (simd) {
+    // The same scatter in WebAssembly (about 3x the JavaScript loop's speed); the geometry goes in as 12 int32.
+    const geometry = backend.makeOutput([12], 'int32');
+    (backend.typedArrayFromHeap(geometry) as Int32Array).set([
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+    ]);
+    simd.col2im(heapOffset(backend, cols), heapOffset(backend, dx), heapOffset(backend, geometry));
+    backend.disposeData(geometry.dataId);
+  } else {
+    col2im(heapFloat32(backend, cols), heapFloat32(backend, dx), info);
+  }
   for (const t of [filterT, dyMatrix, cols]) backend.disposeData(t.dataId);
   return dx;
 }

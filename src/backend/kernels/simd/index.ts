@@ -8,6 +8,7 @@ import { SIMD_PLAIN_MEMORY, SIMD_SHARED_MEMORY } from './binary.js';
 export interface SimdKernels {
   relu_grad(x: number, dy: number, dx: number, count: number): void;
   max_pool_grad_2x2(x: number, dy: number, dx: number, rows: number, width: number, channels: number): void;
+  col2im(cols: number, dx: number, geometry: number): void;
   transpose(input: number, output: number, rows: number, cols: number): void;
   filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
   adam(

@@ -242,4 +242,70 @@
         (br $eloop2)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eloop))))
+;; col2im: adds each row p = (n, oh, ow) of cols [P][filterHeight * filterWidth * channels] back onto the input
+;; pixels its patch covers (dx [N][H][W][channels], zeroed here first). The scatter of a transposed convolution, one
+;; float at a time but without JavaScript's per-element cost. $geometry points at 12 int32: N, H, W, channels, OH,
+;; OW, filterHeight, filterWidth, strideHeight, strideWidth; then padTop, padLeft.
+  (func (export "col2im") (param $cols i32) (param $dx i32) (param $geometry i32)
+    (local $n i32) (local $h i32) (local $w i32) (local $ch i32) (local $oh i32) (local $ow i32) (local $fh i32) (local $fw i32)
+    (local $sh i32) (local $sw i32) (local $pt i32) (local $pl i32)
+    (local $b i32) (local $y i32) (local $x i32) (local $kh i32) (local $kw i32) (local $ih i32) (local $iw i32)
+    (local $c i32) (local $src i32) (local $dst i32) (local $rowFloats i32) (local $imageFloats i32)
+    (local.set $n (i32.load (local.get $geometry)))
+    (local.set $h (i32.load offset=4 (local.get $geometry)))
+    (local.set $w (i32.load offset=8 (local.get $geometry)))
+    (local.set $ch (i32.load offset=12 (local.get $geometry)))
+    (local.set $oh (i32.load offset=16 (local.get $geometry)))
+    (local.set $ow (i32.load offset=20 (local.get $geometry)))
+    (local.set $fh (i32.load offset=24 (local.get $geometry)))
+    (local.set $fw (i32.load offset=28 (local.get $geometry)))
+    (local.set $sh (i32.load offset=32 (local.get $geometry)))
+    (local.set $sw (i32.load offset=36 (local.get $geometry)))
+    (local.set $pt (i32.load offset=40 (local.get $geometry)))
+    (local.set $pl (i32.load offset=44 (local.get $geometry)))
+    (local.set $rowFloats (i32.mul (local.get $w) (local.get $ch)))
+    (local.set $imageFloats (i32.mul (local.get $h) (local.get $rowFloats)))
+    (memory.fill (local.get $dx) (i32.const 0) (i32.shl (i32.mul (local.get $n) (local.get $imageFloats)) (i32.const 2)))
+    (local.set $src (local.get $cols))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $y (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $y) (local.get $oh)))
+        (local.set $x (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $x) (local.get $ow)))
+          (local.set $kh (i32.const 0))
+          (block $khdone (loop $khl
+            (br_if $khdone (i32.ge_u (local.get $kh) (local.get $fh)))
+            (local.set $ih (i32.sub (i32.add (i32.mul (local.get $y) (local.get $sh)) (local.get $kh)) (local.get $pt)))
+            (local.set $kw (i32.const 0))
+            (block $kwdone (loop $kwl
+              (br_if $kwdone (i32.ge_u (local.get $kw) (local.get $fw)))
+              (local.set $iw (i32.sub (i32.add (i32.mul (local.get $x) (local.get $sw)) (local.get $kw)) (local.get $pl)))
+              ;; Inside the image (unsigned compares also reject negative coordinates): add the tap's channels.
+              (if (i32.and (i32.lt_u (local.get $ih) (local.get $h)) (i32.lt_u (local.get $iw) (local.get $w)))
+                (then
+                  (local.set $dst (i32.add (local.get $dx) (i32.shl
+                    (i32.add (i32.add (i32.mul (local.get $b) (local.get $imageFloats)) (i32.mul (local.get $ih) (local.get $rowFloats)))
+                             (i32.mul (local.get $iw) (local.get $ch)))
+                    (i32.const 2))))
+                  (local.set $c (i32.const 0))
+                  (block $cdone (loop $cl
+                    (br_if $cdone (i32.ge_u (local.get $c) (local.get $ch)))
+                    (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                    (br $cl)))))
+              (local.set $src (i32.add (local.get $src) (i32.shl (local.get $ch) (i32.const 2))))
+              (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+              (br $kwl)))
+            (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+            (br $khl)))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $xl)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
 )
