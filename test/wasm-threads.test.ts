@@ -3,12 +3,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAX_WASM_THREADS, threadsPerJob, wasmThreadCount, wasmThreadsForJobs } from '../src/backend/wasm-threads.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { repoRoot, temperCli, tempDir } from './helpers.js';
 
 const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
 // The file the project's own modules load, so the child script (outside the repository) shares their tfjs instance.
@@ -78,6 +78,14 @@ describe('wasm threads', () => {
     for (const bad of ['0', '-1', '1.5', 'two']) {
       assert.throws(() => wasmThreadCount({ TEMPER_WASM_THREADS: bad }), /TEMPER_WASM_THREADS must be a whole number/);
     }
+  });
+
+  it('a bad TEMPER_WASM_THREADS stops `temper run` with exit 2, the message alone, and nothing written', () => {
+    const out = join(tempDir('temper-threads-out-'), 'results');
+    const result = temperCli(['run', join(repoRoot, 'configs', 'quickstart.json'), '--out', out, '--backend', 'wasm'], { TEMPER_WASM_THREADS: 'two' });
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr.trim(), "temper: TEMPER_WASM_THREADS must be a whole number of threads >= 1, found 'two'");
+    assert.ok(!existsSync(out), 'no results folder');
   });
 
   it('shares the cores out between --jobs processes unless the user said otherwise', () => {

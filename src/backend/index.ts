@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { BackendError } from './errors.js';
 import { unrefWasmThreads, wasmThreadCount, withWasmThreads, WASM_THREADS_ENV } from './wasm-threads.js';
 import { registerProjectKernels } from './kernels/index.js';
 
@@ -20,7 +21,7 @@ export interface BackendInfo {
   projectKernels: string[];
 }
 
-export class BackendError extends Error {}
+export { BackendError } from './errors.js';
 
 /** Outcome of trying to load one backend, kept for `temper doctor`. */
 export interface BackendProbe {

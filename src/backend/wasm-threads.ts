@@ -10,6 +10,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { BackendError } from './errors.js';
 
 /** tfjs-wasm's C++ side caps its pool at 8 threads (it pre-creates 8 workers). */
 export const MAX_WASM_THREADS = 8;
@@ -23,7 +24,7 @@ export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw.trim() === '') return Math.max(1, Math.min(MAX_WASM_THREADS, os.availableParallelism()));
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`${WASM_THREADS_ENV} must be a whole number of threads >= 1, found '${raw}'`);
+    throw new BackendError(`${WASM_THREADS_ENV} must be a whole number of threads >= 1, found '${raw}'`);
   }
   return Math.min(MAX_WASM_THREADS, value);
 }
