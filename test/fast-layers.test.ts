@@ -519,6 +519,14 @@ function perturbBatchNorms(model: tf.LayersModel): void {
   });
 }
 
+/** Both models' predictions on the same seeded images in [0, 1], byte for byte. */
+function assertSamePredictions(got: tf.LayersModel, want: tf.LayersModel, shape: [number, number, number, number], seed: number): void {
+  const images = tf.tensor4d(seededValues(sizeOf(shape), seed, 0.5, 0.5), shape);
+  const [wanted, gotten] = [want.predict(images) as tf.Tensor, got.predict(images) as tf.Tensor];
+  assertSameBytes(read(gotten), read(wanted), 'predictions');
+  tf.dispose([images, wanted, gotten]);
+}
+
 describe('checkpoints across the stock and fast layers', () => {
   before(() => initBackend('wasm'));
 
@@ -535,10 +543,7 @@ describe('checkpoints across the stock and fast layers', () => {
     assert.ok(classes(loaded, 'BatchNormalization').every((l) => l instanceof FastBatchNormalization), 'BatchNormalization loads as FastBatchNormalization');
     assert.ok(classes(loaded, 'Conv2D').every((l) => l instanceof FastConv2D), 'Conv2D loads as FastConv2D');
     assert.deepEqual(loaded.weights.map((w) => w.originalName), stock.weights.map((w) => w.originalName));
-    const images = tf.tensor4d(seededValues(4 * 8 * 8 * 3, 5, 0.5, 0.5), [4, 8, 8, 3]);
-    const [want, got] = [stock.predict(images) as tf.Tensor, loaded.predict(images) as tf.Tensor];
-    assertSameBytes(read(got), read(want), 'predictions');
-    tf.dispose([images, want, got]);
+    assertSamePredictions(loaded, stock, [4, 8, 8, 3], 5);
     stock.dispose();
     loaded.dispose();
   });
@@ -561,10 +566,7 @@ describe('checkpoints across the stock and fast layers', () => {
     }
     assert.ok(!loaded.layers.some((l) => l instanceof FastBatchNormalization || l instanceof FastConv2D), 'loaded with the stock classes');
     assert.deepEqual(loaded.weights.map((w) => w.originalName), model.weights.map((w) => w.originalName));
-    const images = tf.tensor4d(seededValues(2 * 32 * 32 * 3, 6, 0.5, 0.5), [2, 32, 32, 3]);
-    const [want, got] = [model.predict(images) as tf.Tensor, loaded.predict(images) as tf.Tensor];
-    assertSameBytes(read(got), read(want), 'predictions');
-    tf.dispose([images, want, got]);
+    assertSamePredictions(loaded, model, [2, 32, 32, 3], 6);
     model.dispose();
     loaded.dispose();
   });

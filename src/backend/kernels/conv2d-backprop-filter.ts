@@ -4,6 +4,22 @@ import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
 /**
+ * Copies image `n` of NHWC `x` into channel planes: planes[ci][padTop + ih][padLeft + iw], rows `planeWidth` long,
+ * planes `planeSize` apart. Cells outside the image are left as they are (zero from the allocation, every time).
+ */
+function copyToPlanes(x: Float32Array, n: number, planes: Float32Array, info: tf.backend_util.Conv2DInfo, planeWidth: number, planeSize: number): void {
+  const { inHeight, inWidth, inChannels } = info;
+  const { top, left } = info.padInfo;
+  let src = n * inHeight * inWidth * inChannels;
+  for (let ih = 0; ih < inHeight; ih++) {
+    for (let iw = 0; iw < inWidth; iw++) {
+      let dst = (ih + top) * planeWidth + iw + left;
+      for (let ci = 0; ci < inChannels; ci++, src++, dst += planeSize) planes[dst] = x[src]!;
+    }
+  }
+}
+
+/**
  * Writes the transposed im2col matrix `cols[k][p]` with k = (kh, kw, ci) and p = (n, oh, ow), so that
  * dW[k][co] = sum_p cols[k][p] * dy[p][co] is a product with no transpose flag (transposed products are
  * ~10x slower on wasm). Each image is first copied into zero-padded channel planes (small enough to stay in
@@ -22,14 +38,7 @@ export function im2colTransposed(x: Float32Array, cols: Float32Array, info: tf.b
   const patchCount = batchSize * outHeight * outWidth;
   const outArea = outHeight * outWidth;
   for (let n = 0; n < batchSize; n++) {
-    // NHWC image -> [ci][padTop + ih][padLeft + iw]; the padding cells stay 0 from the allocation.
-    let src = n * inHeight * inWidth * inChannels;
-    for (let ih = 0; ih < inHeight; ih++) {
-      for (let iw = 0; iw < inWidth; iw++) {
-        let dst = (ih + padTop) * planeWidth + iw + padLeft;
-        for (let ci = 0; ci < inChannels; ci++, src++, dst += planeSize) planes[dst] = x[src]!;
-      }
-    }
+    copyToPlanes(x, n, planes, info, planeWidth, planeSize);
     let k = 0;
     for (let kh = 0; kh < filterHeight; kh++) {
       for (let kw = 0; kw < filterWidth; kw++) {
@@ -83,21 +92,14 @@ function unitStride(info: tf.backend_util.Conv2DInfo): boolean {
  * filterHeight * filterWidth * inChannels rows of `cols` is one memcpy of outHeight * rowWidth floats.
  */
 export function im2colExtended(x: Float32Array, cols: Float32Array, info: tf.backend_util.Conv2DInfo): void {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, filterHeight, filterWidth } = info;
+  const { batchSize, inChannels, outHeight, filterHeight, filterWidth } = info;
   const rowWidth = extendedRowWidth(info);
   const planeSize = (outHeight + filterHeight) * rowWidth;
   const planes = new Float32Array(inChannels * planeSize);
   const run = outHeight * rowWidth;
   const patchCount = batchSize * run;
-  const { top, left } = info.padInfo;
-  let src = 0;
   for (let n = 0; n < batchSize; n++) {
-    for (let ih = 0; ih < inHeight; ih++) {
-      for (let iw = 0; iw < inWidth; iw++) {
-        let dst = (ih + top) * rowWidth + iw + left;
-        for (let ci = 0; ci < inChannels; ci++, src++, dst += planeSize) planes[dst] = x[src]!;
-      }
-    }
+    copyToPlanes(x, n, planes, info, rowWidth, planeSize);
     let k = 0;
     for (let kh = 0; kh < filterHeight; kh++) {
       for (let kw = 0; kw < filterWidth; kw++) {
