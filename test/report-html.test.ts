@@ -10,6 +10,7 @@ import { plotSpecs, rebuildReport, writeReport } from '../src/report/index.js';
 import { writeRecord } from '../src/runner/store.js';
 import type { RunRecord } from '../src/types.js';
 import { LABELS, record } from './fixtures.js';
+import { unlessInstalled } from './system.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -128,7 +129,7 @@ test('temper report on a folder without records exits 2 and says what it expecte
   assert.deepEqual(readdirSync(empty), []);
 });
 
-test('the HTML report renders in headless Chromium with every plot present', async () => {
+test('the HTML report renders in headless Chromium with every plot present', { skip: unlessInstalled(existsSync(CHROMIUM), "Debian's Chromium", 'apt-get install chromium') }, async () => {
   assert.ok(
     existsSync(CHROMIUM),
     `${CHROMIUM} is missing; this test needs Debian's Chromium: apt-get update && apt-get install -y chromium`,
