@@ -176,6 +176,25 @@ describe('LineProgress in a log', () => {
     ]);
   });
 
+  it('writes at most one line per interval within an epoch, none in its first interval', () => {
+    const clock = fakeClock();
+    const lines: string[] = [];
+    const progress = new LineProgress((line) => lines.push(line), { intervalSeconds: 30, now: clock.now });
+    progress.jobStart(jobs[0]!, 1, 2);
+    for (let step = 1; step <= 50; step++) {
+      clock.advance(1);
+      progress.step({ epoch: 1, epochs: 2, step, steps: 50, loss: 1 / step });
+    }
+    progress.epoch({ epoch: 1, epochs: 2, meanLoss: 0.09 });
+    clock.advance(20);
+    progress.step({ epoch: 2, epochs: 2, step: 1, steps: 50, loss: 0.1 });
+    assert.deepEqual(lines, [
+      '[1/2] synthetic mlp T=1 seed=0: training (2 epochs)',
+      '[1/2] synthetic mlp T=1 seed=0: epoch 1/2 step 30/50 loss 0.0333',
+      '[1/2] synthetic mlp T=1 seed=0: epoch 1/2 loss 0.0900',
+    ]);
+  });
+
   it("names the worker that finished a job, and says why a job failed", () => {
     const lines: string[] = [];
     const progress = new LineProgress((line) => lines.push(line));

@@ -56,10 +56,6 @@ export class LiveLines {
     this.now = options.now ?? (() => performance.now());
   }
 
-  get isActive(): boolean {
-    return this.active;
-  }
-
   start(): void {
     if (this.active) return;
     this.active = true;

@@ -3,8 +3,6 @@ import type { Job, RunRecord, AttackResult } from '../types.js';
 import type { AttackProgress } from '../eval/evaluate.js';
 import { LiveLines, type TerminalStream } from './live-lines.js';
 
-export type { AttackProgress };
-
 export interface ProgressSink {
   sweepStart(info: { total: number; toRun: number; skipped: number; outDir: string; backend: string }): void;
   jobStart(job: Job, position: number, toRun: number): void;
@@ -53,7 +51,7 @@ function outcome(record: RunRecord): string {
     : `FAILED: ${record.failureReason} (run ${record.runId})`;
 }
 
-/** One line per event, for CI logs and pipes; within a long attack, at most one line every `intervalSeconds`. */
+/** One line per event, for CI logs and pipes; within a long epoch or attack, at most one line every `intervalSeconds`. */
 export class LineProgress implements ProgressSink {
   private current = '';
   private row = '';
@@ -75,10 +73,16 @@ export class LineProgress implements ProgressSink {
   jobStart(job: Job, position: number, toRun: number) {
     this.current = `[${position}/${toRun}] ${jobName(job)}`;
     this.write(`${this.current}: training (${job.training.epochs} epochs)`);
+    this.lastLineAt = this.now();
   }
-  step() {}
+  step({ epoch, epochs, step, steps, loss }: { epoch: number; epochs: number; step: number; steps: number; loss: number }) {
+    if (this.now() - this.lastLineAt < this.intervalSeconds * 1000) return;
+    this.lastLineAt = this.now();
+    this.write(`${this.current}: epoch ${epoch}/${epochs} step ${step}/${steps} loss ${loss.toFixed(4)}`);
+  }
   epoch({ epoch, epochs, meanLoss }: { epoch: number; epochs: number; meanLoss: number }) {
     this.write(`${this.current}: epoch ${epoch}/${epochs} loss ${meanLoss.toFixed(4)}`);
+    this.lastLineAt = this.now();
   }
   attack({ label }: { label: string; kind?: 'attack' | 'corruption'; index: number; total: number }) {
     this.row = label;
