@@ -28,8 +28,9 @@ export interface AttackRun<C extends AttackConfig | InnerAttackConfig = AttackCo
   surrogate?: AttackTarget;
   /**
    * Tells the job bar what the attack is doing within this batch, in a few words ("step 17/40", "member 2 of 3
-   * (apgd-dlr), 41 examples still standing"). Optional: call it as `run.progress?.(text)`, as often as you like (the
-   * display throttles itself); it must not be given tensor data that needs a read just for it.
+   * (apgd-dlr), 41 standing"; about 40 characters fit on a 120-column terminal, the rest is cut there but logged in
+   * full). Optional: call it as `run.progress?.(text)`, as often as you like (the display throttles itself); never
+   * read a tensor just to report it.
    */
   progress?: (detail: string) => void;
 }

@@ -60,7 +60,6 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   const samples = Math.min(job.eval.samples, dataset.test.count);
   const batchSize = job.eval.batchSize;
   const target = modelTarget(model, job.temperature);
-
   const batches = Math.ceil(samples / batchSize);
 
   // Sums per-batch tensors on the device; one read per (attack, eps), not per step. `perBatch` returns sums over its batch.
