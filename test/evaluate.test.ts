@@ -72,6 +72,19 @@ describe('evaluateModel with every attack, corruptions and calibration', () => {
     assert.ok(result.calibration.trainTemperature.ece >= 0 && result.calibration.trainTemperature.nll > 0);
   });
 
+  it("reports each row's batches, and the restart and step PGD is at, to onAttackProgress", async () => {
+    const [pgdJob] = expandGrid(smallConfig({ attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 0.1, steps: 2, restarts: 2 }], eval: { samples: 96, batchSize: 40 } }));
+    const events: string[] = [];
+    const before = tf.memory().numTensors;
+    await evaluateModel(fixture.model, fixture.dataset, pgdJob!, {
+      onAttack: ({ label }) => events.push(label),
+      onAttackProgress: ({ batch, batches, detail }) => events.push(`${batch}/${batches}${detail === undefined ? '' : ` ${detail}`}`),
+    });
+    assert.equal(tf.memory().numTensors, before);
+    const steps = (batch: number) => ['restart 1/2, step 1/2', 'restart 1/2, step 2/2', 'restart 2/2, step 1/2', 'restart 2/2, step 2/2'].map((detail) => `${batch}/3 ${detail}`);
+    assert.deepEqual(events, ['fgsm-ce(T=1)@0.1', '0/3', '1/3', '2/3', '3/3', 'pgd2-ce(T=1)@0.1', '0/3', ...steps(0), '1/3', ...steps(1), '2/3', ...steps(2), '3/3']);
+  });
+
   it('is deterministic: the same model, job and seed give the same rows', async () => {
     const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => {} }) };
     const strip = (rows: { label: string; robustAccuracy: number; zeroGradFraction: number | null }[]) => rows.map((r) => [r.label, r.robustAccuracy, r.zeroGradFraction]);

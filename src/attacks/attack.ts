@@ -26,6 +26,13 @@ export interface AttackRun<C extends AttackConfig | InnerAttackConfig = AttackCo
   seed: number;
   /** The surrogate model, for `transfer`: the attack is crafted on it and shown to `target`. */
   surrogate?: AttackTarget;
+  /**
+   * Tells the job bar what the attack is doing within this batch, in a few words ("step 17/40", "member 2 of 3
+   * (apgd-dlr), 41 standing"; about 40 characters fit on a 120-column terminal, the rest is cut there but logged in
+   * full). Optional: call it as `run.progress?.(text)`, as often as you like (the display throttles itself); never
+   * read a tensor just to report it.
+   */
+  progress?: (detail: string) => void;
 }
 
 export interface AttackOutput {
@@ -145,13 +152,19 @@ export function withRestarts(restarts: number, once: (restart: number) => Attack
   return best;
 }
 
+/** `progress` with "restart r/n, " in front of what it is told, when there is more than one restart. */
+export function restartProgress(progress: AttackRun['progress'], restart: number, restarts: number): AttackRun['progress'] {
+  return progress && restarts > 1 ? (detail) => progress(`restart ${restart + 1}/${restarts}, ${detail}`) : progress;
+}
+
 /**
  * The loop of the projected-gradient attacks (PGD, PGD-L2, BIM): from `start` (which it takes over), `steps` times
  * x <- update(x, g) with g the input gradient of the attack objective (inside tf.tidy). Returns the final images,
  * whether the model still classifies them correctly, and which examples had an exactly-zero gradient at the first step.
+ * Reports "step k/steps" to `run.progress` after each step.
  */
 export function gradientSteps(
-  run: Pick<AttackRun, 'target' | 'loss' | 'labels'> & { targets: tf.Tensor1D | undefined },
+  run: Pick<AttackRun, 'target' | 'loss' | 'labels' | 'progress'> & { targets: tf.Tensor1D | undefined },
   start: tf.Tensor4D,
   steps: number,
   update: (adversarial: tf.Tensor4D, gradient: tf.Tensor4D) => tf.Tensor4D,
@@ -165,6 +178,7 @@ export function gradientSteps(
     const next = tf.tidy(() => update(current, gradient));
     tf.dispose([gradient, adversarial]);
     adversarial = next;
+    run.progress?.(`step ${step + 1}/${steps}`);
   }
   const robust = correctMask(run.target, adversarial, run.labels);
   return { adversarial, robust, zeroGradient: zeroGradient ?? tf.zerosLike(robust) };

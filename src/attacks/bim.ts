@@ -15,11 +15,11 @@ export const bim: AttackSpec<BimConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, stepSize: config.stepSize ?? 'auto', target: config.target }),
-  run({ target, images, labels, eps, loss, config, seed }) {
+  run({ target, images, labels, eps, loss, config, seed, progress }) {
     const stepSize = config.stepSize ?? eps / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
-      return gradientSteps({ target, loss, labels, targets }, tf.clone(images), config.steps, (x, gradient) =>
+      return gradientSteps({ target, loss, labels, targets, progress }, tf.clone(images), config.steps, (x, gradient) =>
         projectLinf(tf.add(x, tf.mul(exactSign(gradient), stepSize)), images, eps),
       );
     } finally {

@@ -6,7 +6,7 @@
 // Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdL2Config } from '../config/schema.js';
-import { chooseTargets, gradientSteps, l2Norm, projectL2, withRestarts, type AttackSpec } from './attack.js';
+import { chooseTargets, restartProgress, gradientSteps, l2Norm, projectL2, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 /**
@@ -47,13 +47,13 @@ export const pgdL2: AttackSpec<PgdL2Config> = {
     restarts: config.restarts,
     target: config.target,
   }),
-  run({ target, images, labels, eps, loss, config, seed }) {
+  run({ target, images, labels, eps, loss, config, seed, progress }) {
     const stepSize = config.stepSize ?? (2.5 * eps) / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
       return withRestarts(config.restarts, (restart) => {
         const start = config.randomStart ? randomStart(images, eps, seed + restart) : tf.clone(images);
-        return gradientSteps({ target, loss, labels, targets }, start, config.steps, (x, gradient) =>
+        return gradientSteps({ target, loss, labels, targets, progress: restartProgress(progress, restart, config.restarts) }, start, config.steps, (x, gradient) =>
           projectL2(tf.add(x, tf.mul(unitL2(gradient), stepSize)), images, eps),
         );
       });

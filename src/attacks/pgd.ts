@@ -4,7 +4,7 @@
 // only if it is classified correctly after every restart. Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
+import { chooseTargets, restartProgress, exactSign, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const pgd: AttackSpec<PgdConfig> = {
@@ -14,14 +14,14 @@ export const pgd: AttackSpec<PgdConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, stepSize: config.stepSize, randomStart: config.randomStart, restarts: config.restarts, target: config.target }),
-  run({ target, images, labels, eps, loss, config, seed }) {
+  run({ target, images, labels, eps, loss, config, seed, progress }) {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
       return withRestarts(config.restarts, (restart) => {
         const start = config.randomStart
           ? tf.tidy(() => projectLinf(tf.add(images, tf.randomUniform(images.shape, -eps, eps, 'float32', seed + restart)), images, eps))
           : tf.clone(images);
-        return gradientSteps({ target, loss, labels, targets }, start, config.steps, (x, gradient) =>
+        return gradientSteps({ target, loss, labels, targets, progress: restartProgress(progress, restart, config.restarts) }, start, config.steps, (x, gradient) =>
           projectLinf(tf.add(x, tf.mul(exactSign(gradient), config.stepSize)), images, eps),
         );
       });

@@ -14,8 +14,19 @@ import { InterruptedError } from '../train/train.js';
 import { intSeed } from '../util/rng.js';
 import { calibrationFromSums, calibrationSums, ECE_BINS } from './calibration.js';
 
+/** How far an evaluation row has got: batches of the evaluation set finished, and what the attack says it is doing. */
+export interface AttackProgress {
+  /** Batches finished, of `batches`; the batch under way is number `batch + 1`. */
+  batch: number;
+  batches: number;
+  /** The attack's own words about the batch under way (from `AttackRun.progress`), e.g. "step 17/40". */
+  detail?: string;
+}
+
 export interface EvalHooks {
-  onAttack?(progress: { label: string; index: number; total: number; done: number; samples: number }): void;
+  onAttack?(progress: { label: string; kind: 'attack' | 'corruption'; index: number; total: number; done: number; samples: number }): void;
+  /** Called after each batch of a row, and whenever the attack reports on the batch under way. */
+  onAttackProgress?(progress: AttackProgress): void;
   onResult?(result: AttackResult): void;
   shouldStop?(): boolean;
 }
@@ -49,10 +60,13 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   const samples = Math.min(job.eval.samples, dataset.test.count);
   const batchSize = job.eval.batchSize;
   const target = modelTarget(model, job.temperature);
+  const batches = Math.ceil(samples / batchSize);
 
   // Sums per-batch tensors on the device; one read per (attack, eps), not per step. `perBatch` returns sums over its batch.
-  async function overBatches(perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number, start: number) => tf.Tensor[]): Promise<Float32Array[]> {
+  // With `report`, each finished batch is reported to onAttackProgress.
+  async function overBatches(perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number, start: number) => tf.Tensor[], report = false): Promise<Float32Array[]> {
     let sums: tf.Tensor[] | undefined;
+    if (report) hooks.onAttackProgress?.({ batch: 0, batches });
     for (let start = 0, batch = 0; start < samples; start += batchSize, batch++) {
       if (hooks.shouldStop?.()) throw new InterruptedError('interrupted');
       const next = tf.tidy(() => {
@@ -62,6 +76,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
       });
       sums?.forEach((t) => t.dispose());
       sums = next;
+      if (report) hooks.onAttackProgress?.({ batch: batch + 1, batches });
       // Yield to the event loop so signals and progress redraws get through during long attacks.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -96,7 +111,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     try {
       for (const [e, eps] of config.eps.entries()) {
         const label = labels[a]![e]!;
-        hooks.onAttack?.({ label, index: index++, total, done: 0, samples });
+        hooks.onAttack?.({ label, kind: 'attack', index: index++, total, done: 0, samples });
         const result = await runAttackRow(config, a, eps, label, surrogate);
         attacks.push(result);
         hooks.onResult?.(result);
@@ -115,11 +130,12 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     let zeroGradients = false;
     const [robust, zeroGradient] = await overBatches((images, batchLabels, batch) => {
       const seed = intSeed('attack', job.seed, a, eps, batch);
-      const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, ...(surrogate ? { surrogate } : {}) });
+      const progress = (detail: string) => hooks.onAttackProgress?.({ batch, batches, detail });
+      const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, progress, ...(surrogate ? { surrogate } : {}) });
       output.adversarial.dispose();
       zeroGradients = output.zeroGradient !== null;
       return [tf.sum(output.robust), output.zeroGradient ? tf.sum(output.zeroGradient) : tf.scalar(0)];
-    });
+    }, true);
     return {
       label,
       attack: config.name,
@@ -147,7 +163,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
       }
       for (const severity of corruptions.severities) {
         const label = corruptionLabel(type, severity);
-        hooks.onAttack?.({ label, index: index++, total, done: 0, samples });
+        hooks.onAttack?.({ label, kind: 'corruption', index: index++, total, done: 0, samples });
         const result = await runCorruptionRow(type, severity, label, file);
         attacks.push(result);
         hooks.onResult?.(result);
@@ -173,7 +189,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     }
     const [correctCount] = await overBatches((_, batchLabels, batch) => [
       tf.tidy(() => tf.sum(correctMask(target, tf.tensor4d(batchImages[batch]!, [batchLabels.shape[0], h, w, c]), batchLabels))),
-    ]);
+    ], true);
     batchImages = [];
     return {
       label,

@@ -134,7 +134,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
             lockStaleSeconds: lockOptions.staleSeconds,
             baseline,
           },
-          (text) => progress.message(text),
+          { onMessage: (text) => progress.message(text), onJobEnd: (record, worker) => progress.jobEnd(record, worker) },
         )
       : undefined;
   if (pool) progress.message(`--jobs ${workerCount + 1}: ${workerCount} worker process${workerCount === 1 ? '' : 'es'} (pids ${pool.pids.join(', ')}) share the jobs`);
@@ -175,6 +175,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
           onStep: (info) => progress.step(info),
           onEpoch: (info) => progress.epoch(info),
           onAttack: (info) => progress.attack(info),
+          onAttackProgress: (info) => progress.attackProgress(info),
           onResult: (result) => progress.attackResult(result),
           onMessage: (text) => progress.message(text),
         },

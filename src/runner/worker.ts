@@ -1,18 +1,17 @@
 // Entry of a `--jobs` worker process: runs the sweep it is sent, claiming jobs through their locks like any other
 // process sharing the folder, and reports finished jobs to the main process, which writes the views at the end.
 import { runSweep } from './sweep.js';
-import { jobName, QuietProgress, type ProgressSink } from './progress.js';
+import { QuietProgress, type ProgressSink } from './progress.js';
 import type { RunRecord } from '../types.js';
 import type { FromWorker, ToWorker } from './workers.js';
 
 let stopping = false;
 const send = (message: FromWorker) => process.send?.(message);
 
-// Quiet, except that finished jobs and messages go to the main process, which prints them.
+// Quiet, except that finished jobs and messages go to the main process, which prints them (and counts the jobs).
 const forwarding: ProgressSink = Object.assign(new QuietProgress(), {
   jobEnd(record: RunRecord) {
-    const what = record.status === 'ok' ? `done, clean accuracy ${((record.cleanAccuracy ?? 0) * 100).toFixed(2)}%` : `failed: ${record.failureReason}`;
-    send({ type: 'message', text: `${jobName(record.job)}: ${what} (run ${record.runId})` });
+    send({ type: 'jobEnd', record });
   },
   message(text: string) {
     // Lock notices about the main process's own jobs are noise here.

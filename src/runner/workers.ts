@@ -7,11 +7,22 @@ import { fileURLToPath } from 'node:url';
 import type { ExperimentConfig } from '../config/schema.js';
 import type { LockInfo } from './lock.js';
 import type { SweepOptions } from './sweep.js';
+import type { RunRecord } from '../types.js';
 
 /** What the main process sends a worker. */
 export type ToWorker = { type: 'start'; config: ExperimentConfig; options: WorkerSweepOptions } | { type: 'stop' };
 /** What a worker sends back. */
-export type FromWorker = { type: 'message'; text: string } | { type: 'done'; ranIds: string[] } | { type: 'error'; message: string };
+export type FromWorker =
+  | { type: 'message'; text: string }
+  | { type: 'jobEnd'; record: RunRecord }
+  | { type: 'done'; ranIds: string[] }
+  | { type: 'error'; message: string };
+
+/** What the main process hears from its workers; `worker` names the one that spoke ("worker 2"). */
+export interface WorkerEvents {
+  onMessage(text: string): void;
+  onJobEnd(record: RunRecord, worker: string): void;
+}
 
 /** The sweep options that cross the process boundary (no functions, no progress sink). */
 export type WorkerSweepOptions = Omit<SweepOptions, 'progress' | 'shouldStop' | 'jobs' | 'onWorkersStarted'>;
@@ -26,7 +37,7 @@ export interface WorkerPool {
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-export function startWorkers(count: number, config: ExperimentConfig, options: WorkerSweepOptions, onMessage: (text: string) => void): WorkerPool {
+export function startWorkers(count: number, config: ExperimentConfig, options: WorkerSweepOptions, events: WorkerEvents): WorkerPool {
   const children: ChildProcess[] = [];
   const finished = Array.from({ length: count }, (_, i) => {
     // stdout is ours alone (tables, --json); a worker's stderr still reaches the terminal for crashes.
@@ -36,7 +47,8 @@ export function startWorkers(count: number, config: ExperimentConfig, options: W
       let ran: string[] = [];
       let failure: string | undefined;
       child.on('message', (message: FromWorker) => {
-        if (message.type === 'message') onMessage(`worker ${i + 2}: ${message.text}`);
+        if (message.type === 'message') events.onMessage(`worker ${i + 2}: ${message.text}`);
+        else if (message.type === 'jobEnd') events.onJobEnd(message.record, `worker ${i + 2}`);
         else if (message.type === 'done') ran = message.ranIds;
         else failure = message.message;
       });

@@ -52,12 +52,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
     const { shard, staleSeconds } = scaleOutSettings(args);
     const outDir = resolve(args.out ?? join('results', config.name));
-    const progress = progressFor({ quiet: args.quiet || args.json });
+    const quiet = args.quiet || args.json;
+    const progress = progressFor({ quiet });
     let signal: NodeJS.Signals | undefined;
     const stop = (name: NodeJS.Signals) => {
       if (signal) process.exit(name === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
       signal = name;
-      process.stderr.write(`\n${name}: stopping after saving finished runs (press again to quit at once)\n`);
+      const notice = `${name}: stopping after saving finished runs (press again to quit at once)`;
+      // Through the progress sink when there is one, so that on a terminal the line goes above the bars, not through them.
+      if (quiet) process.stderr.write(`\n${notice}\n`);
+      else progress.message(notice);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
