@@ -9,6 +9,7 @@ import { resultsSummary } from '../src/report/results.js';
 import { latestPerModel, setupNamer } from '../src/report/models.js';
 import { plotSpecs, summaryMarkdown, summaryModel, summaryText } from '../src/report/index.js';
 import { calibrationRows } from '../src/report/warnings.js';
+import { RUNS_CSV_COLUMNS, runsCsvRows } from '../src/report/runs-csv.js';
 import type { RunRecord } from '../src/types.js';
 import { LABELS, record, type Fixture } from './fixtures.js';
 import { tempDir } from './helpers.js';
@@ -120,6 +121,16 @@ test('models of two setups at the same dataset, architecture, temperature and se
   assert.match(summaryText(records), /never averaged together/);
   const markdown = summaryMarkdown(summaryModel(records));
   assert.match(markdown, /\| training\.epochs=2 \| +1 \| +2 \| 65\.00 ± 7\.07 \|/);
+  const runs = runsCsvRows(records).map((row) => Object.fromEntries(RUNS_CSV_COLUMNS.map((column, i) => [column, row[i]])));
+  assert.deepEqual(
+    runs.filter((row) => row.label === 'clean').map((row) => [row.setup, row.accuracy]),
+    [
+      ['training.epochs=1', '0.9'],
+      ['training.epochs=2', '0.6'],
+      ['training.epochs=2', '0.7'],
+    ],
+    'runs.csv names the same setups, so its rows join the table rows',
+  );
   const [plot] = plotSpecs(records);
   assert.deepEqual(plot!.series.slice(0, 2), ['clean [training.epochs=1]', `${LABELS[0]} [training.epochs=1]`]);
   assert.ok(plot!.series.includes('clean [training.epochs=2]'));

@@ -6,7 +6,6 @@
 // settings is a "setup", named by the settings on which the folder's records differ (e.g. `training.epochs=1`).
 import type { AttackResult, Job, RunRecord } from '../types.js';
 import { canonicalJson } from '../util/hash.js';
-import { formatNumber } from './runs-csv.js';
 
 /** One record per trained model and eval setting: the newest record's status and clean accuracy, every attack label it or an older ok record measured. */
 export function latestPerModel(records: RunRecord[]): RunRecord[] {
@@ -76,8 +75,8 @@ function valueAt(value: unknown, path: string[]): unknown {
 
 function describeValue(value: unknown): string {
   if (value === undefined || value === null) return 'none';
-  if (typeof value === 'number') return formatNumber(value);
-  if (typeof value === 'string') return value;
+  // Config values as written (`0.001`, `sgd`), never computed, so no float noise to round away.
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return String(value);
   return canonicalJson(value);
 }
 
