@@ -139,9 +139,13 @@ test('tables are named <dataset>__<architecture>.csv', () => {
     paths.map((path) => basename(path)),
     ['mnist__cnn-small.csv', 'cifar10__resnet18.csv'],
   );
+  // Numbers a script can read: fractions, mean and sample std over the two seeds, and how many seeds each cell has.
+  const numbers = ['0.85', '0.070711', '2', '0.5', '0', '2', '0.2', '0', '2', '0.1', '0', '2'];
   assert.deepEqual(readFileSync(paths[0], 'utf8').split('\n').slice(0, 2), [
-    ['temperature', 'seeds', 'clean', ...LABELS].map((cell) => (/[",]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(','),
-    '1,2,85.00 ± 7.07,50.00 ± 0.00,20.00 ± 0.00,10.00 ± 0.00',
+    ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', ...LABELS].flatMap((label) => [`${label}_mean`, `${label}_std`, `${label}_n`])]
+      .map((cell) => (/[",]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell))
+      .join(','),
+    ['mnist', 'cnn-small', '', '1', '2', '0', ...numbers].join(','),
   ]);
 });
 

@@ -104,11 +104,22 @@ describe('a robustness sweep on synthetic, end to end', () => {
 
   it('shows corruptions as one mean column in the main table and in full in their own table', () => {
     const main = readFileSync(join(outDir, 'tables', 'synthetic__mlp.csv'), 'utf8').split('\n')[0]!;
-    assert.ok(main.endsWith(',corruptions(mean)'), main);
+    assert.ok(main.endsWith(',corruptions(mean)_mean,corruptions(mean)_std,corruptions(mean)_n'), main);
     assert.ok(!main.includes('@s1'));
     const corruptions = join(outDir, 'tables', 'synthetic__mlp__corruptions.csv');
     assert.ok(existsSync(corruptions));
-    assert.equal(readFileSync(corruptions, 'utf8').split('\n')[0], 'temperature,seeds,clean,gaussian_noise@s1,gaussian_noise@s5,contrast@s1,contrast@s5');
+    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`];
+    assert.equal(
+      readFileSync(corruptions, 'utf8').split('\n')[0],
+      ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', 'gaussian_noise@s1', 'gaussian_noise@s5', 'contrast@s1', 'contrast@s5'].flatMap(cells)].join(','),
+    );
+    // The corruption table's numbers are the runs.csv rows' mean over seeds.
+    const table = parse(readFileSync(corruptions, 'utf8'), { columns: true }) as Row[];
+    for (const row of table) {
+      const measured = rows.filter((r) => r.label === 'contrast@s5' && r.temperature === row.temperature && r.status === 'ok').map((r) => Number(r.accuracy));
+      assert.equal(Number(row['contrast@s5_n']), measured.length);
+      assert.ok(Math.abs(Number(row['contrast@s5_mean']) - measured.reduce((a, b) => a + b, 0) / measured.length) < 1e-6);
+    }
   });
 
   it('is deterministic: --force retrains and re-attacks everything and writes the same numbers', async () => {

@@ -40,10 +40,14 @@ describe('a sweep on synthetic, end to end', () => {
 
     assert.deepEqual(readdirSync(join(outDir, 'tables')).sort(), ['synthetic__cnn-small.csv', 'synthetic__mlp.csv']);
     const table = csvLines(join(outDir, 'tables', 'synthetic__mlp.csv'));
-    assert.equal(table[0], 'temperature,seeds,clean,fgsm-ce(T=1)@0.05,fgsm-ce(T=1)@0.1,pgd3-cw@0.1');
+    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`];
+    assert.equal(
+      table[0],
+      ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', 'fgsm-ce(T=1)@0.05', 'fgsm-ce(T=1)@0.1', 'pgd3-cw@0.1'].flatMap(cells)].join(','),
+    );
     assert.equal(table.length, 3, 'one row per temperature');
-    assert.match(table[1]!, /^1,2,\d+\.\d\d ± \d+\.\d\d,/);
-    assert.match(table[2]!, /^10,2,/);
+    assert.match(table[1]!, /^synthetic,mlp,,1,2,0,0?\.?\d+,0?\.?\d+,2,/);
+    assert.match(table[2]!, /^synthetic,mlp,,10,2,0,/);
   });
 
   it('a rerun skips finished runs and duplicates nothing', async () => {

@@ -1,14 +1,16 @@
-// Per-cell statistics over seeds, where a cell is (dataset, architecture, temperature, attack label); plots and warnings read them.
+// Per-cell statistics over seeds, where a cell is (dataset, architecture, setup, temperature, attack label); plots and warnings read them.
 import { CLEAN_LABEL } from '../config/grid.js';
 import type { LossName } from '../config/schema.js';
 import type { RunRecord } from '../types.js';
 import { meanStd } from './stats.js';
-import { latestPerModel } from './models.js';
+import { latestPerModel, setupNamer } from './models.js';
 import { summaryResults } from './corruption-view.js';
 
 export interface CellStats {
   dataset: string;
   architecture: string;
+  /** Settings that set these models apart from others in the folder (see setupNamer); "" when there is one setup. */
+  setup: string;
   temperature: number;
   /** Pivot column, e.g. "pgd40-cw@0.3", or "clean". */
   label: string;
@@ -35,22 +37,26 @@ interface Measurement {
 
 /** One entry per cell measured by at least one finished run, in first-seen order; failed runs are left out. */
 export function cellStats(records: RunRecord[]): CellStats[] {
-  const cells = new Map<string, { first: RunRecord; measurement: Measurement; accuracies: number[]; zeroGrads: number[] }>();
-  for (const record of latestPerModel(records).filter((r) => r.status === 'ok')) {
+  const cells = new Map<string, { first: RunRecord; setup: string; measurement: Measurement; accuracies: number[]; zeroGrads: number[] }>();
+  const models = latestPerModel(records);
+  const setupOf = setupNamer(models);
+  for (const record of models.filter((r) => r.status === 'ok')) {
     for (const measurement of measurementsOf(record)) {
       const { dataset, architecture, temperature } = record.job;
-      const key = JSON.stringify([dataset, architecture, temperature, measurement.label]);
-      const cell = cells.get(key) ?? { first: record, measurement, accuracies: [], zeroGrads: [] };
+      const setup = setupOf(record);
+      const key = JSON.stringify([dataset, architecture, setup, temperature, measurement.label]);
+      const cell = cells.get(key) ?? { first: record, setup, measurement, accuracies: [], zeroGrads: [] };
       cell.accuracies.push(measurement.accuracy * 100);
       if (measurement.zeroGradFraction !== null) cell.zeroGrads.push(measurement.zeroGradFraction);
       cells.set(key, cell);
     }
   }
-  return [...cells.values()].map(({ first, measurement, accuracies, zeroGrads }) => {
+  return [...cells.values()].map(({ first, setup, measurement, accuracies, zeroGrads }) => {
     const { mean, std } = meanStd(accuracies);
     return {
       dataset: first.job.dataset,
       architecture: first.job.architecture,
+      setup,
       temperature: first.job.temperature,
       label: measurement.label,
       family: familyOf(measurement.label),

@@ -1,6 +1,6 @@
 // index.html: one self-contained page (inline SVG, inline CSS, no scripts, nothing fetched) with the summary and every plot.
 import type { PivotTable } from './tables.js';
-import { AUDIT_NOTE, TABLE_NOTE, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import { AUDIT_NOTE, tableNote, WARNINGS_NOTE, type SummaryModel } from './summary.js';
 
 const STYLE = `
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
@@ -38,7 +38,7 @@ export function reportHtml(model: SummaryModel, svgs: string[]): string {
 <li>Backend: ${escapeHtml(model.backends.join(', ') || 'none')}</li>
 <li>Newest record: ${escapeHtml(model.newestRecord ?? 'none')}</li>
 </ul>
-<p>${escapeHtml(model.tables.length === 0 ? 'No runs recorded.' : TABLE_NOTE)}</p>
+<p>${escapeHtml(tableNote(model.tables))}</p>
 ${sections.join('\n')}
 <h2>Failed runs</h2>
 ${htmlList(model.failures)}

@@ -39,14 +39,14 @@ export function plotSpecs(records: RunRecord[]): Plot[] {
 
 function accuracyVsTemperature(cells: CellStats[]): Plot {
   const { dataset, architecture } = cells[0];
-  const series = unique(cells.map((cell) => cell.label));
+  const series = unique(cells.map(labelName));
   const temperatures = unique(cells.map((cell) => cell.temperature)).sort((a, b) => a - b);
   const title = `${dataset} / ${architecture}: accuracy against training temperature`;
   const spec: TopLevelSpec = {
     title: { text: title, subtitle: SUBTITLE },
     width: 520,
     height: 320,
-    data: { values: cells.map((cell) => ({ ...band(cell), temperature: cell.temperature, series: cell.label })) },
+    data: { values: cells.map((cell) => ({ ...band(cell), temperature: cell.temperature, series: labelName(cell) })) },
     encoding: {
       x: {
         field: 'temperature',
@@ -128,8 +128,14 @@ function band(cell: CellStats): { accuracy: number; lower: number; upper: number
   };
 }
 
+// Models of different setups are never one line: their settings follow the name, as in the tables' setup column.
+function labelName(cell: CellStats): string {
+  return cell.setup === '' ? cell.label : `${cell.label} [${cell.setup}]`;
+}
+
 function temperatureName(cell: CellStats): string {
-  return `T=${formatNumber(cell.temperature)}`;
+  const name = `T=${formatNumber(cell.temperature)}`;
+  return cell.setup === '' ? name : `${name} [${cell.setup}]`;
 }
 
 function unique<T>(values: T[]): T[] {

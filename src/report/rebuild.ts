@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRecords } from '../runner/store.js';
 import { writeReport, type ReportFiles } from './write.js';
+import { resultsSummary, type ResultsSummary } from './results.js';
 
 /** The folder holds no readable run record, so there is nothing to report. */
 export class NoRecordsError extends Error {}
@@ -12,6 +13,8 @@ export interface RebuiltReport {
   ok: number;
   failed: number;
   files: ReportFiles;
+  /** The cells, failures and masking flags the views show, as data (the `results` of `temper run --json`). */
+  results: ResultsSummary;
   /** Record files that could not be read, each with its path and why. */
   problems: string[];
 }
@@ -33,6 +36,7 @@ export async function rebuildReport(resultsDir: string): Promise<RebuiltReport> 
     ok: records.filter((record) => record.status === 'ok').length,
     failed: records.filter((record) => record.status === 'failed').length,
     files: await writeReport(resultsDir, records),
+    results: resultsSummary(records),
     problems,
   };
 }

@@ -5,6 +5,7 @@ import { attackLabels, attackLossOf, CLEAN_LABEL, corruptionLabel } from '../con
 import type { AttackConfig } from '../config/schema.js';
 import type { AttackResult, Job, RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { setupNamer } from './models.js';
 
 /** Column order is part of the contract (SPEC "Outputs"): new columns go at the end. */
 export const RUNS_CSV_COLUMNS = [
@@ -43,6 +44,7 @@ export const RUNS_CSV_COLUMNS = [
   'ece_t1',
   'nll_t1',
   'adversarial_training',
+  'setup',
 ] as const;
 
 type Column = (typeof RUNS_CSV_COLUMNS)[number];
@@ -62,8 +64,10 @@ export function formatNumber(value: number | null | undefined, maxDecimals = 10)
 }
 
 export function runsCsvRows(records: RunRecord[]): string[][] {
+  // The same setup names as the tables, so a script can join a row to its table row.
+  const setupOf = setupNamer(records);
   return records.flatMap((record) => {
-    const run = runColumns(record);
+    const run = { ...runColumns(record), setup: setupOf(record) };
     const cells = record.status === 'ok' ? measuredCells(record) : plannedCells(record);
     return cells.map((cell) => {
       const row: Row = { ...run, ...cell };

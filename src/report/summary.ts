@@ -26,6 +26,14 @@ export interface SummaryModel {
 }
 
 export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
+export const SETUP_NOTE =
+  'This folder holds models trained or evaluated with different settings; `setup` names the settings that set each row apart, and rows of different setups are never averaged together.';
+
+/** The note above the tables: how to read a cell, and what `setup` means when a table has that column. */
+export function tableNote(tables: PivotTable[]): string {
+  if (tables.length === 0) return 'No runs recorded.';
+  return tables.some((table) => table.columns[0] === 'setup') ? `${TABLE_NOTE} ${SETUP_NOTE}` : TABLE_NOTE;
+}
 export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
 
 export const AUDIT_NOTE =
@@ -62,7 +70,7 @@ export function summaryMarkdown(model: SummaryModel): string {
       `- Backend: ${model.backends.join(', ') || 'none'}`,
       `- Newest record: ${model.newestRecord ?? 'none'}`,
     ].join('\n'),
-    model.tables.length === 0 ? 'No runs recorded.' : TABLE_NOTE,
+    tableNote(model.tables),
     ...model.tables.map((table) => {
       const plots = model.plots.filter((plot) => plot.dataset === table.dataset && plot.architecture === table.architecture);
       return [
@@ -83,10 +91,13 @@ export function summaryMarkdown(model: SummaryModel): string {
 }
 
 function calibrationTable(rows: CalibrationRow[]): string {
-  const header = ['dataset', 'architecture', 'temperature', 'seeds', 'ECE (train T)', 'NLL (train T)', 'ECE (T=1)', 'NLL (T=1)'];
+  // Models of different setups are kept apart, as in the accuracy tables.
+  const showSetup = rows.some((row) => row.setup !== '');
+  const header = ['dataset', 'architecture', ...(showSetup ? ['setup'] : []), 'temperature', 'seeds', 'ECE (train T)', 'NLL (train T)', 'ECE (T=1)', 'NLL (T=1)'];
   const body = rows.map((row) => [
     row.dataset,
     row.architecture,
+    ...(showSetup ? [row.setup] : []),
     formatNumber(row.temperature),
     String(row.seeds),
     row.ece.toFixed(4),

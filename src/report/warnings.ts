@@ -2,7 +2,7 @@
 import type { RunRecord } from '../types.js';
 import { cellStats } from './cells.js';
 import { formatNumber } from './runs-csv.js';
-import { latestPerModel } from './models.js';
+import { latestPerModel, setupNamer } from './models.js';
 
 /** A cell is flagged when more than this share of its input gradients were exactly zero (mean over seeds). */
 export const ZERO_GRAD_WARNING_THRESHOLD = 0.1;
@@ -10,6 +10,8 @@ export const ZERO_GRAD_WARNING_THRESHOLD = 0.1;
 export interface GradientMaskingWarning {
   dataset: string;
   architecture: string;
+  /** "" when the folder holds one setup (see setupNamer). */
+  setup: string;
   temperature: number;
   label: string;
   eps: number;
@@ -28,6 +30,7 @@ export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWa
     .map((cell) => ({
       dataset: cell.dataset,
       architecture: cell.architecture,
+      setup: cell.setup,
       temperature: cell.temperature,
       label: cell.label,
       eps: cell.eps,
@@ -38,6 +41,7 @@ export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWa
           (other) =>
             other.dataset === cell.dataset &&
             other.architecture === cell.architecture &&
+            other.setup === cell.setup &&
             other.temperature === cell.temperature &&
             other.loss === 'cw' &&
             other.eps === cell.eps &&
@@ -49,7 +53,7 @@ export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWa
 
 /** One sentence for people: what was zero, why it matters, and the CW-margin number to compare with if there is one. */
 export function formatWarning(warning: GradientMaskingWarning): string {
-  const where = `${warning.dataset} / ${warning.architecture}, T=${formatNumber(warning.temperature)}`;
+  const where = `${warning.dataset} / ${warning.architecture}${setupPart(warning.setup)}, T=${formatNumber(warning.temperature)}`;
   const zero = `${(warning.zeroGradFraction * 100).toFixed(1)}% of input gradients were exactly zero under ${warning.label}`;
   const advice = `its accuracy (${warning.accuracy.toFixed(2)}%) may reflect gradient masking rather than robustness; compare with a CW-margin attack`;
   const comparisons = warning.cwComparisons.map(({ label, accuracy }) => `${label} gives ${accuracy.toFixed(2)}%`).join(', ');
@@ -58,11 +62,13 @@ export function formatWarning(warning: GradientMaskingWarning): string {
 
 /** One line per masking flag of each model's audit (the newest record per model), e.g. for the end of `temper run`. */
 export function auditWarnings(records: RunRecord[]): string[] {
-  return latestPerModel(records)
+  const models = latestPerModel(records);
+  const setupOf = setupNamer(models);
+  return models
     .filter((record) => record.status === 'ok' && record.masking?.suspected)
     .flatMap((record) => {
       const { dataset, architecture, temperature, seed } = record.job;
-      const where = `${dataset} / ${architecture}, T=${formatNumber(temperature)}, seed ${seed}`;
+      const where = `${dataset} / ${architecture}${setupPart(setupOf(record))}, T=${formatNumber(temperature)}, seed ${seed}`;
       return record.masking!.flags.map((flag) => `${where}: ${flag.check}: ${flag.message}`);
     });
 }
@@ -71,6 +77,8 @@ export function auditWarnings(records: RunRecord[]): string[] {
 export interface CalibrationRow {
   dataset: string;
   architecture: string;
+  /** "" when the folder holds one setup (see setupNamer). */
+  setup: string;
   temperature: number;
   seeds: number;
   ece: number;
@@ -81,8 +89,10 @@ export interface CalibrationRow {
 
 export function calibrationRows(records: RunRecord[]): CalibrationRow[] {
   const groups = new Map<string, RunRecord[]>();
-  for (const record of latestPerModel(records).filter((r) => r.status === 'ok' && r.calibration)) {
-    const key = JSON.stringify([record.job.dataset, record.job.architecture, record.job.temperature]);
+  const models = latestPerModel(records);
+  const setupOf = setupNamer(models);
+  for (const record of models.filter((r) => r.status === 'ok' && r.calibration)) {
+    const key = JSON.stringify([record.job.dataset, record.job.architecture, setupOf(record), record.job.temperature]);
     groups.set(key, [...(groups.get(key) ?? []), record]);
   }
   return [...groups.values()].map((group) => {
@@ -91,6 +101,7 @@ export function calibrationRows(records: RunRecord[]): CalibrationRow[] {
     return {
       dataset,
       architecture,
+      setup: setupOf(group[0]!),
       temperature,
       seeds: group.length,
       ece: mean((r) => r.calibration!.trainTemperature.ece),
@@ -99,4 +110,9 @@ export function calibrationRows(records: RunRecord[]): CalibrationRow[] {
       nllT1: mean((r) => r.calibration!.unitTemperature.nll),
     };
   });
+}
+
+/** ` (training.epochs=1)` after a model's name when the folder holds several setups; "" otherwise. */
+export function setupPart(setup: string): string {
+  return setup === '' ? '' : ` (${setup})`;
 }

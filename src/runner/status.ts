@@ -5,6 +5,7 @@ import type { Job } from '../types.js';
 import { readRecords } from './store.js';
 import { inspectLock, lockPath, type LockInfo, type LockOptions } from './lock.js';
 import { selectShard, type Shard } from './shard.js';
+import { latestPerModel, modelKey, setupsOf } from '../report/models.js';
 
 export type JobState = 'done' | 'failed' | 'running' | 'pending';
 
@@ -26,6 +27,11 @@ export interface SweepStatus {
   jobs: JobStatus[];
   /** Records in runs/ that belong to no job of this config's grid (an earlier config, or merged in). */
   otherRecords: number;
+  /**
+   * The setups the folder's views show (models with other training, data or eval settings are kept apart), oldest
+   * first, and whether this config's finished jobs are in each; one entry with setup "" when all share one.
+   */
+  setups: Array<{ setup: string; models: number; ok: number; failed: number; thisConfig: boolean }>;
   /** Record files that could not be read. */
   problems: string[];
 }
@@ -48,12 +54,23 @@ export function sweepStatus(outDir: string, config: ExperimentConfig, options: L
   const counts: Record<JobState, number> = { done: 0, failed: 0, running: 0, pending: 0 };
   for (const { state } of statuses) counts[state] += 1;
   const ids = new Set(grid.map((job) => job.runId));
+  // A model of this config: one of its jobs' trained models under its eval settings (attacks may have been added since).
+  const mine = new Set(jobs.map((job) => modelKey(job)));
+  // Computed as the views compute them, so status names the same setups as the tables.
+  const setups = setupsOf(latestPerModel(stored.records)).map(({ setup, records: models }) => ({
+    setup,
+    models: models.length,
+    ok: models.filter((record) => record.status === 'ok').length,
+    failed: models.filter((record) => record.status === 'failed').length,
+    thisConfig: models.some((record) => mine.has(modelKey(record.job))),
+  }));
   return {
     outDir,
     total: jobs.length,
     counts,
     jobs: statuses,
     otherRecords: stored.records.filter((record) => !ids.has(record.runId)).length,
+    setups,
     problems: stored.problems,
   };
 }

@@ -64,6 +64,11 @@ export interface SweepResult {
   interrupted: boolean;
   /** The records of this config's jobs, in grid order (finished ones only). */
   records: RunRecord[];
+  /**
+   * Every record in the folder when the views were written, this config's and any other's: what runs.csv, the
+   * tables, summary.md and the printed summary are derived from (one folder, one truth).
+   */
+  viewRecords: RunRecord[];
   /** Every view rebuilt from the records: runs.csv, tables, summary.md, plots, index.html (empty when writeViews is false). */
   report: ReportFiles;
   /** Worker processes started for `--jobs` (0 without). */
@@ -230,6 +235,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
     failed: records.filter((record) => record.status === 'failed').length,
     interrupted,
     records,
+    viewRecords: stored.records,
     report,
     problems: stored.problems,
     workers: workerCount,

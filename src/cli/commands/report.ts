@@ -28,7 +28,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     for (const problem of report.problems) process.stderr.write(`warning: ${problem}\n`);
     const files = reportFileList(report.files);
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ resultsDir: report.resultsDir, ok: report.ok, failed: report.failed, files }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ resultsDir: report.resultsDir, ok: report.ok, failed: report.failed, files, results: report.results }, null, 2)}\n`);
       return;
     }
     process.stdout.write(`report of ${report.ok} ok and ${report.failed} failed runs in ${report.resultsDir}\n`);

@@ -3,11 +3,11 @@ import { resolve, join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
-import { runSweep } from '../../runner/sweep.js';
+import { runSweep, type SweepResult } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
 import { resolveShard, ShardError, type Shard } from '../../runner/shard.js';
 import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner/lock.js';
-import { reportFileList, summaryText } from '../../report/index.js';
+import { reportFileList, resultsSummary, summaryText } from '../../report/index.js';
 import { registeredNames } from '../names.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
 
@@ -77,31 +77,19 @@ export const runCommand: CommandModule<object, RunArgs> = {
       progress,
       shouldStop: () => signal !== undefined,
     });
+    const ids = new Set(result.records.map((record) => record.runId));
+    const otherRecords = result.viewRecords.filter((record) => !ids.has(record.runId)).length;
     if (args.json) {
-      process.stdout.write(
-        `${JSON.stringify({
-          outDir: result.outDir,
-          backend: result.backend.name,
-          shard: result.shard ?? null,
-          jobs: result.workers + 1,
-          total: result.total,
-          ran: result.ran,
-          skipped: result.skipped,
-          ok: result.ok,
-          failed: result.failed,
-          interrupted: result.interrupted,
-          runningElsewhere: result.runningElsewhere.map(({ job, holder }) => ({ runId: job.runId, job: jobName(job), holder: holder ?? null })),
-          runsCsv: result.report.runsCsv,
-          tables: result.report.tables,
-          summary: result.report.summary,
-          plots: result.report.plots,
-          html: result.report.html,
-          failures: result.records.filter((r) => r.status === 'failed').map((r) => ({ runId: r.runId, reason: r.failureReason })),
-        }, null, 2)}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(runJson(result, otherRecords), null, 2)}\n`);
     } else if (!args.quiet) {
-      process.stdout.write(`\n${summaryText(result.records)}\n`);
+      // The printed tables are the folder's tables, from the same records as tables/*.csv and summary.md.
+      process.stdout.write(`\n${summaryText(result.viewRecords)}\n`);
       process.stdout.write(`runs: ${result.ok} ok, ${result.failed} failed, ${result.skipped} skipped as already done\n`);
+      if (otherRecords > 0) {
+        process.stdout.write(
+          `the tables cover every record in ${result.outDir}: ${otherRecords} of ${result.viewRecords.length} come from other configs (temper status ${result.outDir} lists the setups)\n`,
+        );
+      }
       process.stdout.write(reportFileList(result.report).map((path) => `wrote ${path}\n`).join(''));
     }
     for (const problem of result.problems) process.stderr.write(`warning: ${problem}\n`);
@@ -119,6 +107,43 @@ export const runCommand: CommandModule<object, RunArgs> = {
     process.exitCode = result.failed > 0 ? EXIT_JOBS_FAILED : EXIT_OK;
   },
 };
+
+/**
+ * The `--json` document. Counts (total, ran, skipped, ok, failed) and `failures` are this config's jobs; `results`
+ * is what the views of the whole folder show (see ResultsSummary), so it agrees with tables/*.csv to the digit.
+ */
+function runJson(result: SweepResult, otherRecords: number) {
+  return {
+    outDir: result.outDir,
+    backend: result.backend.name,
+    shard: result.shard ?? null,
+    jobs: result.workers + 1,
+    total: result.total,
+    ran: result.ran,
+    skipped: result.skipped,
+    ok: result.ok,
+    failed: result.failed,
+    interrupted: result.interrupted,
+    runningElsewhere: result.runningElsewhere.map(({ job, holder }) => ({ runId: job.runId, job: jobName(job), holder: holder ?? null })),
+    runsCsv: result.report.runsCsv,
+    tables: result.report.tables,
+    summary: result.report.summary,
+    plots: result.report.plots,
+    html: result.report.html,
+    failures: result.records
+      .filter((record) => record.status === 'failed')
+      .map(({ runId, job, failureReason }) => ({
+        runId,
+        dataset: job.dataset,
+        architecture: job.architecture,
+        temperature: job.temperature,
+        seed: job.seed,
+        reason: failureReason ?? 'no reason recorded',
+      })),
+    otherRecords,
+    results: resultsSummary(result.viewRecords),
+  };
+}
 
 // Checked before anything is written, so a bad shard or setting exits 2 with an empty --out.
 function scaleOutSettings(args: RunArgs): { shard?: Shard; staleSeconds: number } {

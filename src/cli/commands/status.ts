@@ -43,7 +43,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const { done, failed, running, pending } = status.counts;
     if (args.json) {
       const jobs = status.jobs.map(({ job, ...rest }) => ({ runId: job.runId, index: job.index, job: jobName(job), ...rest }));
-      const summary = { outDir: args.dir, shard: options.shard ?? null, total: status.total, done, failed, running, pending, jobs, otherRecords: status.otherRecords, problems: status.problems };
+      const summary = { outDir: args.dir, shard: options.shard ?? null, total: status.total, done, failed, running, pending, jobs, otherRecords: status.otherRecords, setups: status.setups, problems: status.problems };
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return;
     }
@@ -51,6 +51,11 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const lines = [`${args.dir}${scope}: ${status.total} jobs: ${done} done, ${failed} failed, ${running} running, ${pending} pending`];
     lines.push(...status.jobs.filter((entry) => entry.state !== 'done').map(statusLine));
     if (status.otherRecords > 0) lines.push(`${status.otherRecords} records in runs/ belong to no job of config.json (an earlier config?)`);
+    // The views (tables, summary.md, index.html) cover every record and keep setups apart; say which rows are which.
+    if (status.setups.length > 1) {
+      lines.push(`the tables keep ${status.setups.length} setups apart (models trained or evaluated with other settings):`);
+      lines.push(...status.setups.map(({ setup, models, failed: failedModels, thisConfig }) => `  ${setup}: ${models} model${models === 1 ? '' : 's'}${failedModels > 0 ? ` (${failedModels} failed)` : ''}${thisConfig ? ', config.json' : ''}`));
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
     for (const problem of status.problems) process.stderr.write(`warning: ${problem}\n`);
   },
