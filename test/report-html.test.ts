@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { auditMasking, markRows } from '../src/eval/masking.js';
@@ -237,47 +237,77 @@ async function hatchedCells(page: Page): Promise<{ cells: string[]; painted: boo
   });
 }
 
-test('index.html in Chromium at 1400 px shows the finding: description, flagged cells and points, CW line clear of the axis, calibration', async () => {
-  const dir = tempDir();
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ name: 'quickstart', description: DESCRIPTION }));
-  const { html } = await writeReport(dir, AUDITED);
+describe('index.html in Chromium at 1400 px shows the finding', () => {
+  let browser: Browser;
+  let page: Page;
   const titles = plotSpecs(AUDITED).map((plot) => plot.title);
-  await withBrowser(async (browser) => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const temperaturePlot = () => page.locator('figure').first();
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing; this test needs Debian's Chromium: apt-get update && apt-get install -y chromium`);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ name: 'quickstart', description: DESCRIPTION }));
+    const { html } = await writeReport(dir, AUDITED);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    // The page is static once loaded: a missing element should fail fast, not after playwright's 30 s.
+    page.setDefaultTimeout(5_000);
     await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+  });
+  after(() => browser?.close());
+
+  test("the config's description is shown under the title", async () => {
+    assert.equal(await page.evaluate(() => document.querySelector('h1 + p.description')?.textContent), DESCRIPTION);
+  });
+
+  test('each plot title appears once (a heading; the drawing leaves it out)', async () => {
     const text = (await page.locator('body').textContent()) ?? '';
-
-    assert.equal(await page.locator('p.description').textContent(), DESCRIPTION);
     for (const title of titles) assert.equal(text.split(title).length - 1, 1, `"${title}" is on the page ${text.split(title).length - 1} times`);
-    assert.deepEqual(await page.locator('h2').allTextContents(), ['mnist / cnn-small', 'synthetic / mlp', 'Failed runs', 'Gradient masking', 'Calibration']);
+    assert.deepEqual(await page.locator('figure h3').allTextContents(), titles);
+  });
 
-    // The audit flagged both FGSM rows at T = 100 (both seeds): exactly those cells are hatched, and the hatch is painted.
+  test('one gradient-masking section, after the failed runs and before calibration', async () => {
+    assert.deepEqual(await page.locator('h2').allTextContents(), ['mnist / cnn-small', 'synthetic / mlp', 'Failed runs', 'Gradient masking', 'Calibration']);
+  });
+
+  test('the cells the audit flagged are hatched, and only those', async () => {
+    // Both FGSM rows at T = 100 (both seeds).
     const { cells, painted } = await hatchedCells(page);
     assert.deepEqual(cells, ['T 100 fgsm-ce(T=1)@0.1', 'T 100 fgsm-ce(T=1)@0.3']);
     assert.deepEqual(painted, [true, true]);
+    assert.match((await page.locator('h2 + .scroll + p.note').first().textContent()) ?? '', /^Hatched: a number the gradient-masking audit flagged/);
+  });
 
-    // The same numbers are hollow markers in the accuracy-vs-temperature plot, and the caption names them.
-    const plot = page.locator('figure').first();
-    const hollow = await plot.locator('[aria-roledescription="point"][fill="white"]').evaluateAll((points) => points.map((point) => point.getAttribute('aria-label')));
+  test('the points the audit flagged are hollow markers, named under the plot', async () => {
+    const hollow = await temperaturePlot()
+      .locator('[aria-roledescription="point"][fill="white"]')
+      .evaluateAll((points) => points.map((point) => point.getAttribute('aria-label')));
     assert.deepEqual(hollow.map((label) => /T \(log scale\): (\S+);.*: (\S+)$/.exec(label ?? '')?.slice(1).join(' ')), ['100 fgsm-ce(T=1)@0.1', '100 fgsm-ce(T=1)@0.3']);
-    assert.match((await plot.locator('figcaption').textContent()) ?? '', /Hollow markers.*T=100 fgsm-ce\(T=1\)@0\.1 \(zero-gradient\); T=100 fgsm-ce\(T=1\)@0\.3 \(zero-gradient\)/);
-    assert.equal(await page.locator('figure').nth(1).locator('[aria-roledescription="point"][fill="white"]').count(), 2, 'accuracy-vs-eps: T=100 at both eps');
-
-    // The CW attack leaves 0% at every T: its line is dashed, and its markers sit clear of the x axis rather than on it.
-    const dashed = await plot.locator('[aria-roledescription="line mark"]').evaluateAll((lines) =>
-      lines.filter((line) => line.getAttribute('stroke-dasharray') !== '1,0').map((line) => line.getAttribute('aria-label')!.split(': ').at(-1)),
+    assert.match(
+      (await temperaturePlot().locator('figcaption').textContent()) ?? '',
+      /Hollow markers, flagged by the gradient-masking audit: T=100 fgsm-ce\(T=1\)@0\.1 \(zero-gradient\); T=100 fgsm-ce\(T=1\)@0\.3 \(zero-gradient\)\./,
     );
-    assert.deepEqual(dashed, ['pgd40-cw@0.3']);
-    const gap = await plot.evaluate((figure) => {
-      const axis = [...figure.querySelectorAll('.role-axis-domain line')].find((line) => line.getAttribute('y2') === '0')!.getBoundingClientRect();
-      const zeros = [...figure.querySelectorAll('[aria-roledescription="point"]')].filter((point) => /Accuracy \(%\): 0;/.test(point.getAttribute('aria-label')!));
-      return { zeros: zeros.length, gap: Math.min(...zeros.map((point) => axis.top - point.getBoundingClientRect().bottom)) };
-    });
-    assert.equal(gap.zeros, 2, 'pgd40-cw@0.3 at T = 0.5 and T = 100');
-    assert.ok(gap.gap >= 3, `a 0% marker is ${gap.gap.toFixed(1)} px above the x axis`);
+    assert.equal(await page.locator('figure').nth(1).locator('[aria-roledescription="point"][fill="white"]').count(), 2, 'accuracy-vs-eps: T=100 at both eps');
+  });
 
-    // Calibration, as summary.md has it: mean over the ok seeds per temperature.
+  test('the CW line at 0% is dashed and its markers sit clear of the x axis', async () => {
+    const dashed = await temperaturePlot()
+      .locator('[aria-roledescription="line mark"]')
+      .evaluateAll((lines) => lines.filter((line) => line.getAttribute('stroke-dasharray') !== '1,0').map((line) => line.getAttribute('aria-label')!.split(': ').at(-1)));
+    assert.deepEqual(dashed, ['pgd40-cw@0.3']);
+    const { zeros, gap } = await temperaturePlot().evaluate((figure) => {
+      const axis = [...figure.querySelectorAll('.role-axis-domain line')].find((line) => line.getAttribute('y2') === '0')!.getBoundingClientRect();
+      const points = [...figure.querySelectorAll('[aria-roledescription="point"]')];
+      const atZero = points.filter((point) => /Accuracy \(%\): 0;/.test(point.getAttribute('aria-label') ?? ''));
+      return { zeros: atZero.length, gap: Math.min(...atZero.map((point) => axis.top - point.getBoundingClientRect().bottom)) };
+    });
+    assert.equal(zeros, 2, 'pgd40-cw@0.3 at T = 0.5 and T = 100 each have a marker at 0%');
+    assert.ok(gap >= 3, `a 0% marker is ${gap.toFixed(1)} px above the x axis`);
+  });
+
+  test('the calibration table is there, as summary.md has it (mean over the ok seeds per temperature)', async () => {
     const calibration = page.locator('#calibration ~ .scroll table');
+    assert.equal(await calibration.count(), 1);
     assert.deepEqual((await calibration.locator('th').allTextContents()).slice(4), ['ECE (train T)', 'NLL (train T)', 'ECE (T=1)', 'NLL (T=1)']);
     assert.deepEqual(await calibration.locator('tbody tr').first().locator('td').allTextContents(), ['mnist', 'cnn-small', '0.5', '2', '0.0050', '0.0100', '0.0150', '0.0200']);
     assert.equal(await calibration.locator('tbody tr').count(), 5);

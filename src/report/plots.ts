@@ -27,7 +27,7 @@ export interface Plot {
 
 const SUBTITLE_CHARS = 56;
 const SUBTITLE = 'mean over seeds, band = ± one std; failed runs left out';
-const MARGIN_NOTE = 'dashed: margin loss (CW, DLR), which high T cannot mask';
+const MARGIN_NOTE = 'dashed: margin loss (CW, DLR), which T does not saturate';
 const MASKED_NOTE = 'hollow marker: flagged by the gradient-masking audit';
 // A little room below 0 so a line at 0% (a margin-loss attack on a masked model, the key result) stays clear of the x axis.
 const ACCURACY_AXIS = { title: 'Accuracy (%)', scale: { domain: [-4, 100], nice: false }, axis: { values: [0, 20, 40, 60, 80, 100] } };
