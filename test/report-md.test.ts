@@ -119,3 +119,14 @@ test('summary.md lists every warning under "Gradient-masking warnings"', () => {
   assert.deepEqual(lines.slice(1), gradientMaskingWarnings(records).map((warning) => `- ${formatWarning(warning)}`));
   assert.equal(lines.length, 1 + 4);
 });
+
+test("the config's description, when given, is the paragraph under the title", () => {
+  const records = [record({ accuracies: [0.9, 0.5, 0.2, 0.1] })];
+  assert.deepEqual(summaryMarkdown(summaryModel(records, 'Compare pgd40-ce(T=1) with pgd40-cw.')).split('\n').slice(0, 4), [
+    '# quickstart: temperature sweep report',
+    '',
+    'Compare pgd40-ce(T=1) with pgd40-cw.',
+    '',
+  ]);
+  assert.equal(summary(records).split('\n')[2], '- Runs: 1 ok, 0 failed');
+});

@@ -1,25 +1,37 @@
 // index.html: one self-contained page (inline SVG, inline CSS, no scripts, nothing fetched) with the summary and every plot.
 import type { PivotTable } from './tables.js';
-import { AUDIT_NOTE, tableNote, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import type { Plot } from './plots.js';
+import { formatNumber } from './runs-csv.js';
+import { AUDIT_NOTE, CALIBRATION_NOTE, calibrationCells, tableNote, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import { cellKey, maskedCells, setupPart, type MaskingFinding } from './warnings.js';
 
 const STYLE = `
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; font-variant-numeric: tabular-nums; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; line-height: 1.4; overflow-wrap: break-word; }
+.description { font-size: 1.1rem; color: #444; }
+.scroll { overflow-x: auto; margin: 1rem 0; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #f4f4f4; }
-figure { margin: 1rem 0 2rem; }
-figure svg { max-width: 100%; height: auto; }
+td.masked, .swatch { background: repeating-linear-gradient(135deg, #fff 0 3px, #f2b36b 3px 5px); }
+td.masked { outline: 2px solid #c9731c; outline-offset: -2px; font-weight: 600; }
+.swatch { display: inline-block; width: 1.6em; height: 1em; vertical-align: -0.15em; border: 2px solid #c9731c; margin-right: 0.3em; }
+.swatch-marker { display: inline-block; width: 0.7em; height: 0.7em; border: 2px solid #555; border-radius: 50%; margin-right: 0.4em; }
+.note, figcaption { color: #444; font-size: 0.9rem; }
+figure { margin: 1.5rem 0 2.5rem; }
+figure h3 { margin: 0 0 0.5rem; }
+figure svg { display: block; width: 100%; height: auto; }
+.findings > li { margin-bottom: 0.6rem; }
+code { font-size: 0.9em; }
 `;
 
-/** The page; `svgs[i]` is the rendered `model.plots[i]`. */
+/** The page; `svgs[i]` is `model.plots[i]` rendered without its title and notes, which the page shows as text. */
 export function reportHtml(model: SummaryModel, svgs: string[]): string {
+  const masked = maskedCells(model.masking);
   const sections = model.tables.map((table) => {
     const figures = model.plots.flatMap((plot, i) =>
-      plot.dataset === table.dataset && plot.architecture === table.architecture
-        ? [`<h3>${escapeHtml(plot.title)}</h3>\n<figure aria-label="${escapeHtml(plot.title)}">\n${svgs[i]}\n</figure>`]
-        : [],
+      plot.dataset === table.dataset && plot.architecture === table.architecture ? [htmlFigure(plot, svgs[i]!, `plot-${i + 1}`)] : [],
     );
-    return [`<h2>${escapeHtml(`${table.dataset} / ${table.architecture}`)}</h2>`, htmlTable(table), ...figures].join('\n');
+    return [`<h2>${escapeHtml(`${table.dataset} / ${table.architecture}`)}</h2>`, pivotHtml(table, masked), ...figures].join('\n');
   });
   const title = `${model.experiment}: temperature sweep report`;
   return `<!doctype html>
@@ -33,7 +45,7 @@ export function reportHtml(model: SummaryModel, svgs: string[]): string {
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<ul>
+${model.description ? `<p class="description">${escapeHtml(model.description)}</p>\n` : ''}<ul>
 <li>Runs: ${model.ok} ok, ${model.failed} failed</li>
 <li>Backend: ${escapeHtml(model.backends.join(', ') || 'none')}</li>
 <li>Newest record: ${escapeHtml(model.newestRecord ?? 'none')}</li>
@@ -41,26 +53,83 @@ export function reportHtml(model: SummaryModel, svgs: string[]): string {
 <p>${escapeHtml(tableNote(model.tables))}</p>
 ${sections.join('\n')}
 <h2>Failed runs</h2>
-${htmlList(model.failures)}
-<h2>Gradient-masking warnings</h2>
-<p>${escapeHtml(WARNINGS_NOTE)}</p>
-${htmlList(model.warnings)}
-<h2>Gradient-masking audit</h2>
-<p>${escapeHtml(AUDIT_NOTE)}</p>
-${htmlList(model.audit)}
+${htmlList(model.failures.map(escapeHtml))}
+${maskingSection(model.masking)}
+${calibrationSection(model)}
 </body>
 </html>
 `;
 }
 
-function htmlTable(table: PivotTable): string {
-  const head = `<tr>${table.columns.map((column) => `<th scope="col">${escapeHtml(column)}</th>`).join('')}</tr>`;
-  const body = table.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`);
-  return `<table>\n<thead>${head}</thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
+function pivotHtml(table: PivotTable, masked: Map<string, string[]>): string {
+  let flagged = 0;
+  const setupColumn = table.columns.indexOf('setup');
+  const temperatureColumn = table.columns.indexOf('temperature');
+  const body = table.rows.map((row) => {
+    const setup = setupColumn < 0 ? '' : row[setupColumn]!;
+    const cells = row.map((cell, c) => {
+      const checks = masked.get(cellKey(table.dataset, table.architecture, setup, row[temperatureColumn]!, table.columns[c]!));
+      if (!checks) return `<td>${escapeHtml(cell)}</td>`;
+      flagged += 1;
+      return `<td class="masked" title="${escapeHtml(`flagged by the gradient-masking audit: ${checks.join(', ')}`)}">${escapeHtml(cell)}</td>`;
+    });
+    return `<tr>${cells.join('')}</tr>`;
+  });
+  const note = flagged === 0 ? '' : `\n<p class="note"><span class="swatch"></span>${MASKED_CELL_NOTE}</p>`;
+  return `${htmlTable(table.columns, body)}${note}`;
 }
 
-function htmlList(lines: string[]): string {
-  return lines.length === 0 ? '<p>None.</p>' : `<ul>\n${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('\n')}\n</ul>`;
+const MASKED_CELL_NOTE =
+  'Hatched: a number the gradient-masking audit flagged; it may measure masked gradients, not robustness (see <a href="#masking">Gradient masking</a>).';
+
+function htmlFigure(plot: Plot, svg: string, id: string): string {
+  const notes = plot.notes.map(escapeHtml);
+  if (plot.maskedPoints.length > 0) {
+    notes.push(`<span class="swatch-marker"></span>Hollow markers, flagged by the <a href="#masking">gradient-masking audit</a>: ${plot.maskedPoints.map(escapeHtml).join('; ')}.`);
+  }
+  // Up to a quarter larger than drawn where the page has room; scaled down to fit where it has not (a phone).
+  const width = Number(/^<svg[^>]* width="(\d+)"/.exec(svg)?.[1] ?? 0);
+  const style = width > 0 ? ` style="max-width: ${Math.round(width * 1.25)}px"` : '';
+  return `<figure aria-labelledby="${id}">
+<h3 id="${id}">${escapeHtml(plot.title)}</h3>
+<div class="plot"${style}>
+${svg}
+</div>
+<figcaption>${notes.join('<br>\n')}</figcaption>
+</figure>`;
+}
+
+// The audit and the zero-gradient warnings in one list, one entry per trained model (or per cell group for old records).
+function maskingSection(findings: MaskingFinding[]): string {
+  const items = findings.map((finding) => {
+    const where = `${finding.dataset} / ${finding.architecture}${setupPart(finding.setup)}, T=${formatNumber(finding.temperature)}`;
+    const who = finding.seed === undefined ? `${where}, mean over seeds` : `${where}, seed ${finding.seed}`;
+    const flags = finding.flags.map((flag) => `<li><code>${escapeHtml(flag.check)}</code>: ${escapeHtml(flag.message)}</li>`);
+    return `<strong>${escapeHtml(who)}</strong>\n<ul>\n${flags.join('\n')}\n</ul>`;
+  });
+  const unaudited = findings.some((finding) => finding.seed === undefined) ? ` Records written before the audit: ${WARNINGS_NOTE}` : '';
+  return `<h2 id="masking">Gradient masking</h2>
+<p>${escapeHtml(AUDIT_NOTE + unaudited)} Flagged numbers are hatched in the tables and drawn as hollow markers in the plots.</p>
+${htmlList(items, 'findings')}`;
+}
+
+function calibrationSection(model: SummaryModel): string {
+  if (model.calibration.length === 0) return '';
+  const [header, ...rows] = calibrationCells(model.calibration);
+  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`);
+  return `<h2 id="calibration">Calibration</h2>\n<p>${escapeHtml(CALIBRATION_NOTE)}</p>\n${htmlTable(header!, body)}`;
+}
+
+// Wide tables scroll inside their own box, so the page itself never scrolls sideways on a phone.
+function htmlTable(columns: string[], body: string[]): string {
+  const head = `<tr>${columns.map((column) => `<th scope="col">${escapeHtml(column)}</th>`).join('')}</tr>`;
+  return `<div class="scroll">\n<table>\n<thead>${head}</thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>\n</div>`;
+}
+
+/** `items` are HTML already. */
+function htmlList(items: string[], className?: string): string {
+  if (items.length === 0) return '<p>None.</p>';
+  return `<ul${className ? ` class="${className}"` : ''}>\n${items.map((item) => `<li>${item}</li>`).join('\n')}\n</ul>`;
 }
 
 function escapeHtml(text: string): string {

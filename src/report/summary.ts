@@ -5,11 +5,22 @@ import type { RunRecord } from '../types.js';
 import { formatNumber } from './runs-csv.js';
 import { plotSpecs, type Plot } from './plots.js';
 import { pivotTables, type PivotTable } from './tables.js';
-import { auditWarnings, calibrationRows, formatWarning, gradientMaskingWarnings, ZERO_GRAD_WARNING_THRESHOLD, type CalibrationRow } from './warnings.js';
+import {
+  auditWarnings,
+  calibrationRows,
+  formatWarning,
+  gradientMaskingWarnings,
+  maskingFindings,
+  ZERO_GRAD_WARNING_THRESHOLD,
+  type CalibrationRow,
+  type MaskingFinding,
+} from './warnings.js';
 
 export interface SummaryModel {
   /** Experiment names of the records (several after a merge), comma-separated. */
   experiment: string;
+  /** The config's `description`, when the results folder's config.json has one. */
+  description: string | undefined;
   ok: number;
   failed: number;
   backends: string[];
@@ -22,6 +33,8 @@ export interface SummaryModel {
   warnings: string[];
   /** Flags of each model's gradient-masking audit. */
   audit: string[];
+  /** The audit flags and the zero-gradient warnings, each finding once (index.html shows these). */
+  masking: MaskingFinding[];
   calibration: CalibrationRow[];
 }
 
@@ -40,10 +53,11 @@ export const AUDIT_NOTE =
   'Per trained model: exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR at the same eps (each flag names its rows; see `masking` in runs.csv).';
 export const CALIBRATION_NOTE = 'On the clean eval images: expected calibration error (15 bins) and mean negative log-likelihood of softmax(z / T), at the training temperature and at T = 1; mean over seeds.';
 
-export function summaryModel(allRecords: RunRecord[]): SummaryModel {
+export function summaryModel(allRecords: RunRecord[], description?: string): SummaryModel {
   const records = latestPerModel(allRecords);
   return {
     experiment: unique(records.map((record) => record.job.experiment)).join(', ') || 'temper',
+    description,
     ok: records.filter((record) => record.status === 'ok').length,
     failed: records.filter((record) => record.status === 'failed').length,
     backends: unique(records.map((record) => record.backend)),
@@ -53,6 +67,7 @@ export function summaryModel(allRecords: RunRecord[]): SummaryModel {
     failures: records.filter((record) => record.status === 'failed').map(describeFailure),
     warnings: gradientMaskingWarnings(records).map(formatWarning),
     audit: auditWarnings(records),
+    masking: maskingFindings(records),
     calibration: calibrationRows(records),
   };
 }
@@ -65,6 +80,7 @@ export function describeFailure({ runId, job, failureReason }: RunRecord): strin
 export function summaryMarkdown(model: SummaryModel): string {
   const sections = [
     `# ${model.experiment}: temperature sweep report`,
+    ...(model.description ? [model.description] : []),
     [
       `- Runs: ${model.ok} ok, ${model.failed} failed`,
       `- Backend: ${model.backends.join(', ') || 'none'}`,
@@ -91,6 +107,12 @@ export function summaryMarkdown(model: SummaryModel): string {
 }
 
 function calibrationTable(rows: CalibrationRow[]): string {
+  const [header, ...body] = calibrationCells(rows);
+  return markdownTable([header!, ...body].map((cells) => cells.map(escapeCell)), { align: header!.map(() => 'r') });
+}
+
+/** The calibration table as text cells, header first; summary.md and index.html both show it. */
+export function calibrationCells(rows: CalibrationRow[]): string[][] {
   // Models of different setups are kept apart, as in the accuracy tables.
   const showSetup = rows.some((row) => row.setup !== '');
   const header = ['dataset', 'architecture', ...(showSetup ? ['setup'] : []), 'temperature', 'seeds', 'ECE (train T)', 'NLL (train T)', 'ECE (T=1)', 'NLL (T=1)'];
@@ -105,7 +127,7 @@ function calibrationTable(rows: CalibrationRow[]): string {
     row.eceT1.toFixed(4),
     row.nllT1.toFixed(4),
   ]);
-  return markdownTable([header, ...body].map((cells) => cells.map(escapeCell)), { align: header.map(() => 'r') });
+  return [header, ...body];
 }
 
 function bullets(lines: string[]): string {

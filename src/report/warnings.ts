@@ -1,5 +1,5 @@
 // Gradient-masking warnings: a model trained at high T saturates a CE(T=1) attack's softmax, so float32 input gradients vanish.
-import type { RunRecord } from '../types.js';
+import type { MaskingFlag, RunRecord } from '../types.js';
 import { cellStats } from './cells.js';
 import { formatNumber } from './runs-csv.js';
 import { latestPerModel, setupNamer } from './models.js';
@@ -53,11 +53,14 @@ export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWa
 
 /** One sentence for people: what was zero, why it matters, and the CW-margin number to compare with if there is one. */
 export function formatWarning(warning: GradientMaskingWarning): string {
-  const where = `${warning.dataset} / ${warning.architecture}${setupPart(warning.setup)}, T=${formatNumber(warning.temperature)}`;
+  return `${warning.dataset} / ${warning.architecture}${setupPart(warning.setup)}, T=${formatNumber(warning.temperature)}: ${warningMessage(warning)}`;
+}
+
+function warningMessage(warning: GradientMaskingWarning): string {
   const zero = `${(warning.zeroGradFraction * 100).toFixed(1)}% of input gradients were exactly zero under ${warning.label}`;
   const advice = `its accuracy (${warning.accuracy.toFixed(2)}%) may reflect gradient masking rather than robustness; compare with a CW-margin attack`;
   const comparisons = warning.cwComparisons.map(({ label, accuracy }) => `${label} gives ${accuracy.toFixed(2)}%`).join(', ');
-  return `${where}: ${zero} — ${advice}${comparisons ? ` (at the same eps, ${comparisons})` : ''}`;
+  return `${zero} — ${advice}${comparisons ? ` (at the same eps, ${comparisons})` : ''}`;
 }
 
 /** One line per masking flag of each model's audit (the newest record per model), e.g. for the end of `temper run`. */
@@ -71,6 +74,63 @@ export function auditWarnings(records: RunRecord[]): string[] {
       const where = `${dataset} / ${architecture}${setupPart(setupOf(record))}, T=${formatNumber(temperature)}, seed ${seed}`;
       return record.masking!.flags.map((flag) => `${where}: ${flag.check}: ${flag.message}`);
     });
+}
+
+/** The masking flags of one trained model, or (for records written before the audit) of one model group's cells. */
+export interface MaskingFinding {
+  dataset: string;
+  architecture: string;
+  /** "" when the folder holds one setup (see setupNamer). */
+  setup: string;
+  temperature: number;
+  /** The seed whose audit raised the flags; undefined for zero-gradient warnings, which are means over the seeds. */
+  seed?: number;
+  /** Each flag's first row is the number it casts doubt on (the audit marks that row in runs.csv). */
+  flags: MaskingFlag[];
+}
+
+/**
+ * Every masking finding, once: each model's audit flags (newest record per model), and for records written before the
+ * audit existed, the zero-gradient warnings of their cells (the audit's zero-gradient check would repeat those).
+ */
+export function maskingFindings(records: RunRecord[]): MaskingFinding[] {
+  const latest = latestPerModel(records);
+  const setupOf = setupNamer(latest);
+  const models = latest.filter((record) => record.status === 'ok');
+  const audited: MaskingFinding[] = models
+    .filter((record) => record.masking && record.masking.flags.length > 0)
+    .map((record) => {
+      const { dataset, architecture, temperature, seed } = record.job;
+      return { dataset, architecture, setup: setupOf(record), temperature, seed, flags: record.masking!.flags };
+    });
+  const unaudited = new Map<string, MaskingFinding>();
+  for (const warning of gradientMaskingWarnings(models.filter((record) => !record.masking))) {
+    const { dataset, architecture, setup, temperature } = warning;
+    const key = JSON.stringify([dataset, architecture, setup, temperature]);
+    const finding = unaudited.get(key) ?? { dataset, architecture, setup, temperature, flags: [] };
+    finding.flags.push({ check: 'zero-gradient', rows: [warning.label], message: warningMessage(warning) });
+    unaudited.set(key, finding);
+  }
+  return [...audited, ...unaudited.values()];
+}
+
+/** The key of one table cell or plot point in `maskedCells`; the temperature as the tables write it (`formatNumber`). */
+export function cellKey(dataset: string, architecture: string, setup: string, temperature: string, label: string): string {
+  return JSON.stringify([dataset, architecture, setup, temperature, label]);
+}
+
+/** The checks that cast doubt on each cell (keyed by `cellKey`), over all seeds: the first row of every flag. */
+export function maskedCells(findings: MaskingFinding[]): Map<string, MaskingFlag['check'][]> {
+  const cells = new Map<string, MaskingFlag['check'][]>();
+  for (const { dataset, architecture, setup, temperature, flags } of findings) {
+    for (const { check, rows } of flags) {
+      const key = cellKey(dataset, architecture, setup, formatNumber(temperature), rows[0]!);
+      const checks = cells.get(key) ?? [];
+      if (!checks.includes(check)) checks.push(check);
+      cells.set(key, checks);
+    }
+  }
+  return cells;
 }
 
 /** Calibration per (dataset, architecture, temperature): ECE and NLL at the training T and at T = 1, mean over seeds. */
