@@ -8,7 +8,7 @@ import { pivotTables, resultTables, TABLE_CSV_COLUMNS, tableCsvRows, writeTables
 import { resultsSummary } from '../src/report/results.js';
 import { latestPerModel, setupNamer } from '../src/report/models.js';
 import { plotSpecs, summaryMarkdown, summaryModel, summaryText } from '../src/report/index.js';
-import { calibrationRows } from '../src/report/warnings.js';
+import { calibrationRows, cellKey, maskedCells, maskingFindings } from '../src/report/warnings.js';
 import { RUNS_CSV_COLUMNS, runsCsvRows } from '../src/report/runs-csv.js';
 import type { RunRecord } from '../src/types.js';
 import { LABELS, record, type Fixture } from './fixtures.js';
@@ -205,4 +205,16 @@ test('the results summary carries the CSV cells, the failures with reasons and t
       message: '60% of the input gradients were exactly zero',
     },
   ]);
+});
+
+test('a masking flag marks the cell of its own setup only, not the same temperature and label of another setup', () => {
+  const flaggedModel = variant({ temperature: 100, accuracies: [0.9, 0.8, 0.7, 0.0] }, { epochs: 1 });
+  flaggedModel.masking = { suspected: true, maxZeroGradFraction: 0.8, flags: [{ check: 'zero-gradient', rows: [LABELS[0]!], message: 'zero' }] };
+  const otherSetup = variant({ temperature: 100, accuracies: [0.9, 0.1, 0.1, 0.0] }, { epochs: 2 });
+  otherSetup.masking = { suspected: false, maxZeroGradFraction: 0, flags: [] };
+  const findings = maskingFindings([flaggedModel, otherSetup]);
+  assert.deepEqual(findings.map((finding) => [finding.setup, finding.flags.length]), [['training.epochs=1', 1]]);
+  const masked = maskedCells(findings);
+  assert.deepEqual(masked.get(cellKey('mnist', 'cnn-small', 'training.epochs=1', '100', LABELS[0]!)), ['zero-gradient']);
+  assert.equal(masked.get(cellKey('mnist', 'cnn-small', 'training.epochs=2', '100', LABELS[0]!)), undefined);
 });
