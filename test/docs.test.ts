@@ -41,8 +41,8 @@ const DOCS = ['README.md', ...(existsSync(join(repoRoot, 'docs')) ? readdirSync(
 
 /**
  * A folder like a user's clone: the repository's configs, and `temper` on the PATH (as `npm link` puts it), so the
- * blocks run as pasted. Each doc gets its own, shared by its blocks in order (a later block may read an earlier
- * block's results).
+ * blocks run as pasted. One for all the docs, README first, blocks in order: a later block may read what an earlier
+ * one wrote (the README's taste run is the results folder the other docs' examples read).
  */
 function workspace(): { cwd: string; env: NodeJS.ProcessEnv } {
   const cwd = tempDir('temper-docs-');
@@ -63,11 +63,11 @@ test(`${CONFIG_DOC_FILE} is what the schema generates (npm run build rewrites it
   assert.equal(readFileSync(join(repoRoot, CONFIG_DOC_FILE), 'utf8'), renderConfigDoc(registeredNames()));
 });
 
+let space: ReturnType<typeof workspace> | undefined;
 for (const doc of DOCS) {
   const blocks = shellBlocks(doc, readFileSync(join(repoRoot, doc), 'utf8'));
   if (blocks.length === 0) continue;
   describe(`${doc}: every shell block runs as written`, () => {
-    let space: ReturnType<typeof workspace> | undefined;
     for (const block of blocks) {
       const title = `${doc}:${block.line}: ${block.script.split('\n')[0]}${block.script.includes('\n') ? ' ...' : ''}`;
       if (block.notRun !== null) {

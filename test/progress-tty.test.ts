@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cliEnv, repoRoot, tempDir } from './helpers.js';
 import { jobName } from '../src/runner/progress.js';
 import type { RunRecord } from '../src/types.js';
+import { unlessInstalled } from './system.js';
 
 const TMUX_MISSING = 'tmux is not installed, so progress bars cannot be checked in a terminal: apt-get install tmux';
 const probe = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
@@ -140,7 +141,7 @@ function maskingLines(outDir: string): string[] {
   return records.flatMap((record) => (record.masking?.flags ?? []).map((flag) => `${jobName(record.job)}: possible gradient masking (${flag.check}): ${flag.message}`));
 }
 
-describe('temper run in a pseudo-terminal', { skip: tmuxMissing && process.env.CI !== 'true' ? TMUX_MISSING : false }, () => {
+describe('temper run in a pseudo-terminal', { skip: unlessInstalled(!tmuxMissing, 'tmux (progress bars checked in a real terminal)', 'apt-get install tmux') }, () => {
   const panes: Pane[] = [];
   after(() => panes.forEach((pane) => pane.kill()));
 
