@@ -1,6 +1,7 @@
 // How a sweep reports itself: bars on a terminal, one line per event in logs, nothing with --quiet.
 import cliProgress from 'cli-progress';
 import type { Job, RunRecord, AttackResult } from '../types.js';
+import { plural } from '../util/text.js';
 
 export interface ProgressSink {
   sweepStart(info: { total: number; toRun: number; skipped: number; outDir: string; backend: string }): void;
@@ -25,11 +26,11 @@ export class LineProgress implements ProgressSink {
   constructor(private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)) {}
   private current = '';
   sweepStart({ total, toRun, skipped, outDir, backend }: { total: number; toRun: number; skipped: number; outDir: string; backend: string }) {
-    this.write(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
+    this.write(`sweep: ${plural(total, 'job')}, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
   }
   jobStart(job: Job, position: number, toRun: number) {
     this.current = `[${position}/${toRun}] ${jobName(job)}`;
-    this.write(`${this.current}: training (${job.training.epochs} epochs)`);
+    this.write(`${this.current}: training (${plural(job.training.epochs, 'epoch')})`);
   }
   step() {}
   epoch({ epoch, epochs, meanLoss }: { epoch: number; epochs: number; meanLoss: number }) {
@@ -70,7 +71,7 @@ export class BarProgress implements ProgressSink {
   }
 
   sweepStart({ total, toRun, skipped, outDir, backend }: { total: number; toRun: number; skipped: number; outDir: string; backend: string }) {
-    this.log(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
+    this.log(`sweep: ${plural(total, 'job')}, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
     this.sweepBar = this.bars.create(toRun, 0, { label: 'sweep', detail: 'jobs' });
     // One job bar reused by every job: removing and re-creating bars leaves stale lines behind.
     this.jobBar = this.bars.create(1, 0, { label: 'job  ', detail: '' });
