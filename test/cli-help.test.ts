@@ -114,6 +114,9 @@ describe('mistakes on the command line get a way forward', () => {
     assert.deepEqual(await diagnose(['run', 'x.json', '--backend', 'gpu'], specs, note), [
       '--backend gpu: expected one of: auto, tensorflow, webgpu, wasm, cpu; did you mean --backend webgpu? [note for --backend gpu]',
     ]);
+    assert.deepEqual(await diagnose(['bench', '--backend', 'nope'], specs, note), [
+      '--backend nope: expected one of: auto, tensorflow, webgpu, wasm, cpu. [note for --backend nope]',
+    ]);
     assert.deepEqual(await problemsOf(['data', 'lst']), ['data <action> "lst": expected one of: list, fetch; did you mean list?']);
   });
 

@@ -147,7 +147,8 @@ export async function diagnose(args: string[], specs: CommandSpec[], note: Choic
     const guess = choices.find((choice) => value.length >= 3 && choice.includes(value)) ?? nearest(value, choices);
     const extra = flag && (await note(flag, value));
     const shown = flag ? value : JSON.stringify(value);
-    return `${what} ${shown}: expected one of: ${choices.join(', ')}${guess ? `; did you mean ${flag ? `--${flag} ` : ''}${guess}?` : ''}${extra ? ` ${extra}` : ''}`;
+    const line = `${what} ${shown}: expected one of: ${choices.join(', ')}${guess ? `; did you mean ${flag ? `--${flag} ` : ''}${guess}?` : ''}`;
+    return extra ? `${line}${guess ? '' : '.'} ${extra}` : line;
   };
   for (const [i, positional] of spec.positionals.entries()) {
     const value = read.positionals[i];
