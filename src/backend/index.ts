@@ -1,6 +1,9 @@
 // Backend selection: tfjs-node (GPU, then CPU build) where it installed, else webgpu on a hardware adapter, else wasm;
 // cpu for tests.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
@@ -42,6 +45,11 @@ let active: BackendInfo | undefined;
 async function tryTensorflow(): Promise<BackendProbe> {
   const failures: string[] = [];
   for (const provider of TENSORFLOW_PROVIDERS) {
+    const unbuilt = missingAddon(provider);
+    if (unbuilt) {
+      failures.push(`${provider}: ${unbuilt}`);
+      continue;
+    }
     try {
       // The tfjs-node packages register the "tensorflow" backend on import.
       await import(provider);
@@ -52,6 +60,23 @@ async function tryTensorflow(): Promise<BackendProbe> {
     }
   }
   return { backend: 'tensorflow', provider: TENSORFLOW_PROVIDERS.join(' | '), ok: false, detail: failures.join('; ') };
+}
+
+/**
+ * Why a tfjs-node package cannot load, found without importing it: where its install script never ran (no internet,
+ * or npm 11 blocking install scripts), it lacks lib/napi-v<N>/tfjs_binding.node, and importing it would register half
+ * of its kernels before failing, which prints a warning per kernel ("The kernel 'Add' ... is already registered").
+ */
+function missingAddon(provider: string): string | undefined {
+  let folder: string;
+  try {
+    folder = dirname(createRequire(import.meta.url).resolve(`${provider}/package.json`));
+  } catch {
+    return 'not installed';
+  }
+  const lib = join(folder, 'lib');
+  const built = existsSync(lib) && readdirSync(lib).some((entry) => /^napi-v\d+$/.test(entry) && existsSync(join(lib, entry, 'tfjs_binding.node')));
+  return built ? undefined : 'installed without its native addon (its install script, which downloads libtensorflow, did not run)';
 }
 
 /** The parts of the `webgpu` package (Dawn) and of WebGPU that the probe uses; typed here since the package is optional. */
@@ -229,8 +254,9 @@ export async function whatAutoPicks(): Promise<{ backend: string; why: string }>
   if (tensorflow.ok) return { backend: 'tensorflow', why: `${tensorflow.provider} loads` };
   const webgpu = adapterVerdict();
   if (webgpu.hardware) return { backend: 'webgpu', why: webgpu.detail };
-  const notInstalled = tensorflow.detail.split('; ').every((part) => part.endsWith(': not installed'));
-  return { backend: 'wasm', why: `tensorflow: ${notInstalled ? 'not installed' : tensorflow.detail}; webgpu: ${webgpu.detail}` };
+  // One reason per kind of failure, without the package names: "not installed", "installed without its native addon".
+  const reasons = new Set(tensorflow.detail.split('; ').map((part) => part.replace(/^@tensorflow\/tfjs-node(-gpu)?: /, '').replace(/ \(.*$/, '')));
+  return { backend: 'wasm', why: `tensorflow: ${[...reasons].join(', ')}; webgpu: ${webgpu.detail}` };
 }
 
 /** Loads Dawn in this process and judges its first adapter (the body of the adapter-probe child). */
