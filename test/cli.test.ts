@@ -130,11 +130,21 @@ describe('the command line', () => {
     assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
   });
 
-  it('doctor shows the backends that load', () => {
+  it('doctor shows the backends that load, in columns sized to their content, and no source path of Dawn', () => {
     const result = temper('doctor');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /ok\s+wasm/);
     assert.match(result.stdout, /no\s+tensorflow/);
+    // Dawn's own messages (e.g. "Couldn't load Vulkan ... BackendVk.cpp:368") are translated, never shown as they are.
+    assert.doesNotMatch(result.stdout + result.stderr, /\.cpp:\d+|Couldn't load Vulkan/);
+    // A tfjs-node installed without its native addon is reported, not imported (which warned once per kernel).
+    assert.doesNotMatch(result.stderr, /is already registered/);
+    const datasets = result.stdout.split('\n').slice(result.stdout.split('\n').findIndex((line) => line.startsWith('datasets'))+ 1).filter(Boolean);
+    assert.ok(datasets.length >= 8, result.stdout);
+    // Every row's third column (where the data comes from) starts at the same place, however long the name.
+    const sourceAt = datasets.map((line) => /^\s+(ok|no)\s+\S+\s+/.exec(line)![0].length);
+    assert.equal(new Set(sourceAt).size, 1, datasets.join('\n'));
+    assert.ok(datasets.some((line) => /cifar100-coarse {2}\S/.test(line)), 'the longest name is followed by two spaces');
   });
 
   it('SIGINT stops after saving finished runs, exits 130, and the same command resumes without duplicates', async () => {

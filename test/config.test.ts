@@ -239,10 +239,40 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
     assert.match(problems[0]!.expected, /key=value/);
   });
 
-  it('--set of a key the schema lacks is an unknown key, traced to the --set', () => {
+  it('--set of a key the schema lacks is an unknown key, traced to the --set, with the --set to type instead', () => {
     const problems = problemsFor(minimal, ['training.epoch=1']);
     const problem = assertOneProblem(problems, { path: 'training.epoch' });
-    assert.match(problem.message, /unknown key "epoch"; .*did you mean "epochs"\?; from --set training.epoch=1$/);
+    assert.match(problem.message, /unknown key "epoch"; .*; from --set training.epoch=1; use --set training.epochs=1$/);
+  });
+
+  it('--set of a key at the wrong level names the path where the schema has it', () => {
+    assert.match(assertOneProblem(problemsFor(minimal, ['epochs=1']), { path: 'epochs' }).message, /from --set epochs=1; use --set training.epochs=1$/);
+    assert.match(assertOneProblem(problemsFor(minimal, ['optimizer.lr=0.01']), { path: 'optimizer' }).message, /use --set training.optimizer.lr=0.01$/);
+    const both = assertOneProblem(problemsFor(minimal, ['batchSize=32']), { path: 'batchSize' });
+    assert.match(both.message, /use --set training.batchSize=32 or --set eval.batchSize=32$/);
+    // The sweep's list of temperatures, in brackets, not a transfer source's single temperature.
+    assert.match(assertOneProblem(problemsFor(minimal, ['temperature=3']), { path: 'temperature' }).message, /use --set 'temperatures=\[3\]'$/);
+  });
+
+  it('--set of a list without brackets suggests them, quoted for the shell', () => {
+    const problem = assertOneProblem(problemsFor(minimal, ['temperatures=1,5']), { path: 'temperatures', found: '"1,5"' });
+    assert.match(problem.message, /from --set temperatures=1,5; use --set 'temperatures=\[1,5\]'$/);
+    const eps = problemsFor({ ...minimal, attacks: [{ name: 'fgsm', eps: 0.1 }] }, ['attacks[0].eps=0.1 0.3']);
+    assert.match(assertOneProblem(eps, { path: 'attacks[0].eps' }).message, /use --set 'attacks\[0\]\.eps=\[0.1,0.3\]'$/);
+  });
+
+  it('a key at the wrong level in a config file names the path where it belongs', () => {
+    const problem = assertOneProblem(problemsFor({ ...minimal, epochs: 2 }), { path: 'epochs' });
+    assert.match(problem.message, /unknown key "epochs"; expected one of: .*; did you mean training\.epochs\?$/);
+  });
+
+  it('a --set path into a list works, and its value is read as YAML', () => {
+    const attacks = [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 0.3, steps: 40 }];
+    const text = JSON.stringify({ ...minimal, attacks });
+    const config = parseConfigText(text, FILE, { names, overrides: ['attacks[1].steps=100', 'temperatures=[1, 100]', 'attacks[0].eps=[0.1,0.3]'] });
+    assert.equal((config.attacks[1] as { steps: number }).steps, 100);
+    assert.deepEqual(config.temperatures, [1, 100]);
+    assert.deepEqual(config.attacks[0]!.eps, [0.1, 0.3]);
   });
 
   it('--set of a list index past the end', () => {

@@ -57,11 +57,11 @@ for (const m of torchReport?.measurements ?? []) {
 const logPath = join(dir, 'device-check.log');
 if (existsSync(logPath)) {
   for (const line of readFileSync(logPath, 'utf8').split('\n')) {
-    let match = /^bench webgpu: (\S+) (train|pgd): ([\d.]+) ms\/step.* over (\d+) steps/.exec(line);
+    let match = /^bench webgpu: (\S+) (train|pgd): ([\d.]+) ms\/step.* over (\d+) steps?/.exec(line);
     if (match && !webgpu.has(`${match[1]} ${match[2]}`)) {
       webgpu.set(`${match[1]} ${match[2]}`, { ms: Number(match[3]), batch: null, steps: Number(match[4]), capped: line.includes('(capped)'), error: null, source: 'log' });
     }
-    match = /^torch (strict|defaults): (\S+) (train|pgd): ([\d.]+) ms\/step.* over (\d+) steps/.exec(line);
+    match = /^torch (strict|defaults): (\S+) (train|pgd): ([\d.]+) ms\/step.* over (\d+) steps?/.exec(line);
     if (match && !torch.has(`${match[1]} ${match[2]} ${match[3]}`)) {
       torch.set(`${match[1]} ${match[2]} ${match[3]}`, { ms: Number(match[4]), batch: null, steps: Number(match[5]), capped: line.includes('(capped)'), error: null, source: 'log' });
     }

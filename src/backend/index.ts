@@ -1,6 +1,9 @@
 // Backend selection: tfjs-node (GPU, then CPU build) where it installed, else webgpu on a hardware adapter, else wasm;
 // cpu for tests.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
@@ -31,6 +34,8 @@ export interface BackendProbe {
   detail: string;
   /** webgpu only: the adapters Dawn offers, one line each (for `temper doctor`). */
   adapters?: string[];
+  /** Project kernels registered, where the probe ran in a child process (webgpu in `temper doctor`). */
+  projectKernels?: string[];
 }
 
 const TENSORFLOW_PROVIDERS = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -40,6 +45,11 @@ let active: BackendInfo | undefined;
 async function tryTensorflow(): Promise<BackendProbe> {
   const failures: string[] = [];
   for (const provider of TENSORFLOW_PROVIDERS) {
+    const unbuilt = missingAddon(provider);
+    if (unbuilt) {
+      failures.push(`${provider}: ${unbuilt}`);
+      continue;
+    }
     try {
       // The tfjs-node packages register the "tensorflow" backend on import.
       await import(provider);
@@ -50,6 +60,23 @@ async function tryTensorflow(): Promise<BackendProbe> {
     }
   }
   return { backend: 'tensorflow', provider: TENSORFLOW_PROVIDERS.join(' | '), ok: false, detail: failures.join('; ') };
+}
+
+/**
+ * Why a tfjs-node package cannot load, found without importing it: where its install script never ran (no internet,
+ * or npm 11 blocking install scripts), it lacks lib/napi-v<N>/tfjs_binding.node, and importing it would register half
+ * of its kernels before failing, which prints a warning per kernel ("The kernel 'Add' ... is already registered").
+ */
+function missingAddon(provider: string): string | undefined {
+  let folder: string;
+  try {
+    folder = dirname(createRequire(import.meta.url).resolve(`${provider}/package.json`));
+  } catch {
+    return 'not installed';
+  }
+  const lib = join(folder, 'lib');
+  const built = existsSync(lib) && readdirSync(lib).some((entry) => /^napi-v\d+$/.test(entry) && existsSync(join(lib, entry, 'tfjs_binding.node')));
+  return built ? undefined : 'installed without its native addon (its install script, which downloads libtensorflow, did not run)';
 }
 
 /** The parts of the `webgpu` package (Dawn) and of WebGPU that the probe uses; typed here since the package is optional. */
@@ -112,17 +139,25 @@ async function listAdapters(gpu: Gpu): Promise<GpuAdapter[]> {
 }
 
 /**
- * Loads Dawn and asks for the adapter tfjs-webgpu will get (high-performance). A software adapter is refused unless
- * `allowSoftware` (an explicit `--backend webgpu`), before tfjs-webgpu is imported, so `auto` leaves no trace of it.
+ * Asks a child process which adapter Dawn offers, then loads webgpu here. A software adapter is refused unless
+ * `allowSoftware` (an explicit `--backend webgpu`), and no adapter at all is reported from the child's findings: Dawn
+ * prints warnings on stderr while it inspects Vulkan drivers (with source paths of its build machine, e.g. for a
+ * missing libvulkan1), which should reach the user only when webgpu is actually used.
  */
 async function tryWebgpu(allowSoftware: boolean): Promise<BackendProbe> {
-  const fail = (detail: string, adapters?: string[]): BackendProbe => ({ backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail, adapters });
-  if (!allowSoftware) {
-    // Ask in a child process first: Dawn prints warnings on stderr while it inspects Vulkan drivers, which the user
-    // should only see when webgpu is actually used (a hardware adapter), not on every `auto` run that skips it.
-    const verdict = adapterVerdict();
-    if (!verdict.hardware) return fail(verdict.detail, verdict.adapters);
+  const verdict = adapterVerdict();
+  if (!verdict.hardware && (!allowSoftware || verdict.adapters.length === 0)) {
+    return { backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail: verdict.detail, adapters: verdict.adapters };
   }
+  return loadWebgpu(allowSoftware);
+}
+
+/**
+ * Loads Dawn in this process and asks for the adapter tfjs-webgpu will get (high-performance); a software adapter is
+ * refused unless `allowSoftware`, before tfjs-webgpu is imported, so `auto` leaves no trace of it.
+ */
+export async function loadWebgpu(allowSoftware: boolean): Promise<BackendProbe> {
+  const fail = (detail: string, adapters?: string[]): BackendProbe => ({ backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail, adapters });
   let dawn: DawnModule;
   try {
     // `as string` keeps TypeScript from resolving the optional package; the emitted import is the plain literal.
@@ -171,13 +206,57 @@ export interface AdapterVerdict {
 }
 
 function adapterVerdict(): AdapterVerdict {
-  const child = spawnSync(process.execPath, [ADAPTER_PROBE], { encoding: 'utf8', timeout: 60_000 });
+  const { result, notes, failure } = runProbeChild<AdapterVerdict>([]);
+  if (!result) return { hardware: false, detail: `adapter probe failed: ${failure}`, adapters: [] };
+  // With no adapter, what Dawn said on the way is the reason (e.g. no Vulkan loader); otherwise it is noise.
+  if (result.adapters.length === 0 && notes.length > 0) result.detail = notes.join('; ');
+  return result;
+}
+
+/** The webgpu probe of `temper doctor`, run whole in a child process (adapter-probe.js --load) so Dawn's stderr stays there. */
+async function probeWebgpuApart(): Promise<BackendProbe> {
+  const { result, notes, failure } = runProbeChild<BackendProbe>(['--load']);
+  if (!result) return { backend: 'webgpu', provider: WEBGPU_PROVIDER, ok: false, detail: `probe failed: ${failure}` };
+  if (!result.ok && !result.adapters?.length && notes.length > 0) result.detail = notes.join('; ');
+  return result;
+}
+
+/** Runs adapter-probe.js with `args`: the JSON line it printed, Dawn's stderr in words, or why there is no result. */
+function runProbeChild<T>(args: string[]): { result?: T; notes: string[]; failure?: string } {
+  const child = spawnSync(process.execPath, [ADAPTER_PROBE, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const notes = dawnNotes(child.stderr ?? '');
   try {
-    return JSON.parse(child.stdout) as AdapterVerdict;
+    return { result: JSON.parse(child.stdout) as T, notes };
   } catch {
-    const why = child.error?.message ?? (child.stderr.trim().split('\n').at(-1) || `exit ${child.status ?? child.signal}`);
-    return { hardware: false, detail: `adapter probe failed: ${why}`, adapters: [] };
+    return { notes, failure: child.error?.message ?? (notes.at(-1) || `exit ${child.status ?? child.signal}`) };
   }
+}
+
+/**
+ * What Dawn printed on stderr, in words for a user: "Couldn't load Vulkan: libvulkan.so.1: cannot open shared object
+ * file" becomes "no Vulkan loader (libvulkan1): webgpu unavailable"; other warnings keep their first line, without
+ * the source locations of Dawn's build machine ("at operator() (/home/runner/.../BackendVk.cpp:368)").
+ */
+export function dawnNotes(stderr: string): string[] {
+  const notes = new Set<string>();
+  for (const line of stderr.split('\n')) {
+    const text = line.trim();
+    if (text === '' || /^at .*[\\/][^\\/]+\.(cpp|cc|h|mm):\d+\)?$/.test(text)) continue;
+    if (/Couldn't load Vulkan.*libvulkan\.so/i.test(text)) notes.add('no Vulkan loader (libvulkan1): webgpu unavailable');
+    else notes.add(text.replace(/^(Warning|Error):\s*/, '').replace(/\s*\(?\S*[\\/]\S+\.(cpp|cc|h|mm):\d+\)?/g, ''));
+  }
+  return [...notes];
+}
+
+/** The backend `--backend auto` would choose here, and why (for usage messages); run it in a process about to exit. */
+export async function whatAutoPicks(): Promise<{ backend: string; why: string }> {
+  const tensorflow = await tryTensorflow();
+  if (tensorflow.ok) return { backend: 'tensorflow', why: `${tensorflow.provider} loads` };
+  const webgpu = adapterVerdict();
+  if (webgpu.hardware) return { backend: 'webgpu', why: webgpu.detail };
+  // One reason per kind of failure, without the package names: "not installed", "installed without its native addon".
+  const reasons = new Set(tensorflow.detail.split('; ').map((part) => part.replace(/^@tensorflow\/tfjs-node(-gpu)?: /, '').replace(/ \(.*$/, '')));
+  return { backend: 'wasm', why: `tensorflow: ${[...reasons].join(', ')}; webgpu: ${webgpu.detail}` };
 }
 
 /** Loads Dawn in this process and judges its first adapter (the body of the adapter-probe child). */
@@ -284,10 +363,10 @@ export async function initBackend(
   return active;
 }
 
-/** Tries every backend without keeping any (for `temper doctor`); run it in a process of its own. */
+/** Tries every backend without keeping any (for `temper doctor`; webgpu in a child process); run it in a process of its own. */
 export async function probeBackends(): Promise<BackendProbe[]> {
   const results: BackendProbe[] = [];
-  for (const name of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) results.push(await PROBES[name]());
+  for (const name of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) results.push(await (name === 'webgpu' ? probeWebgpuApart() : PROBES[name]()));
   return results;
 }
 

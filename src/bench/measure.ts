@@ -11,6 +11,7 @@ import { smoothedTemperatureCrossEntropy, attackLoss } from '../attacks/losses.j
 import { exactSign, inputGradient, projectLinf, type AttackTarget } from '../attacks/attack.js';
 import { createOptimizer, disposeOptimizer } from '../train/optimizers.js';
 import { rng } from '../util/rng.js';
+import { plural } from '../util/text.js';
 import { BENCH_MODEL_SPECS, BENCH_MODELS, type BenchModelName, type BenchModelSpec } from './models.js';
 
 export const BENCH_KINDS = ['train', 'pgd'] as const;
@@ -341,7 +342,7 @@ export async function measureBackend(info: BackendInfo, settings: BenchSettings,
 export function describeMeasurement(m: Measurement): string {
   if (m.error !== null) return `failed: ${m.error}`;
   const capped = m.capped ? ' (capped)' : '';
-  return `${m.msPerStep!.toFixed(1)} ms/step, ${formatRate(m.imagesPerSecond!)} images/s over ${m.steps} steps${capped}`;
+  return `${m.msPerStep!.toFixed(1)} ms/step, ${formatRate(m.imagesPerSecond!)} images/s over ${plural(m.steps!, 'step')}${capped}`;
 }
 
 /** Images/s for people: whole numbers from 100 on, three significant digits below (cpu manages 0.04). */

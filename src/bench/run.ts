@@ -5,6 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BackendError, initBackend, type BackendChoice } from '../backend/index.js';
 import { versions } from '../runner/versions.js';
+import { alignColumns } from '../util/text.js';
 import { BENCH_EPS, BENCH_STEP_SIZE, BENCH_TEMPERATURE, firstLine, formatRate, measureBackend, type BackendResult, type BenchLog, type BenchSettings } from './measure.js';
 
 export type BenchBackend = Exclude<BackendChoice, 'auto'>;
@@ -182,10 +183,4 @@ export function formatBench(report: BenchReport): string {
   }
   lines.push(...alignColumns(rows, new Set([3, 4, 5, 6, 7, 8, 9])), '', ...notes);
   return lines.join('\n');
-}
-
-/** Pads every column to its widest cell; `right` are right-aligned (numbers). */
-function alignColumns(rows: string[][], right: Set<number>): string[] {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (right.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd());
 }

@@ -1,5 +1,8 @@
 // Config errors for people: every problem names the file, the JSON path, what was expected and what was found.
 import { z } from 'zod';
+import { keysNamed, listText, schemaKeys, type JsonSchemaNode, type PathSegment } from './keys.js';
+
+export type { PathSegment } from './keys.js';
 
 export interface ConfigProblem {
   file: string;
@@ -22,8 +25,6 @@ export class ConfigError extends Error {
     super(problems.map((p) => p.message).join('\n'));
   }
 }
-
-export type PathSegment = string | number;
 
 export interface ProblemInit {
   file: string;
@@ -57,6 +58,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** `--set training.epochs=1`, quoted where a shell would expand it: `--set 'temperatures=[1,5]'`. */
+export function setFlag(path: readonly PropertyKey[], value: string): string {
+  const argument = `${formatPath(path)}=${value}`;
+  return `--set ${/^[\w.,:=+@%/-]+$/.test(argument) ? argument : `'${argument.replace(/'/g, `'\\''`)}'`}`;
+}
+
 /** A value as short JSON for a message; "nothing" when it is missing. */
 export function renderValue(value: unknown, maxLength = 60): string {
   if (value === undefined) return 'nothing';
@@ -64,15 +71,21 @@ export function renderValue(value: unknown, maxLength = 60): string {
   return json.length > maxLength ? `${json.slice(0, maxLength - 1)}…` : json;
 }
 
-/** The closest candidate to a misspelt name, if one is close enough to be a likely typo. */
+/** "did you mean ..." for the closest candidate to a misspelt name, if one is close enough to be a likely typo. */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  const best = nearest(word, candidates);
+  return best === undefined ? undefined : `did you mean "${best}"?`;
+}
+
+/** The candidate closest to `word` in edit distance, if within a third of its length (at least 1). */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {
     const distance = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word, candidate);
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
-  return best === undefined ? undefined : `did you mean "${best}"?`;
+  return best;
 }
 
 function editDistance(a: string, b: string): number {
@@ -125,7 +138,7 @@ export function unknownName(
 // path (the same schema editors see), so a failing eps reads "a number >= 0 or a list of them"
 // rather than zod's wording for whichever union branch it tried last.
 
-interface JsonSchema {
+interface JsonSchema extends JsonSchemaNode {
   type?: string;
   properties?: Record<string, JsonSchema>;
   required?: string[];
@@ -153,33 +166,61 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
   return json;
 }
 
-/** Convert every zod issue to problems; `hintFor` may add what to do for a path (e.g. which --set made it). */
+/** What a problem suggests, for a `hintFor` that can say it better (as the `--set` to type instead). */
+export interface Advice {
+  /** Paths an unknown key probably meant: a sibling spelt alike, or the same name elsewhere (`epochs`: `training.epochs`). */
+  meant?: PathSegment[][];
+  /** A list written without brackets ("1,5"), written with them (`[1,5]`). */
+  asList?: string;
+}
+
+/** What to do about the problem at `path`, or undefined to let the problem say it (e.g. which --set made it). */
+export type HintFor = (path: readonly PropertyKey[], advice: Advice) => string | undefined;
+
+/** Advice in words, where no `--set` caused the problem. */
+export function adviceText(path: readonly PropertyKey[], advice: Advice): string | undefined {
+  const meant = advice.meant ?? [];
+  if (meant.length > 0) {
+    const sibling = meant.length === 1 && meant[0]!.length === path.length && meant[0]!.slice(0, -1).every((key, i) => key === path[i]);
+    return sibling ? `did you mean "${String(meant[0]!.at(-1))}"?` : `did you mean ${meant.map(formatPath).join(' or ')}?`;
+  }
+  return advice.asList ? `write a list in brackets: ${advice.asList}` : undefined;
+}
+
+/** Convert every zod issue to problems; `hintFor` may say what to do for a path instead (e.g. the --set to type). */
 export function zodProblems(
   issues: readonly z.core.$ZodIssue[],
   input: unknown,
   schema: z.ZodType,
   file: string,
-  hintFor: (path: readonly PropertyKey[]) => string | undefined = () => undefined,
+  hintFor: HintFor = () => undefined,
 ): ConfigProblem[] {
   const root = jsonSchemaOf(schema);
   return issues.flatMap((issue): ConfigProblem[] => {
     const path = issue.path;
     const value = valueAt(input, path);
     const node = schemaAt(root, input, path);
-    const hint = hintFor(path);
+    // A list written as "1,5" (a string, as YAML reads it) where the schema takes a list.
+    const listable = node?.type === 'array' || (node?.anyOf ?? node?.oneOf ?? []).some((branch) => branch.type === 'array');
+    const asList = listable && typeof value === 'string' && /[\s,]/.test(value.trim()) ? listText(value) : undefined;
+    const advice: Advice = asList ? { asList } : {};
+    const hint = hintFor(path, advice) ?? adviceText(path, advice);
 
     if (issue.code === 'unrecognized_keys') {
       const allowed = Object.keys(objectBranch(node, value)?.properties ?? {});
       return issue.keys.map((key) => {
         const keyPath = [...path, key];
         const expected = `one of: ${allowed.join(', ')}`;
+        // A sibling spelt alike, else the same name elsewhere in the schema (`epochs` at the top: `training.epochs`).
+        const sibling = nearest(key, allowed);
+        const meant = sibling !== undefined ? [[...path, sibling] as PathSegment[]] : keysNamed(key, schemaKeys(root)).map((k) => k.path);
         return problem({
           file,
           path: formatPath(keyPath),
           expected,
           found: JSON.stringify(key),
           detail: `unknown key ${JSON.stringify(key)}; expected ${expected}`,
-          hint: [didYouMean(key, allowed), hintFor(keyPath)].filter(Boolean).join('; ') || undefined,
+          hint: hintFor(keyPath, { meant }) ?? adviceText(keyPath, { meant }),
         });
       });
     }

@@ -5,15 +5,19 @@ import { extname, resolve } from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import YAML from 'yaml';
 import { configSchema, type ExperimentConfig } from './schema.js';
+import { listText, takesList } from './keys.js';
 import {
+  adviceText,
   ConfigError,
   formatPath,
   problem,
+  setFlag,
   renderValue,
   singular,
   unknownName,
   zodProblems,
   type ConfigProblem,
+  type HintFor,
   type PathSegment,
 } from './errors.js';
 
@@ -53,11 +57,22 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions): 
   const overrideProblems = applied.flatMap((o) => applyOverride(input, o, file) ?? []);
   if (overrideProblems.length > 0) throw new ConfigError(overrideProblems);
 
-  // A problem in or around an overridden value is reported with the --set that put it there.
-  const hintFor = (path: readonly PropertyKey[]): string | undefined => {
+  // A problem in or around an overridden value is reported with the --set that put it there, and the --set to type
+  // instead where the problem knows it: `--set epochs=1` is `--set training.epochs=1`, `temperatures=1,5` is `[1,5]`.
+  const hintFor: HintFor = (path, advice = {}) => {
     const within = (a: readonly PropertyKey[], b: readonly PropertyKey[]) => a.every((key, i) => b[i] === key);
     const source = applied.filter((o) => path.length > 0 && (within(o.path, path) || within(path, o.path))).at(-1);
-    return source && `from --set ${source.raw}`;
+    if (!source) return undefined;
+    const value = source.raw.slice(source.raw.indexOf('=') + 1);
+    const below = source.path.slice(path.length);
+    const instead =
+      advice.meant?.length && within(path, source.path)
+        ? advice.meant.map((meant) => setFlag([...meant, ...below], takesList([...meant, ...below]) ? listText(value) : value))
+        : advice.asList && path.length === source.path.length
+          ? [setFlag(source.path, advice.asList)]
+          : [];
+    if (instead.length > 0) return `from --set ${source.raw}; use ${instead.join(' or ')}`;
+    return [adviceText(path, advice), `from --set ${source.raw}`].filter(Boolean).join('; ');
   };
   const result = configSchema.safeParse(input);
   const problems = [
@@ -230,14 +245,13 @@ function setOwn(container: Record<string, unknown> | unknown[], key: PathSegment
 // Checks beyond the schema: registered names and duplicates (which would give identical jobs or columns).
 // They read the raw input so they report alongside schema problems; entries of the wrong type are left to the schema.
 
-type HintFor = (path: readonly PropertyKey[]) => string | undefined;
 
 function checkNames(input: unknown, names: LoadOptions['names'], file: string, hintFor: HintFor): ConfigProblem[] {
   if (!isRecord(input)) return [];
   return (['datasets', 'architectures'] as const).flatMap((key) =>
     listAt(input, [key]).flatMap((value, i) =>
       typeof value === 'string' && !names[key].includes(value)
-        ? [unknownName(file, [key, i], singular(key), value, names[key], hintFor([key, i]))]
+        ? [unknownName(file, [key, i], singular(key), value, names[key], hintFor([key, i], {}))]
         : [],
     ),
   );
@@ -252,13 +266,13 @@ function checkTransferSources(config: ExperimentConfig, file: string, hintFor: H
     if (!config.architectures.includes(architecture)) {
       const path = ['attacks', i, 'source', 'architecture'];
       problems.push(
-        problem({ file, path: formatPath(path), expected: `one of the config's architectures (${config.architectures.join(', ')})`, found: JSON.stringify(architecture), hint: hintFor(path) }),
+        problem({ file, path: formatPath(path), expected: `one of the config's architectures (${config.architectures.join(', ')})`, found: JSON.stringify(architecture), hint: hintFor(path, {}) }),
       );
     }
     if (!config.temperatures.includes(temperature)) {
       const path = ['attacks', i, 'source', 'temperature'];
       problems.push(
-        problem({ file, path: formatPath(path), expected: `one of the config's temperatures (${config.temperatures.join(', ')})`, found: String(temperature), hint: hintFor(path) }),
+        problem({ file, path: formatPath(path), expected: `one of the config's temperatures (${config.temperatures.join(', ')})`, found: String(temperature), hint: hintFor(path, {}) }),
       );
     }
     return problems;
@@ -286,7 +300,7 @@ function checkDuplicates(input: unknown, file: string, hintFor: HintFor): Config
           expected: `each ${noun} once`,
           found,
           detail: `duplicate ${noun} ${found} (also at ${formatPath([...path, first])}); list each ${noun} once`,
-          hint: hintFor([...path, i]),
+          hint: hintFor([...path, i], {}),
         }),
       ];
     }),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '../types.js';
 import { canonicalJson } from '../util/hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { plural } from '../util/text.js';
 import { readRecords, recordPath, writeRecord } from './store.js';
 import { writeReport, type ReportFiles } from '../report/index.js';
 
@@ -57,7 +58,7 @@ export async function mergeFolders(inputs: string[], outDir: string): Promise<Me
     unreadable.push(...problems);
     const locks = lockFiles(input);
     if (locks.length > 0) {
-      warnings.push(`${input}: ${locks.length} job lock(s) in runs/ (${locks.join(', ')}): those jobs were running or were killed; merge again once they finish`);
+      warnings.push(`${input}: ${plural(locks.length, 'job lock')} in runs/ (${locks.join(', ')}): those jobs were running or were killed; merge again once they finish`);
     }
     for (const record of records) {
       const path = recordPath(input, record.runId);

@@ -2,6 +2,7 @@
 import type { Job, RunRecord, AttackResult } from '../types.js';
 import type { AttackProgress } from '../eval/evaluate.js';
 import { LiveLines, type TerminalStream } from './live-lines.js';
+import { plural } from '../util/text.js';
 
 export interface ProgressSink {
   sweepStart(info: { total: number; toRun: number; skipped: number; outDir: string; backend: string }): void;
@@ -68,11 +69,11 @@ export class LineProgress implements ProgressSink {
   }
 
   sweepStart({ total, toRun, skipped, outDir, backend }: { total: number; toRun: number; skipped: number; outDir: string; backend: string }) {
-    this.write(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
+    this.write(`sweep: ${plural(total, 'job')}, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
   }
   jobStart(job: Job, position: number, toRun: number) {
     this.current = `[${position}/${toRun}] ${jobName(job)}`;
-    this.write(`${this.current}: training (${job.training.epochs} epochs)`);
+    this.write(`${this.current}: training (${plural(job.training.epochs, 'epoch')})`);
     this.lastLineAt = this.now();
   }
   step({ epoch, epochs, step, steps, loss }: { epoch: number; epochs: number; step: number; steps: number; loss: number }) {
@@ -155,7 +156,7 @@ export class BarProgress implements ProgressSink {
   }
 
   sweepStart({ total, toRun, skipped, outDir, backend }: { total: number; toRun: number; skipped: number; outDir: string; backend: string }) {
-    this.lines.log(`sweep: ${total} jobs, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
+    this.lines.log(`sweep: ${plural(total, 'job')}, ${toRun} to run, ${skipped} already done; backend ${backend}; writing to ${outDir}`);
     this.toRun = toRun;
     this.sweepStartedAt = this.now();
     if (toRun > 0) this.lines.start();

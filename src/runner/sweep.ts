@@ -16,6 +16,7 @@ import { selectShard, type Shard } from './shard.js';
 import { claimLock, clearStaleLock, DEFAULT_LOCK_STALE_SECONDS, describeHolder, releaseLock, removeOrphanTempFiles, type LockInfo } from './lock.js';
 import { writeReport, type ReportFiles } from '../report/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { plural } from '../util/text.js';
 import { InterruptedError } from '../train/train.js';
 import { jobName, type ProgressSink } from './progress.js';
 import { heldByPool, startWorkers } from './workers.js';
@@ -120,7 +121,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
   removeOrphanTempFiles(outDir);
   writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   progress.message(`backend: ${backend.name} (${backend.reason})`);
-  if (shard) progress.message(`shard ${shard.index}/${shard.count} (from ${shard.source}): ${jobs.length} of ${grid.length} jobs`);
+  if (shard) progress.message(`shard ${shard.index}/${shard.count} (from ${shard.source}): ${jobs.length} of ${plural(grid.length, 'job')}`);
   progress.sweepStart({ total: jobs.length, toRun: toRun.length, skipped: jobs.length - toRun.length, outDir, backend: backend.name });
   const workerCount = Math.max(0, Math.min((options.jobs ?? 1) - 1, toRun.length - 1));
   const pool =
@@ -142,7 +143,7 @@ export async function runSweep(config: ExperimentConfig, options: SweepOptions):
           { onMessage: (text) => progress.message(text), onJobEnd: (record, worker) => progress.jobEnd(record, worker) },
         )
       : undefined;
-  if (pool) progress.message(`--jobs ${workerCount + 1}: ${workerCount} worker process${workerCount === 1 ? '' : 'es'} (pids ${pool.pids.join(', ')}) share the jobs`);
+  if (pool) progress.message(`--jobs ${workerCount + 1}: ${plural(workerCount, 'worker process', 'worker processes')} (pids ${pool.pids.join(', ')}) share the jobs`);
 
   let ran = 0;
   const ranIds: string[] = [];

@@ -1,10 +1,11 @@
 // `temper bench`: train-step and PGD-step throughput of the benchmark models on each backend (see src/bench/).
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { BENCH_KINDS, DEFAULT_BENCH_SETTINGS, type BenchKind, type BenchSettings } from '../../bench/measure.js';
 import { BENCH_MODELS, type BenchModelName } from '../../bench/models.js';
 import { formatBench, runBench } from '../../bench/run.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
 
 interface BenchArgs {
   backend: BackendChoice;
@@ -22,11 +23,18 @@ interface BenchArgs {
 
 const ADVANCED = 'Measurement (defaults suit a real benchmark; smaller values make a quick check):';
 
-export const benchCommand: CommandModule<object, BenchArgs> = {
+const examples: Example[] = [
+  { command: '$0 bench', note: 'every backend that loads here' },
+  { command: '$0 bench --backend wasm --json > bench.json', note: 'one backend, machine-readable' },
+  { command: '$0 bench --backend wasm --model cnn-small --batch 16 --min-seconds 0', note: 'a quick check' },
+];
+
+export const benchCommand: TemperCommand<BenchArgs> = {
   command: 'bench',
+  examples,
   describe: 'Measure train-step and PGD-step throughput (images/s) of cnn-small and vgg6-bn on each backend',
   builder: (yargs: Argv) =>
-    yargs
+    withExamples(yargs, examples)
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'backend to measure; auto: every one of tensorflow, webgpu (on a hardware GPU), wasm, cpu that loads, each in its own process' })
       .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object on stdout' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr' })
@@ -37,10 +45,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('min-steps', { type: 'number', group: ADVANCED, describe: 'time at least this many steps... (default 3; on cpu 1)' })
       .option('min-seconds', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.minSeconds, describe: '...and at least this long' })
       .option('max-seconds', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.maxSeconds, describe: 'stop timing a measurement after this long (at least one step)' })
-      .option('seed', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.seed, describe: 'seeds weights, images, labels and the PGD start' })
-      .example('$0 bench', 'every backend that loads here')
-      .example('$0 bench --backend wasm --json > bench.json', 'one backend, machine-readable')
-      .example('$0 bench --backend wasm --model cnn-small --batch 16 --warmup 1 --min-steps 1 --min-seconds 0', 'a quick check') as unknown as Argv<BenchArgs>,
+      .option('seed', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.seed, describe: 'seeds weights, images, labels and the PGD start' }) as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
     const settings = benchSettings(args);
     const report = await runBench(args.backend, settings, { quiet: args.quiet });

@@ -1,9 +1,11 @@
 // `temper data list` and `temper data fetch <name>`: the registered datasets, and downloading their files.
 import { resolve } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { datasetSpec, defaultDataDir, fetchDataset, FetchError, listDatasets, type DataContext } from '../../data/index.js';
 import { fetchProgressPrinter, verificationLine } from '../../data/fetch-progress.js';
 import { EXIT_JOBS_FAILED, UsageError } from '../errors.js';
+import { alignColumns } from '../../util/text.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
 
 interface DataArgs {
   action: 'list' | 'fetch';
@@ -13,9 +15,9 @@ interface DataArgs {
 
 function list(context: DataContext): void {
   process.stdout.write(`data folder: ${context.dataDir}\n`);
-  for (const spec of listDatasets()) {
-    process.stdout.write(`${spec.name.padEnd(16)} ${spec.present(context) ? 'present' : 'missing'}  ${spec.description}\n${' '.repeat(26)}${spec.source}\n`);
-  }
+  // Two lines a dataset: the description, then where its files come from under it.
+  const rows = listDatasets().flatMap((spec) => [[spec.name, spec.present(context) ? 'present' : 'missing', spec.description], ['', '', spec.source]]);
+  process.stdout.write(alignColumns(rows).map((line) => `${line}\n`).join(''));
 }
 
 async function fetch(name: string | undefined, context: DataContext): Promise<void> {
@@ -47,16 +49,20 @@ async function fetch(name: string | undefined, context: DataContext): Promise<vo
   process.stdout.write(`${name}: ready in ${context.dataDir}\n`);
 }
 
-export const dataCommand: CommandModule<object, DataArgs> = {
+const examples: Example[] = [
+  { command: '$0 data list', note: 'the datasets, and which are present' },
+  { command: '$0 data fetch cifar10 --data-dir /data', note: 'download and verify (SHA-256); a rerun resumes or does nothing' },
+];
+
+export const dataCommand: TemperCommand<DataArgs> = {
   command: 'data <action> [name]',
+  examples,
   describe: 'Datasets: `temper data list`, `temper data fetch <name>`',
   builder: (yargs: Argv) =>
-    yargs
+    withExamples(yargs, examples)
       .positional('action', { choices: ['list', 'fetch'] as const, describe: 'list the datasets, or download one' })
       .positional('name', { type: 'string', describe: 'dataset to fetch (see `temper data list`)' })
-      .option('data-dir', { type: 'string', describe: 'folder of downloaded datasets (default: TEMPER_DATA_DIR or ~/.cache/temper/data)' })
-      .example('$0 data list', '')
-      .example('$0 data fetch cifar10 --data-dir /data', 'download, verify (SHA-256) and keep cifar-10-binary.tar.gz; reruns resume or do nothing') as unknown as Argv<DataArgs>,
+      .option('data-dir', { type: 'string', describe: 'folder of downloaded datasets (default: TEMPER_DATA_DIR or ~/.cache/temper/data)' }) as unknown as Argv<DataArgs>,
   handler: async (args: ArgumentsCamelCase<DataArgs>) => {
     const context = { dataDir: args.dataDir ? resolve(args.dataDir) : defaultDataDir() };
     if (args.action === 'list') list(context);

@@ -1,9 +1,11 @@
 // `temper merge <dir> <dir> ... --out DIR`: combine shard folders into one and rebuild its views.
 import { resolve } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { mergeFolders, MergeInputError } from '../../runner/merge.js';
 import { reportFileList } from '../../report/index.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
+import { plural } from '../../util/text.js';
 
 interface MergeArgs {
   dirs: string[];
@@ -11,15 +13,20 @@ interface MergeArgs {
   json: boolean;
 }
 
-export const mergeCommand: CommandModule<object, MergeArgs> = {
+const examples: Example[] = [
+  { command: '$0 merge results/qs-1 results/qs-2 results/qs-3 --out results/qs', note: 'the three shards of a sweep' },
+];
+
+export const mergeCommand: TemperCommand<MergeArgs> = {
   command: 'merge <dirs..>',
+  examples,
   describe: 'Combine the records of shard folders into --out and rebuild runs.csv, tables, summary, plots and index.html; exit 1 on conflicting records',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'results folders of temper run (e.g. one per shard)' })
+    withExamples(yargs, examples)
+      // `default` present, even undefined, keeps yargs from showing the variadic's parse default as "[default: []]".
+      .positional('dirs', { type: 'string', array: true, default: undefined, describe: 'results folders of temper run (e.g. one per shard)' })
       .option('out', { type: 'string', demandOption: true, describe: 'folder to merge into (records already there are kept)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
-      .example('$0 merge results/qs-1 results/qs-2 results/qs-3 --out results/qs', 'the three shards of a sweep') as unknown as Argv<MergeArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as unknown as Argv<MergeArgs>,
   handler: async (args: ArgumentsCamelCase<MergeArgs>) => {
     const outDir = resolve(args.out);
     let result;
@@ -34,8 +41,8 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       process.stdout.write(`${JSON.stringify({ inputs: args.dirs, ...result }, null, 2)}\n`);
     } else {
       const lines = [
-        `merged ${args.dirs.length} folder(s) into ${outDir}: ${result.copied} records copied, ${result.duplicates} duplicates skipped, ` +
-          `${conflicts.length} conflicts; ${result.records} records in all`,
+        `merged ${plural(args.dirs.length, 'folder')} into ${outDir}: ${plural(result.copied, 'record')} copied, ` +
+          `${plural(result.duplicates, 'duplicate')} skipped, ${plural(conflicts.length, 'conflict')}; ${plural(result.records, 'record')} in all`,
         ...reportFileList(result.report).map((path) => `wrote ${path}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

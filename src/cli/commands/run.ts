@@ -1,6 +1,6 @@
 // `temper run <config>`: validate, then train and attack every job of the grid.
 import { resolve, join } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { runSweep, type SweepResult } from '../../runner/sweep.js';
@@ -10,13 +10,15 @@ import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner
 import { reportFileList, resultsSummary, summaryText } from '../../report/index.js';
 import { registeredNames } from '../names.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
+import { plural } from '../../util/text.js';
 
 interface RunArgs {
   dataDir?: string;
   config: string;
   out?: string;
   backend: BackendChoice;
-  set: string[];
+  set?: string[];
   shard?: string;
   shards?: string;
   jobs: number;
@@ -26,30 +28,36 @@ interface RunArgs {
   quiet: boolean;
 }
 
-export const runCommand: CommandModule<object, RunArgs> = {
+const examples: Example[] = [
+  { command: '$0 run configs/quickstart.json', note: 'the embedded MNIST sweep' },
+  { command: '$0 run configs/quickstart.json --set training.epochs=1', note: 'one epoch per model: a quicker variant' },
+  { command: "$0 run configs/quickstart.json --set 'temperatures=[1,100]'", note: '--set values are YAML: a list in brackets' },
+  { command: "$0 run configs/quickstart.json --set 'attacks[1].steps=100'", note: 'a key of the second attack (lists count from 0)' },
+  { command: '$0 run configs/quickstart.json --jobs 2', note: 'two jobs at a time, one per core' },
+  { command: '$0 run configs/quickstart.json --shard 2/3 --out results/qs-2', note: 'the second of three slices (then temper merge)' },
+];
+
+export const runCommand: TemperCommand<RunArgs> = {
   command: 'run <config>',
+  examples,
   describe: 'Train every model of the grid, attack it, and write records, runs.csv, tables, summary.md, plots and index.html',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('config', { type: 'string', demandOption: true, describe: 'config file (.json, .jsonc, .yaml)' })
+    withExamples(yargs, examples)
+      .positional('config', { type: 'string', describe: 'config file (.json, .jsonc, .yaml)' })
       .option('out', { type: 'string', describe: 'output folder (default results/<name>)' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
       .option('data-dir', { type: 'string', describe: 'folder of downloaded datasets (default: TEMPER_DATA_DIR or ~/.cache/temper/data)' })
-      .option('set', { type: 'string', array: true, default: [], describe: 'override a config key, e.g. --set training.epochs=1' })
+      .option('set', SET_OPTION)
       .option('shard', { type: 'string', describe: 'run slice I of N of the grid (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID/_COUNT' })
       .option('shards', { type: 'string', describe: 'shard count N with JOB_COMPLETION_INDEX (Kubernetes indexed Jobs)' })
       .option('jobs', { type: 'number', default: 1, describe: 'run jobs in N processes at once, each with its own backend (results are the same as with 1)' })
       .option('force', { type: 'boolean', default: false, describe: 'rerun finished runs too' })
       .option('retry-failed', { type: 'boolean', default: false, describe: 'rerun runs that failed' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary on stdout' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
-      .example('$0 run configs/quickstart.json', 'the embedded MNIST sweep')
-      .example('$0 run configs/quickstart.json --set training.epochs=1 --set temperatures=[1,100]', 'a quicker variant')
-      .example('$0 run configs/quickstart.json --jobs 2', 'two jobs at a time, one per core')
-      .example('$0 run configs/quickstart.json --shard 2/3 --out results/qs-2', 'the second of three slices (then temper merge)') as unknown as Argv<RunArgs>,
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<RunArgs>,
   handler: async (args: ArgumentsCamelCase<RunArgs>) => {
     if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`--jobs: expected a whole number of processes >= 1, found ${args.jobs}`);
-    const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
+    const config = loadConfig(args.config, { overrides: args.set ?? [], names: registeredNames() });
     const { shard, staleSeconds } = scaleOutSettings(args);
     const outDir = resolve(args.out ?? join('results', config.name));
     const quiet = args.quiet || args.json;
@@ -96,11 +104,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const elsewhere = result.runningElsewhere;
     if (elsewhere.length > 0) {
       const lines = elsewhere.map(({ job, holder }) => `  ${jobName(job)} (run ${job.runId}): ${describeHolder(holder)}`);
-      const count = elsewhere.length === 1 ? '1 job is' : `${elsewhere.length} jobs are`;
+      const count = `${plural(elsewhere.length, 'job')} ${elsewhere.length === 1 ? 'is' : 'are'}`;
       process.stderr.write(`${count} running in another process (not failures; see temper status ${result.outDir}):\n${lines.join('\n')}\n`);
     }
     if (result.interrupted) {
-      process.stderr.write(`interrupted: ${result.ok + result.failed} of ${result.total} runs saved; resume with the same command\n`);
+      process.stderr.write(`interrupted: ${result.ok + result.failed} of ${plural(result.total, 'run')} saved; resume with the same command\n`);
       process.exitCode = signal === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
       return;
     }
@@ -144,6 +152,18 @@ function runJson(result: SweepResult, otherRecords: number) {
     results: resultsSummary(result.viewRecords),
   };
 }
+
+/**
+ * `--set KEY=VALUE`, repeatable. A string flag that repeats, not a yargs array: an array flag would also swallow the
+ * words after it, so `temper run --set training.epochs=1 config.json` would lose its config file.
+ */
+export const SET_OPTION = {
+  type: 'string',
+  describe:
+    'override a config key, repeatable: KEY is a path like training.epochs or attacks[1].steps (lists count from 0); ' +
+    'VALUE is read as YAML: 1, true, pgd, [1,100]',
+  coerce: (value: string | string[]) => [value].flat(),
+} as const;
 
 // Checked before anything is written, so a bad shard or setting exits 2 with an empty --out.
 function scaleOutSettings(args: RunArgs): { shard?: Shard; staleSeconds: number } {

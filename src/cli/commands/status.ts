@@ -1,7 +1,7 @@
 // `temper status <dir>`: how far the sweep in a results folder got: done, failed, running, pending.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { sweepStatus, type JobStatus } from '../../runner/status.js';
 import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner/lock.js';
@@ -9,6 +9,8 @@ import { parseShard, ShardError } from '../../runner/shard.js';
 import { jobName } from '../../runner/progress.js';
 import { registeredNames } from '../names.js';
 import { UsageError } from '../errors.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
+import { plural } from '../../util/text.js';
 
 interface StatusArgs {
   dir: string;
@@ -16,16 +18,20 @@ interface StatusArgs {
   json: boolean;
 }
 
-export const statusCommand: CommandModule<object, StatusArgs> = {
+const examples: Example[] = [
+  { command: '$0 status results/quickstart', note: 'how far the quickstart sweep got' },
+  { command: '$0 status results/qs-2 --shard 2/3', note: 'the folder of the second of three shards' },
+];
+
+export const statusCommand: TemperCommand<StatusArgs> = {
   command: 'status <dir>',
+  examples,
   describe: 'Show which jobs of a results folder are done, failed, running in some process, or pending',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('dir', { type: 'string', demandOption: true, describe: 'the --out folder of temper run' })
+    withExamples(yargs, examples)
+      .positional('dir', { type: 'string', describe: 'the --out folder of temper run' })
       .option('shard', { type: 'string', describe: 'only the jobs of shard I/N (for the folder of a sharded run)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the status as JSON' })
-      .example('$0 status results/quickstart', '')
-      .example('$0 status results/qs-2 --shard 2/3', 'the folder of the second of three shards') as unknown as Argv<StatusArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print the status as JSON' }) as unknown as Argv<StatusArgs>,
   handler: (args: ArgumentsCamelCase<StatusArgs>) => {
     const configPath = join(args.dir, 'config.json');
     if (!existsSync(configPath)) {
@@ -48,13 +54,16 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       return;
     }
     const scope = options.shard ? ` (shard ${options.shard.index}/${options.shard.count})` : '';
-    const lines = [`${args.dir}${scope}: ${status.total} jobs: ${done} done, ${failed} failed, ${running} running, ${pending} pending`];
+    const lines = [`${args.dir}${scope}: ${plural(status.total, 'job')}: ${done} done, ${failed} failed, ${running} running, ${pending} pending`];
     lines.push(...status.jobs.filter((entry) => entry.state !== 'done').map(statusLine));
-    if (status.otherRecords > 0) lines.push(`${status.otherRecords} records in runs/ belong to no job of config.json (an earlier config?)`);
+    if (status.otherRecords > 0) {
+      const records = `${plural(status.otherRecords, 'record')} in runs/ ${status.otherRecords === 1 ? 'belongs' : 'belong'}`;
+      lines.push(`${records} to no job of config.json (an earlier config?)`);
+    }
     // The views (tables, summary.md, index.html) cover every record and keep setups apart; say which rows are which.
     if (status.setups.length > 1) {
       lines.push(`the tables keep ${status.setups.length} setups apart (models trained or evaluated with other settings):`);
-      lines.push(...status.setups.map(({ setup, models, failed: failedModels, thisConfig }) => `  ${setup}: ${models} model${models === 1 ? '' : 's'}${failedModels > 0 ? ` (${failedModels} failed)` : ''}${thisConfig ? ', config.json' : ''}`));
+      lines.push(...status.setups.map(({ setup, models, failed: failedModels, thisConfig }) => `  ${setup}: ${plural(models, 'model')}${failedModels > 0 ? ` (${failedModels} failed)` : ''}${thisConfig ? ', config.json' : ''}`));
     }
     process.stdout.write(`${lines.join('\n')}\n`);
     for (const problem of status.problems) process.stderr.write(`warning: ${problem}\n`);

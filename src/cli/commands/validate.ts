@@ -1,26 +1,34 @@
 // `temper validate <config>`: exit 0 with the grid size, or 2 with every error listed.
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { expandGrid } from '../../config/grid.js';
 import { registeredNames } from '../names.js';
+import { withExamples, type Example, type TemperCommand } from '../help.js';
+import { SET_OPTION } from './run.js';
+import { plural } from '../../util/text.js';
 
 interface ValidateArgs {
   config: string;
-  set: string[];
+  set?: string[];
   json: boolean;
 }
 
-export const validateCommand: CommandModule<object, ValidateArgs> = {
+const examples: Example[] = [
+  { command: '$0 validate configs/quickstart.json', note: 'check the quickstart config and count its jobs' },
+  { command: "$0 validate configs/quickstart.json --set 'seeds=[0,1,2]'", note: 'the same with three seeds, as temper run --set would' },
+];
+
+export const validateCommand: TemperCommand<ValidateArgs> = {
   command: 'validate <config>',
+  examples,
   describe: 'Check a config; list every error (exit 2) or the grid it expands to (exit 0)',
   builder: (yargs: Argv) =>
-    yargs
-      .positional('config', { type: 'string', demandOption: true })
-      .option('set', { type: 'string', array: true, default: [], describe: 'override a config key' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
-      .example('$0 validate configs/quickstart.json', '') as unknown as Argv<ValidateArgs>,
+    withExamples(yargs, examples)
+      .positional('config', { type: 'string', describe: 'config file (.json, .jsonc, .yaml)' })
+      .option('set', SET_OPTION)
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as unknown as Argv<ValidateArgs>,
   handler: (args: ArgumentsCamelCase<ValidateArgs>) => {
-    const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
+    const config = loadConfig(args.config, { overrides: args.set ?? [], names: registeredNames() });
     const jobs = expandGrid(config);
     const evaluations = config.attacks.reduce((sum, attack) => sum + attack.eps.length, 0);
     if (args.json) {
@@ -28,9 +36,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       return;
     }
     process.stdout.write(
-      `${args.config}: ok — ${jobs.length} jobs (${config.datasets.length} datasets x ${config.architectures.length} architectures x ` +
-        `${config.temperatures.length} temperatures x ${config.seeds.length} seeds), ${evaluations} attack evaluations per job` +
-        (config.corruptions ? `, ${config.corruptions.types.length * config.corruptions.severities.length} corruption evaluations per job` : '') +
+      `${args.config}: ok — ${plural(jobs.length, 'job')} (${plural(config.datasets.length, 'dataset')} x ` +
+        `${plural(config.architectures.length, 'architecture')} x ${plural(config.temperatures.length, 'temperature')} x ` +
+        `${plural(config.seeds.length, 'seed')}), ${plural(evaluations, 'attack evaluation')} per job` +
+        (config.corruptions ? `, ${plural(config.corruptions.types.length * config.corruptions.severities.length, 'corruption evaluation')} per job` : '') +
         (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${config.training.adversarial.eps})` : '') +
         '\n',
     );
