@@ -242,8 +242,8 @@ export const adversarialTrainingSchema = z
 
 export const optimizerSchema = z
   .object({
-    name: z.enum(['adam', 'sgd']).default('adam'),
-    lr: z.number().positive().default(0.001),
+    name: z.enum(['adam', 'sgd']).default('adam').describe('Optimizer.'),
+    lr: z.number().positive().default(0.001).describe('Learning rate (the peak, under a schedule).'),
     momentum: z.number().min(0).max(1).default(0.9).describe('SGD momentum (ignored by adam).'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum for sgd.'),
     weightDecay: z.number().nonnegative().default(0).describe('L2 penalty added to the loss.'),
@@ -261,21 +261,21 @@ export const scheduleSchema = z
 
 export const trainingSchema = z
   .object({
-    epochs: positiveInt.default(3),
-    batchSize: positiveInt.default(128),
+    epochs: positiveInt.default(3).describe('Training epochs per model.'),
+    batchSize: positiveInt.default(128).describe('Training batch size.'),
     shuffle: z.boolean().default(true).describe('Shuffle the training set each epoch, from the seed.'),
-    optimizer: optimizerSchema.default(() => optimizerSchema.parse({})),
-    schedule: scheduleSchema.default(() => scheduleSchema.parse({})),
+    optimizer: optimizerSchema.default(() => optimizerSchema.parse({})).describe('The optimizer of the training loss CE(softmax(z / T), y).'),
+    schedule: scheduleSchema.default(() => scheduleSchema.parse({})).describe('Learning-rate schedule.'),
     labelSmoothing: z.number().min(0).lt(1).default(0).describe('Label smoothing of the training targets (0 = off).'),
     checkpoint: z.boolean().default(true).describe('Save the trained weights, so later runs with new attacks skip training.'),
-    adversarial: adversarialTrainingSchema.optional(),
+    adversarial: adversarialTrainingSchema.optional().describe('Adversarial training at the job\'s temperature; absent: standard training.'),
   })
   .strict();
 
 export const evalSchema = z
   .object({
     samples: positiveInt.default(1000).describe('Test images used for clean and adversarial accuracy.'),
-    batchSize: positiveInt.default(250),
+    batchSize: positiveInt.default(250).describe('Images per forward/backward pass during evaluation and attacks.'),
   })
   .strict();
 
@@ -298,17 +298,18 @@ export const configSchema = z
     $schema: z.string().optional(),
     name: z
       .string()
-      .regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names the output folder)'),
-    description: z.string().optional(),
-    datasets: z.array(z.string()).min(1),
-    architectures: z.array(z.string()).min(1),
-    temperatures: z.array(z.number().positive()).min(1),
-    seeds: z.array(nonNegativeInt).min(1).default([0]),
-    training: trainingSchema.default(() => trainingSchema.parse({})),
-    attacks: z.array(attackSchema).default([]),
+      .regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names the output folder)')
+      .describe('Names the output folder results/<name>: letters, digits, ".", "_", "-".'),
+    description: z.string().optional().describe('Free text, shown under the title of summary.md and index.html.'),
+    datasets: z.array(z.string()).min(1).describe('Datasets to train on (temper data list).'),
+    architectures: z.array(z.string()).min(1).describe('Architectures to train (see docs/data-and-models.md).'),
+    temperatures: z.array(z.number().positive()).min(1).describe('Training temperatures T of the loss CE(softmax(z / T), y).'),
+    seeds: z.array(nonNegativeInt).min(1).default([0]).describe('One model per seed; seeds drive initial weights, shuffling and attack random starts.'),
+    training: trainingSchema.default(() => trainingSchema.parse({})).describe('How every model is trained.'),
+    attacks: z.array(attackSchema).default([]).describe('Attacks, each evaluated on every trained model (see below).'),
     corruptions: corruptionsSchema.optional(),
-    eval: evalSchema.default(() => evalSchema.parse({})),
-    data: dataSchema.default(() => dataSchema.parse({})),
+    eval: evalSchema.default(() => evalSchema.parse({})).describe('Clean and adversarial evaluation.'),
+    data: dataSchema.default(() => dataSchema.parse({})).describe('Training data settings.'),
   })
   .strict();
 
