@@ -1,6 +1,6 @@
 // Config errors for people: every problem names the file, the JSON path, what was expected and what was found.
 import { z } from 'zod';
-import { keysNamed, listText, schemaKeys, type JsonSchemaNode, type PathSegment } from './keys.js';
+import { keysNamed, listText, schemaKeys, type JsonSchema, type JsonSchemaNode, type PathSegment } from './keys.js';
 
 export type { PathSegment } from './keys.js';
 
@@ -138,22 +138,6 @@ export function unknownName(
 // path (the same schema editors see), so a failing eps reads "a number >= 0 or a list of them"
 // rather than zod's wording for whichever union branch it tried last.
 
-interface JsonSchema extends JsonSchemaNode {
-  type?: string;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-  const?: unknown;
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  minItems?: number;
-  pattern?: string;
-}
 
 const jsonSchemas = new WeakMap<z.ZodType, JsonSchema>();
 

@@ -23,6 +23,26 @@ export interface JsonSchemaNode {
   oneOf?: JsonSchemaNode[];
 }
 
+/** The parts of a generated JSON Schema node that error messages and the config reference read. */
+export interface JsonSchema extends JsonSchemaNode {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  const?: unknown;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minItems?: number;
+  pattern?: string;
+}
+
 const keysOf = new WeakMap<JsonSchemaNode, ConfigKey[]>();
 
 /** Every key under a JSON Schema, paths outside lists before those inside, then shortest first. */

@@ -6,27 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { markdownTable } from 'markdown-table';
 import { writeFileAtomic } from '../util/atomic.js';
 import { buildJsonSchema, projectRoot, type SchemaNames } from './write-schema.js';
+import type { JsonSchema } from './keys.js';
 
 export const CONFIG_DOC_FILE = join('docs', 'config.md');
 
-interface Node {
-  type?: string | string[];
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  const?: unknown;
-  properties?: Record<string, Node>;
-  required?: string[];
-  items?: Node;
-  anyOf?: Node[];
-  oneOf?: Node[];
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  minItems?: number;
-  pattern?: string;
-}
+type Node = JsonSchema;
 
 const code = (value: unknown) => `\`${JSON.stringify(value)}\``;
 
@@ -37,7 +21,7 @@ export function typeOf(node: Node): string {
   const variants = node.anyOf ?? node.oneOf;
   if (variants) return [...new Set(variants.map(typeOf))].join(' or ');
   if (node.type === 'array') return `list of ${node.items ? typeOf(node.items) : 'values'}`;
-  const base = Array.isArray(node.type) ? node.type.join(' or ') : (node.type ?? 'value');
+  const base = node.type ?? 'value';
   const bounds: string[] = [];
   if (node.exclusiveMinimum !== undefined) bounds.push(`> ${node.exclusiveMinimum}`);
   else if (node.minimum !== undefined && !(base === 'integer' && node.minimum === 0)) bounds.push(`>= ${node.minimum}`);
