@@ -16,6 +16,8 @@ import { calibrationFromSums, calibrationSums, ECE_BINS } from './calibration.js
 
 export interface EvalHooks {
   onAttack?(progress: { label: string; index: number; total: number; done: number; samples: number }): void;
+  /** Free-text progress of the attack now running (e.g. an ensemble's member and the examples still standing). */
+  onAttackDetail?(detail: string): void;
   onResult?(result: AttackResult): void;
   shouldStop?(): boolean;
 }
@@ -85,6 +87,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     bins: ECE_BINS,
   };
 
+  const batches = Math.ceil(samples / batchSize);
   const labels = attackLabels(job.attacks);
   const corruptions = job.corruptions;
   const corruptionCount = corruptions ? corruptions.types.length * corruptions.severities.length : 0;
@@ -115,7 +118,8 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     let zeroGradients = false;
     const [robust, zeroGradient] = await overBatches((images, batchLabels, batch) => {
       const seed = intSeed('attack', job.seed, a, eps, batch);
-      const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, ...(surrogate ? { surrogate } : {}) });
+      const onProgress = hooks.onAttackDetail ? (detail: string) => hooks.onAttackDetail!(`batch ${batch + 1}/${batches}: ${detail}`) : undefined;
+      const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, ...(surrogate ? { surrogate } : {}), ...(onProgress ? { onProgress } : {}) });
       output.adversarial.dispose();
       zeroGradients = output.zeroGradient !== null;
       return [tf.sum(output.robust), output.zeroGradient ? tf.sum(output.zeroGradient) : tf.scalar(0)];

@@ -79,7 +79,7 @@ export async function runJob(job: Job, dataset: Dataset, backend: string, hooks:
     }
     // A reused checkpoint's record carries the numbers and timings of the run that trained it.
     ({ epochLosses, trainSeconds } = summary);
-    const evaluated = await evaluateModel(model, dataset, job, hooks, {
+    const evaluated = await evaluateModel(model, dataset, job, withAttackDetail(hooks), {
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
       surrogate: (source) => surrogateModel(job, source, dataset, hooks, options),
     });
@@ -150,6 +150,28 @@ async function surrogateModel(job: Job, source: TransferConfig['source'], datase
   }
   const loaded = model;
   return { ...modelTarget(loaded, source.temperature), dispose: () => loaded.dispose() };
+}
+
+/**
+ * ATTACK PROGRESS DETAIL, the single call site: an attack's free-text progress (AttackRun.onProgress, e.g.
+ * `batch 1/2: apgd100-dlr-top9 2/4, 153 of 250 standing`) reaches the progress sink here, appended to the current
+ * attack's label in `onAttack` (the job bar shows it) unless the caller handles `onAttackDetail` itself. Replace this
+ * with the sink's own detail method once ProgressSink has one.
+ */
+function withAttackDetail(hooks: JobHooks): JobHooks {
+  if (hooks.onAttackDetail || !hooks.onAttack) return hooks;
+  const onAttack = hooks.onAttack;
+  let current: Parameters<typeof onAttack>[0] | undefined;
+  return {
+    ...hooks,
+    onAttack: (info) => {
+      current = info;
+      onAttack(info);
+    },
+    onAttackDetail: (detail) => {
+      if (current) onAttack({ ...current, label: `${current.label} | ${detail}` });
+    },
+  };
 }
 
 function messageOf(error: unknown): string {
