@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ApgdConfig } from '../config/schema.js';
 import {
   attackSurvivors,
+  choose,
   chooseTargets,
   exactSign,
   FORWARD_COST,
@@ -116,9 +117,9 @@ export function checkpointHalves(
   });
 }
 
-/** [n] mask (float 0/1 or bool) to a bool [n, 1, 1, 1] condition for tf.where on images. */
+/** [n] mask (float 0/1 or bool) to a float 0/1 [n, 1, 1, 1] choice per image, for `choose`. */
 function perImage(mask: tf.Tensor1D): tf.Tensor4D {
-  return tf.reshape(tf.cast(mask, 'bool'), [-1, 1, 1, 1]);
+  return tf.reshape(tf.cast(mask, 'float32'), [-1, 1, 1, 1]);
 }
 
 /** Disposes the tensors of `old` that `next` no longer holds. */
@@ -181,24 +182,24 @@ function attackOnce(
         loss: found.loss,
         eta: current.eta,
         increases: tf.add(current.increases, tf.cast(tf.greater(found.loss, current.loss), 'float32')),
-        best: tf.where(perImage(improved), moved, current.best),
-        bestGradient: tf.where(perImage(improved), found.gradient, current.bestGradient),
+        best: choose(perImage(improved), moved, current.best),
+        bestGradient: choose(perImage(improved), found.gradient, current.bestGradient),
         bestLoss: tf.maximum(found.loss, current.bestLoss),
         bestLossAtCheck: current.bestLossAtCheck,
         reducedAtCheck: current.reducedAtCheck,
         robust: tf.mul(current.robust, found.correct),
-        fooling: tf.where(perImage(newlyFooled), moved, current.fooling),
+        fooling: choose(perImage(newlyFooled), moved, current.fooling),
       };
       if (!isCheckpoint) return step;
       const halve = checkpointHalves(step, interval, config.rho);
       const halveImage = perImage(halve);
       return {
         ...step,
-        eta: tf.where(halveImage, tf.mul(step.eta, 0.5) as tf.Tensor4D, step.eta),
+        eta: choose(halveImage, tf.mul(step.eta, 0.5) as tf.Tensor4D, step.eta),
         // Restart from x_max: the next step starts there, with its gradient; its momentum term is x_max - x_{k-1}, and
         // its objective is compared with that of x_k, the iterate it replaced, as in the reference code.
-        x: tf.where(halveImage, step.best, step.x) as tf.Tensor4D,
-        gradient: tf.where(halveImage, step.bestGradient, step.gradient),
+        x: choose(halveImage, step.best, step.x),
+        gradient: choose(halveImage, step.bestGradient, step.gradient),
         increases: tf.zerosLike(step.increases),
         bestLossAtCheck: step.bestLoss,
         reducedAtCheck: tf.cast(halve, 'float32'),
@@ -209,7 +210,7 @@ function attackOnce(
     state = next;
   }
 
-  const adversarial = tf.tidy(() => tf.where(perImage(state.robust), state.best, state.fooling));
+  const adversarial = tf.tidy(() => choose(perImage(state.robust), state.best, state.fooling));
   const robust = tf.clone(state.robust);
   tf.dispose([...new Set<tf.Tensor>(Object.values(state))]);
   return { adversarial, robust, zeroGradient };
