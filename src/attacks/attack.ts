@@ -179,9 +179,10 @@ export interface Survivors {
  * AutoAttack's way of running several attacks or restarts: only on the examples the model classifies correctly, and
  * each run only on those no earlier run has broken. `once(run, survivors)` attacks the survivors; an example is broken
  * by the first run that fools the model and keeps that run's image, and one never broken keeps the last run's image.
- * Examples misclassified without attack count as broken and keep their clean image. Stops early when nothing is left. One small read per run (who is standing), none
- * inside the runs. `runs` may depend on the number of classes (one run per target class). The zero-gradient mask is the first run's (0 for examples it did not attack); `gradients: false` for
- * attacks without one (the mask is then null).
+ * Examples misclassified without attack count as broken and keep their clean image. Stops early when nothing is left.
+ * One small read per run (who is standing), none inside the runs. `runs` may depend on the number of classes (one run
+ * per target class). The zero-gradient mask is the first run's (0 for examples it did not attack); with
+ * `gradients: false` it is null unless the first run reports one.
  */
 export function attackSurvivors(
   { target, images, labels }: { target: AttackTarget; images: tf.Tensor4D; labels: tf.Tensor1D },
