@@ -130,7 +130,7 @@ function boundaryTowards(target: AttackTarget, x: tf.Tensor4D, labels: tf.Tensor
 
 // Untargeted FAB takes one gradient per class; up to this many images (copies of the batch, one per class) go through
 // the model in one pass, which saves kernel launches without a large batch's memory.
-const TILED_IMAGES = 1024;
+const TILED_IMAGES = 512;
 
 /**
  * The nearest linearised boundary (untargeted FAB): over every class k != y, the one with the smallest
