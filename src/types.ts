@@ -1,5 +1,5 @@
 // Shared shapes that cross folders: a job of the grid and the record a finished job leaves.
-import type { AttackConfig, CorruptionsConfig, EvalConfig, TrainingConfig, DataConfig, LossName, TargetMode } from './config/schema.js';
+import type { AttackConfig, CorruptionsConfig, EvalConfig, TrainingConfig, DataConfig, LossName, RankedTargetMode } from './config/schema.js';
 
 /** One cell of the grid: one model to train, then every attack on it. */
 export interface Job {
@@ -41,7 +41,7 @@ export interface AttackResult {
   kind?: 'attack' | 'corruption';
   /** Norm of eps: "linf" or "l2"; "" for corruptions. */
   norm?: 'linf' | 'l2' | '';
-  target?: TargetMode;
+  target?: RankedTargetMode;
   /** Gradient-based ("white-box"), score-based ("black-box"), crafted on a surrogate ("transfer"), or an ensemble. */
   access?: 'white-box' | 'black-box' | 'transfer' | 'ensemble';
   severity?: number;

@@ -17,8 +17,8 @@ describe('APGD checkpoints', () => {
     assert.deepEqual(apgdCheckpoints(1), [0]);
   });
 
-  it('halve eta on condition 1 (fewer than rho of the steps raised f) or condition 2 (no halving, no progress)', async () => {
-    // Interval 10, rho 0.75, so condition 1 holds below 7.5 increases. Columns: 7 increases (condition 1); 8 and f_max
+  it('halve eta on condition 1 (at most rho of the steps raised f) or condition 2 (no halving, no progress)', async () => {
+    // Interval 10, rho 0.75, so condition 1 holds up to 7.5 increases. Columns: 7 increases (condition 1); 8 and f_max
     // grew (neither); 8, f_max unchanged and not halved last time (condition 2); the same but halved last time (neither);
     // 8, f_max grew, halved last time (neither).
     const state = {
@@ -29,7 +29,11 @@ describe('APGD checkpoints', () => {
     };
     const halve = checkpointHalves(state, 10, 0.75);
     assert.deepEqual(Array.from(await halve.data()), [1, 0, 1, 0, 0]);
-    tf.dispose([halve, ...Object.values(state)]);
+    // Interval 16: exactly rho * 16 = 12 increases still halves (the reference code's <=), 13 does not.
+    const boundary = { ...state, increases: tf.tensor1d([12, 13, 13, 13, 13]), reducedAtCheck: tf.tensor1d([1, 1, 1, 1, 1]) };
+    const atBoundary = checkpointHalves(boundary, 16, 0.75);
+    assert.deepEqual(Array.from(await atBoundary.data()), [1, 0, 0, 0, 0]);
+    tf.dispose([halve, atBoundary, boundary.increases, boundary.reducedAtCheck, ...Object.values(state)]);
   });
 });
 
@@ -84,7 +88,7 @@ describe('APGD on a small trained model', () => {
     fixture = await attackFixture();
   });
 
-  for (const parts of [{}, { loss: 'dlr' }, { loss: 'dlr', target: 'random' }, { restarts: 2 }]) {
+  for (const parts of [{}, { loss: 'dlr' }, { loss: 'dlr', target: 'random' }, { loss: 'dlr', target: 'top', restarts: 3 }, { restarts: 2 }]) {
     it(`${JSON.stringify(parts)} never leaves the eps-ball or [0, 1]`, async () => {
       const eps = 0.05;
       const output = runAttack(fixture, attackConfig({ name: 'apgd', eps, steps: 10, ...parts }), eps);
@@ -171,7 +175,7 @@ describe('APGD on a small trained model', () => {
 
   it('keeps no tensors alive', () => {
     const before = tf.memory().numTensors;
-    for (const parts of [{ restarts: 2 }, { loss: 'dlr', target: 'least-likely' }, { loss: 'dlr', target: 'random', restarts: 2 }]) {
+    for (const parts of [{ restarts: 2 }, { loss: 'dlr', target: 'least-likely' }, { loss: 'dlr', target: 'random', restarts: 2 }, { loss: 'dlr', target: 'top', restarts: 9 }]) {
       // 12 steps pass six checkpoints (3, 5, 7, 9, 10, 11).
       disposeOutput(runAttack(fixture, attackConfig({ name: 'apgd', eps: 0.05, steps: 12, ...parts }), 0.05));
     }

@@ -93,14 +93,21 @@ describe('Square Attack', () => {
     fixture ??= await attackFixture();
   });
 
-  it('follows the paper p schedule rescaled to the query budget', () => {
-    assert.equal(squareShare(0.8, 10, 10000), 0.8);
-    assert.equal(squareShare(0.8, 11, 10000), 0.4);
+  it('follows the paper p schedule by iteration (as AutoAttack\'s Square-5000 runs it), or rescaled to the budget', () => {
+    // Iterations 0-10 at pInit, 11-50 at pInit / 2, ..., past 8000 at pInit / 512, whatever the budget.
+    assert.equal(squareShare(0.8, 0, 5000), 0.8);
+    assert.equal(squareShare(0.8, 10, 5000), 0.8);
+    assert.equal(squareShare(0.8, 11, 5000), 0.4);
+    assert.equal(squareShare(0.8, 4000, 5000), 0.8 / 64);
+    assert.equal(squareShare(0.8, 4001, 5000), 0.8 / 128);
     assert.equal(squareShare(0.8, 8001, 10000), 0.8 / 512);
-    // 1000 queries: iteration 5 is iteration 50 of the 10000-query schedule, iteration 6 is past it.
-    assert.equal(squareShare(0.8, 5, 1000), 0.4);
-    assert.equal(squareShare(0.8, 6, 1000), 0.2);
+    // Rescaled to 1000 queries: iteration 5 is iteration 50 of the 10000-query schedule, iteration 6 is past it.
+    assert.equal(squareShare(0.8, 5, 1000, true), 0.4);
+    assert.equal(squareShare(0.8, 6, 1000, true), 0.2);
+    assert.equal(squareShare(0.8, 6, 1000), 0.8);
     assert.equal(squareSide(0.8, 12, 12), 11);
+    assert.equal(squareSide(0.8, 28, 28), 25);
+    assert.equal(squareSide(1, 12, 12), 12);
     assert.equal(squareSide(0.8 / 512, 12, 12), 1);
   });
 
@@ -130,7 +137,8 @@ describe('Square Attack', () => {
 
   it('needs only the logits: the same images from a target whose logits pass through the host', async () => {
     // A target whose logits are copied through plain numbers has no path back to its input, so tf.grad on it would
-    // throw; the attack must run on it unchanged and query it at most once per query (plus the final check).
+    // throw; the attack must run on it unchanged and query it at most once per query (plus the initial one and the final
+    // check).
     let calls = 0;
     const blackBox: AttackTarget = {
       temperature: 1,
@@ -146,7 +154,7 @@ describe('Square Attack', () => {
     const reference = await imagesOf(runAttack(fixture, config, 0.1));
     const opaque = await imagesOf(runAttack({ ...fixture, target: blackBox }, config, 0.1));
     assert.deepEqual(opaque, reference);
-    assert.ok(calls > 0 && calls <= 100 + 1, `${calls} logit calls for a budget of 100 queries`);
+    assert.ok(calls > 0 && calls <= 1 + 100 + 1, `${calls} logit calls for a budget of 100 queries`);
   });
 
   it('with the margin loss, rescaling the logits (like a low training temperature) changes nothing', async () => {

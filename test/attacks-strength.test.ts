@@ -26,8 +26,11 @@ describe('every attack is at least as strong as FGSM on a fixed small model', ()
     ['apgd-ce', { name: 'apgd', steps: 20 }, EPS],
     ['apgd-dlr', { name: 'apgd', steps: 20, loss: 'dlr' }, EPS],
     ['square', { name: 'square', queries: 500 }, EPS],
+    ['fab', { name: 'fab', steps: 20 }, EPS],
+    ['fab-t', { name: 'fab', steps: 20, target: 'top', restarts: 3 }, EPS],
     ['autoattack', { name: 'autoattack', attacks: [{ name: 'apgd', steps: 20 }, { name: 'apgd', steps: 20, loss: 'dlr', target: 'random' }, { name: 'square', queries: 200 }] }, EPS],
     ['pgd-l2', { name: 'pgd-l2', steps: 20 }, l2],
+    ['fab-l2', { name: 'fab-l2', steps: 20 }, l2],
     ['cw-l2', { name: 'cw-l2', steps: 50, binarySteps: 5, learningRate: 0.05 }, l2],
   ];
   for (const [name, parts, eps] of cases) {

@@ -56,7 +56,7 @@ describe('evaluateModel with every attack, corruptions and calibration', () => {
         'cwl2-5x2@1',
         'square20-cw@0.1',
         'transfer(mlp,T=1):fgsm-ce(T=1)@0.1',
-        'autoattack@0.1',
+        'autoattack-custom@0.1',
         'gaussian_noise@s3',
         'jpeg_compression@s3',
       ],

@@ -56,7 +56,7 @@ describe('a robustness sweep on synthetic, end to end', () => {
         'pgd5-cw@0.1',
         'square50-cw@0.1',
         'transfer(mlp,T=1):fgsm-ce(T=1)@0.1',
-        'autoattack@0.1',
+        'autoattack-custom@0.1',
         'gaussian_noise@s1',
         'gaussian_noise@s5',
         'contrast@s1',
@@ -67,7 +67,7 @@ describe('a robustness sweep on synthetic, end to end', () => {
     assert.equal(byLabel.get('square50-cw@0.1')!.access, 'black-box');
     assert.equal(byLabel.get('square50-cw@0.1')!.zero_grad_fraction, '', 'black-box attacks have no gradients to count');
     assert.equal(byLabel.get('transfer(mlp,T=1):fgsm-ce(T=1)@0.1')!.access, 'transfer');
-    assert.equal(byLabel.get('autoattack@0.1')!.access, 'ensemble');
+    assert.equal(byLabel.get('autoattack-custom@0.1')!.access, 'ensemble');
     assert.equal(byLabel.get('contrast@s5')!.severity, '5');
     assert.equal(byLabel.get('contrast@s5')!.eps, '');
     assert.equal(byLabel.get('pgd5-ce(T=1)@0.1')!.norm, 'linf');

@@ -4,14 +4,29 @@
 //   x1 = P(x0 + eta * sign(grad f(x0)))                                   (a plain projected step)
 //   z = P(xk + eta * sign(grad f(xk))),  x{k+1} = P(xk + alpha (z - xk) + (1 - alpha)(xk - x{k-1})),  alpha = 0.75.
 // Each example keeps its best point x_max (highest objective f). At the checkpoints w_j (apgdCheckpoints) an example
-// halves eta and restarts from x_max when fewer than rho of its steps since the last checkpoint raised f (condition 1),
-// or when eta was not halved at the last checkpoint and f_max has not grown since (condition 2).
-// Loss "ce" is APGD-CE, "dlr" APGD-DLR; "dlr" with a target is APGD-T (targeted DLR, eq. 7). An example counts as
-// broken as soon as any iterate is misclassified (as AutoAttack counts it); its output image is then the first iterate
-// that fooled the model, else its best point. All per-example state stays in tensors: no host reads inside the loop.
+// halves eta and restarts from x_max when at most rho of its steps since the last checkpoint raised f (condition 1),
+// or when eta was not halved at the last checkpoint and f_max has not grown since (condition 2; not at w_1).
+// Loss "ce" is APGD-CE, "dlr" APGD-DLR; "dlr" with a target is APGD-T (targeted DLR, eq. 7), and target "top" picks
+// the targets as AutoAttack does: restart r targets the class with the (r + 2)-th largest clean logit. As in AutoAttack,
+// only correctly classified examples are attacked, and each restart only those no earlier restart broke. An example
+// counts as broken as soon as any iterate is misclassified; its output image is then the first iterate that fooled the
+// model, else its best point. All per-example state stays in tensors: no host reads inside the loop.
 import * as tf from '@tensorflow/tfjs';
 import type { ApgdConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, projectLinf, withRestarts, zeroGradientMask, type AttackOutput, type AttackSpec, type AttackTarget } from './attack.js';
+import {
+  attackSurvivors,
+  choose,
+  chooseTargets,
+  exactSign,
+  FORWARD_COST,
+  GRADIENT_COST,
+  projectLinf,
+  rankedTargets,
+  zeroGradientMask,
+  type AttackOutput,
+  type AttackSpec,
+  type AttackTarget,
+} from './attack.js';
 import type { AttackLoss } from './losses.js';
 import { registerAttack } from './registry.js';
 
@@ -86,8 +101,9 @@ type State = {
 
 /**
  * Which examples halve eta (and restart from x_max) at a checkpoint `interval` steps after the previous one, as a bool
- * mask: condition 1 (fewer than rho * interval of those steps raised f) or condition 2 (eta not halved at the previous
- * checkpoint and f_max no higher than it was there).
+ * mask: condition 1 (at most rho * interval of those steps raised f: the reference code's <=, where the paper writes <;
+ * they differ only when rho * interval is a whole number) or condition 2 (eta not halved at the previous checkpoint and
+ * f_max no higher than it was there).
  */
 export function checkpointHalves(
   { increases, reducedAtCheck, bestLoss, bestLossAtCheck }: { increases: tf.Tensor1D; reducedAtCheck: tf.Tensor1D; bestLoss: tf.Tensor1D; bestLossAtCheck: tf.Tensor1D },
@@ -95,15 +111,15 @@ export function checkpointHalves(
   rho: number,
 ): tf.Tensor1D {
   return tf.tidy(() => {
-    const condition1 = tf.less(increases, rho * interval);
+    const condition1 = tf.lessEqual(increases, rho * interval);
     const condition2 = tf.logicalAnd(tf.equal(reducedAtCheck, 0), tf.lessEqual(bestLoss, bestLossAtCheck));
     return tf.logicalOr(condition1, condition2) as tf.Tensor1D;
   });
 }
 
-/** [n] mask (float 0/1 or bool) to a bool [n, 1, 1, 1] condition for tf.where on images. */
+/** [n] mask (float 0/1 or bool) to a float 0/1 [n, 1, 1, 1] choice per image, for `choose`. */
 function perImage(mask: tf.Tensor1D): tf.Tensor4D {
-  return tf.reshape(tf.cast(mask, 'bool'), [-1, 1, 1, 1]);
+  return tf.reshape(tf.cast(mask, 'float32'), [-1, 1, 1, 1]);
 }
 
 /** Disposes the tensors of `old` that `next` no longer holds. */
@@ -138,8 +154,8 @@ function attackOnce(
     bestGradient: first.gradient,
     bestLoss: first.loss,
     bestLossAtCheck: first.loss,
-    // The paper's condition 2 compares with w_0 = 0, where eta had not been halved (the reference code skips it at w_1).
-    reducedAtCheck: tf.zerosLike(first.loss),
+    // As in the reference code, condition 2 is not tested at w_1: it counts as if eta had been halved at w_0.
+    reducedAtCheck: tf.onesLike(first.loss),
     robust: first.correct,
     fooling: start,
   };
@@ -166,25 +182,24 @@ function attackOnce(
         loss: found.loss,
         eta: current.eta,
         increases: tf.add(current.increases, tf.cast(tf.greater(found.loss, current.loss), 'float32')),
-        best: tf.where(perImage(improved), moved, current.best),
-        bestGradient: tf.where(perImage(improved), found.gradient, current.bestGradient),
+        best: choose(perImage(improved), moved, current.best),
+        bestGradient: choose(perImage(improved), found.gradient, current.bestGradient),
         bestLoss: tf.maximum(found.loss, current.bestLoss),
         bestLossAtCheck: current.bestLossAtCheck,
         reducedAtCheck: current.reducedAtCheck,
         robust: tf.mul(current.robust, found.correct),
-        fooling: tf.where(perImage(newlyFooled), moved, current.fooling),
+        fooling: choose(perImage(newlyFooled), moved, current.fooling),
       };
       if (!isCheckpoint) return step;
       const halve = checkpointHalves(step, interval, config.rho);
       const halveImage = perImage(halve);
       return {
         ...step,
-        eta: tf.where(halveImage, tf.mul(step.eta, 0.5) as tf.Tensor4D, step.eta),
-        // Restart from x_max: the next step starts there, with its gradient and objective; its momentum term is
-        // x_max - x_{k-1}, as in the reference code (x_{k-1} is kept).
-        x: tf.where(halveImage, step.best, step.x) as tf.Tensor4D,
-        gradient: tf.where(halveImage, step.bestGradient, step.gradient),
-        loss: tf.where(halve, step.bestLoss, step.loss),
+        eta: choose(halveImage, tf.mul(step.eta, 0.5) as tf.Tensor4D, step.eta),
+        // Restart from x_max: the next step starts there, with its gradient; its momentum term is x_max - x_{k-1}, and
+        // its objective is compared with that of x_k, the iterate it replaced, as in the reference code.
+        x: choose(halveImage, step.best, step.x),
+        gradient: choose(halveImage, step.bestGradient, step.gradient),
         increases: tf.zerosLike(step.increases),
         bestLossAtCheck: step.bestLoss,
         reducedAtCheck: tf.cast(halve, 'float32'),
@@ -195,10 +210,15 @@ function attackOnce(
     state = next;
   }
 
-  const adversarial = tf.tidy(() => tf.where(perImage(state.robust), state.best, state.fooling));
+  const adversarial = tf.tidy(() => choose(perImage(state.robust), state.best, state.fooling));
   const robust = tf.clone(state.robust);
   tf.dispose([...new Set<tf.Tensor>(Object.values(state))]);
   return { adversarial, robust, zeroGradient };
+}
+
+/** Runs of an APGD config on a dataset with `classes` classes: "top" has one target class per restart. */
+export function apgdRuns(config: Pick<ApgdConfig, 'restarts' | 'target'>, classes: number): number {
+  return config.target === 'top' ? Math.min(config.restarts, classes - 1) : config.restarts;
 }
 
 export const apgd: AttackSpec<ApgdConfig> = {
@@ -208,12 +228,18 @@ export const apgd: AttackSpec<ApgdConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, restarts: config.restarts, rho: config.rho, target: config.target }),
+  // The clean check, then per run: a target choice (least-likely: a forward pass) and steps + 1 gradients.
+  cost: (config, { classes }) =>
+    FORWARD_COST + apgdRuns(config, classes) * ((config.target === 'least-likely' ? FORWARD_COST : 0) + (config.steps + 1) * GRADIENT_COST),
   run({ target, images, labels, eps, loss, config, seed }) {
-    return withRestarts(config.restarts, (restart) => {
-      // Random targets are drawn anew for each restart, as AutoAttack's APGD-T tries another target class per restart.
-      const targets = chooseTargets(config.target, target, images, labels, seed + 7919 * (restart + 1));
+    return attackSurvivors({ target, images, labels }, (classes) => apgdRuns(config, classes), { gradients: true }, (restart, survivors) => {
+      // "top": the next class down the clean ranking. "random": a new draw each restart, from the survivors' seed.
+      const targets =
+        config.target === 'top'
+          ? rankedTargets(survivors.logits, restart + 2)
+          : chooseTargets(config.target, target, survivors.images, survivors.labels, seed + 7919 * (restart + 1));
       try {
-        return attackOnce({ target, images, labels, eps, loss, config }, targets, seed + restart);
+        return attackOnce({ target, images: survivors.images, labels: survivors.labels, eps, loss, config }, targets, seed + restart);
       } finally {
         targets?.dispose();
       }

@@ -35,6 +35,19 @@ export interface AttackRun<C extends AttackConfig | InnerAttackConfig = AttackCo
   progress?: (detail: string) => void;
 }
 
+/**
+ * Unit of AttackSpec.cost: one forward pass of one image is 1; an input gradient (a forward pass and its backward pass)
+ * is 2, since a backward pass costs about one forward pass more.
+ */
+export const FORWARD_COST = 1;
+export const GRADIENT_COST = 2;
+
+/** What an attack's cost may depend on besides its config. */
+export interface CostContext {
+  /** Classes of the dataset (FAB's untargeted step takes one gradient per class; "top" targets stop at classes - 1). */
+  classes: number;
+}
+
 export interface AttackOutput {
   /** The attack's images: for each example, the first restart that fooled the model, else the last. */
   adversarial: tf.Tensor4D;
@@ -56,6 +69,12 @@ export interface AttackSpec<C extends AttackConfig | InnerAttackConfig = AttackC
   iterative: boolean;
   /** Parameters recorded in runs.csv (steps, stepSize, ...). */
   params(config: RunConfig<C>): Record<string, number | string | boolean>;
+  /**
+   * Model evaluations per attacked image, in forward-pass equivalents (FORWARD_COST = 1 per forward pass, GRADIENT_COST
+   * = 2 per input gradient), with every restart, target class and ensemble member run in full: an upper bound, since
+   * later restarts and members run only on the examples still standing and some stop once every example is broken.
+   */
+  cost(config: RunConfig<C>, context: CostContext): number;
   /** Runs on one batch; must not keep tensors beyond the returned ones. */
   run(run: AttackRun<C>): AttackOutput;
 }
@@ -86,6 +105,15 @@ export function exactSign<T extends tf.Tensor>(x: T): T {
 /** 1 where every component of an example's gradient is exactly zero. */
 export function zeroGradientMask(gradient: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => tf.cast(tf.equal(tf.max(tf.abs(gradient), [1, 2, 3]), 0), 'float32') as tf.Tensor1D);
+}
+
+/**
+ * a where `pick` is 1, b where it is 0, for a 0/1 float `pick` that broadcasts against a and b (e.g. [n, 1, 1, 1]: one
+ * choice per example). Exact for finite a and b (1 * a + 0 * b is a), and unlike tf.where it broadcasts inside the
+ * kernel instead of tiling the condition first, which is about ten times slower on wasm.
+ */
+export function choose<T extends tf.Tensor>(pick: tf.Tensor, a: T, b: T): T {
+  return tf.tidy(() => tf.add(tf.mul(a, pick), tf.mul(b, tf.sub(1, pick))) as T);
 }
 
 /** Projects onto the L-infinity ball of radius eps around the clean images, then onto [0, 1]. */
@@ -126,6 +154,95 @@ export function chooseTargets(mode: TargetMode, target: AttackTarget, images: tf
     const offset = tf.floor(tf.mul(tf.randomUniform([labels.shape[0]], 0, 1, 'float32', seed), classes - 1 - 1e-6));
     return tf.cast(tf.mod(tf.add(tf.add(tf.cast(labels, 'float32'), 1), offset), classes), 'int32') as tf.Tensor1D;
   });
+}
+
+/**
+ * The class with the `rank`-th largest logit of each row (rank 1: the largest), as int32. On a correctly classified
+ * image rank 2 is the runner-up: AutoAttack's APGD-T and FAB-T target ranks 2, 3, ..., 10 in turn.
+ */
+export function rankedTargets(logits: tf.Tensor2D, rank: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const { indices } = tf.topk(logits, rank);
+    return tf.reshape(tf.slice(indices, [0, rank - 1], [-1, 1]), [-1]) as tf.Tensor1D;
+  });
+}
+
+/** The examples one run of attackSurvivors attacks: images, labels and clean logits, gathered from the batch. */
+export interface Survivors {
+  images: tf.Tensor4D;
+  labels: tf.Tensor1D;
+  /** Logits of the clean images (for target choices by rank). */
+  logits: tf.Tensor2D;
+  /** Examples of the whole batch, for progress text. */
+  of: number;
+}
+
+/**
+ * AutoAttack's way of running several attacks or restarts: only on the examples the model classifies correctly, and
+ * each run only on those no earlier run has broken. `once(run, survivors)` attacks the survivors; an example is broken
+ * by the first run that fools the model and keeps that run's image, and one never broken keeps the last run's image.
+ * Examples misclassified without attack count as broken and keep their clean image. Stops early when nothing is left.
+ * One small read per run (who is standing), none inside the runs. `runs` may depend on the number of classes (one run
+ * per target class). The zero-gradient mask is the first run's (0 for examples it did not attack); with
+ * `gradients: false` it is null unless the first run reports one.
+ */
+export function attackSurvivors(
+  { target, images, labels }: { target: AttackTarget; images: tf.Tensor4D; labels: tf.Tensor1D },
+  runs: number | ((classes: number) => number),
+  options: { gradients: boolean },
+  once: (run: number, survivors: Survivors) => AttackOutput,
+): AttackOutput {
+  const n = labels.shape[0];
+  const logits = tf.tidy(() => target.logits(images));
+  const total = typeof runs === 'number' ? runs : runs(logits.shape[1]);
+  const cleanCorrect = tf.tidy(() => tf.cast(tf.equal(tf.argMax(logits, -1), labels), 'float32'));
+  const robust = cleanCorrect.dataSync() as Float32Array;
+  cleanCorrect.dispose();
+  let adversarial = tf.clone(images);
+  let zeroGradient: tf.Tensor1D | null = null;
+  try {
+    for (let run = 0; run < total; run++) {
+      const standing = [...robust.keys()].filter((k) => robust[k] === 1);
+      if (standing.length === 0) break;
+      // Everyone standing: the batch's own tensors, no copies.
+      const all = standing.length === n;
+      const index = all ? null : tf.tensor1d(standing, 'int32');
+      const survivors: Survivors = index
+        ? { images: tf.gather(images, index), labels: tf.gather(labels, index), logits: tf.gather(logits, index), of: n }
+        : { images, labels, logits, of: n };
+      try {
+        const output = once(run, survivors);
+        const survived = output.robust.dataSync();
+        // Every example of this run was standing: it takes this run's image (its fooling one, or its latest).
+        const next = index
+          ? tf.tidy(() => {
+              const at = tf.reshape(index, [-1, 1]);
+              const attacked = tf.scatterND(at, tf.ones([standing.length, 1, 1, 1]), [n, 1, 1, 1]);
+              return choose(attacked, tf.scatterND(at, output.adversarial, images.shape) as tf.Tensor4D, adversarial);
+            })
+          : tf.clone(output.adversarial);
+        if (run === 0 && output.zeroGradient) {
+          const mask = output.zeroGradient;
+          zeroGradient = tf.tidy(() => (index ? (tf.scatterND(tf.reshape(index, [-1, 1]), mask, [n]) as tf.Tensor1D) : tf.clone(mask)));
+        }
+        standing.forEach((k, j) => {
+          if (survived[j] === 0) robust[k] = 0;
+        });
+        disposeOutput(output);
+        adversarial.dispose();
+        adversarial = next;
+      } finally {
+        if (index) tf.dispose([index, survivors.images, survivors.labels, survivors.logits]);
+      }
+    }
+  } catch (error) {
+    tf.dispose([adversarial, ...(zeroGradient ? [zeroGradient] : [])]);
+    throw error;
+  } finally {
+    logits.dispose();
+  }
+  if (options.gradients) zeroGradient ??= tf.zeros([n]);
+  return { adversarial, robust: tf.tensor1d(robust), zeroGradient };
 }
 
 /**

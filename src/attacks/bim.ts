@@ -5,7 +5,7 @@
 // which is the paper's descent on the loss of the target class.
 import * as tf from '@tensorflow/tfjs';
 import type { BimConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, gradientSteps, projectLinf, type AttackSpec } from './attack.js';
+import { chooseTargets, exactSign, FORWARD_COST, GRADIENT_COST, gradientSteps, projectLinf, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const bim: AttackSpec<BimConfig> = {
@@ -15,6 +15,8 @@ export const bim: AttackSpec<BimConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, stepSize: config.stepSize ?? 'auto', target: config.target }),
+  // The target choice (least-likely: a forward pass), `steps` gradients and the final check.
+  cost: (config) => (config.target === 'least-likely' ? FORWARD_COST : 0) + config.steps * GRADIENT_COST + FORWARD_COST,
   run({ target, images, labels, eps, loss, config, seed, progress }) {
     const stepSize = config.stepSize ?? eps / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);

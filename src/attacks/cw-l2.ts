@@ -9,7 +9,7 @@
 // returned). The attack has its own objective and ignores AttackRun.loss.
 import * as tf from '@tensorflow/tfjs';
 import type { CwL2Config } from '../config/schema.js';
-import { chooseTargets, correctMask, zeroGradientMask, type AttackSpec, type AttackTarget } from './attack.js';
+import { chooseTargets, correctMask, FORWARD_COST, GRADIENT_COST, zeroGradientMask, type AttackSpec, type AttackTarget } from './attack.js';
 import { bestOtherLogit, logitAt } from './losses.js';
 import { registerAttack } from './registry.js';
 
@@ -129,6 +129,9 @@ export const cwL2: AttackSpec<CwL2Config> = {
     confidence: config.confidence,
     target: config.target,
   }),
+  // The target choice (least-likely: a forward pass), the masking audit's gradient, binarySteps x steps gradients and
+  // the final check.
+  cost: (config) => (config.target === 'least-likely' ? FORWARD_COST : 0) + (1 + config.binarySteps * config.steps) * GRADIENT_COST + FORWARD_COST,
   run({ target, images, labels, eps, config, seed }) {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     const n = images.shape[0];

@@ -2,7 +2,7 @@
 // https://arxiv.org/abs/1412.6572 — x' = clip(x + eps * sign(grad_x L(x, y)), 0, 1), one step.
 import * as tf from '@tensorflow/tfjs';
 import type { FgsmConfig } from '../config/schema.js';
-import { correctMask, exactSign, inputGradient, zeroGradientMask, type AttackSpec } from './attack.js';
+import { correctMask, exactSign, FORWARD_COST, GRADIENT_COST, inputGradient, zeroGradientMask, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const fgsm: AttackSpec<FgsmConfig> = {
@@ -12,6 +12,8 @@ export const fgsm: AttackSpec<FgsmConfig> = {
   access: 'white-box',
   iterative: false,
   params: () => ({}),
+  // One gradient and the final check.
+  cost: () => GRADIENT_COST + FORWARD_COST,
   run({ target, images, labels, eps, loss }) {
     return tf.tidy(() => {
       const gradient = inputGradient(target, loss, images, labels);

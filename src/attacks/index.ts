@@ -7,9 +7,12 @@ import './mifgsm.js';
 import './apgd.js';
 import './cw-l2.js';
 import './square.js';
+import './fab.js';
+import './fab-l2.js';
 import './transfer.js';
 import './autoattack.js';
 
-export { attackNorm, getAttack, listAttacks } from './registry.js';
+export { attackCost, attackNorm, getAttack, listAttacks } from './registry.js';
+export { FORWARD_COST, GRADIENT_COST } from './attack.js';
 export { attackLoss, temperatureCrossEntropy, cwMargin, dlrLoss } from './losses.js';
-export type { AttackSpec, AttackTarget, AttackOutput } from './attack.js';
+export type { AttackSpec, AttackTarget, AttackOutput, CostContext } from './attack.js';

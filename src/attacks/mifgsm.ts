@@ -5,7 +5,7 @@
 // Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { MifgsmConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, correctMask, inputGradient, projectLinf, zeroGradientMask, type AttackSpec } from './attack.js';
+import { chooseTargets, exactSign, correctMask, FORWARD_COST, GRADIENT_COST, inputGradient, projectLinf, zeroGradientMask, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 /**
@@ -27,6 +27,8 @@ export const mifgsm: AttackSpec<MifgsmConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, stepSize: config.stepSize ?? 'auto', decay: config.decay, target: config.target }),
+  // The target choice (least-likely: a forward pass), `steps` gradients and the final check.
+  cost: (config) => (config.target === 'least-likely' ? FORWARD_COST : 0) + config.steps * GRADIENT_COST + FORWARD_COST,
   run({ target, images, labels, eps, loss, config, seed }) {
     const stepSize = config.stepSize ?? eps / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);

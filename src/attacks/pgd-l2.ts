@@ -6,7 +6,7 @@
 // Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdL2Config } from '../config/schema.js';
-import { chooseTargets, restartProgress, gradientSteps, l2Norm, projectL2, withRestarts, type AttackSpec } from './attack.js';
+import { chooseTargets, FORWARD_COST, GRADIENT_COST, restartProgress, gradientSteps, l2Norm, projectL2, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 /**
@@ -47,6 +47,8 @@ export const pgdL2: AttackSpec<PgdL2Config> = {
     restarts: config.restarts,
     target: config.target,
   }),
+  // The target choice (least-likely: a forward pass), then per restart `steps` gradients and the final check.
+  cost: (config) => (config.target === 'least-likely' ? FORWARD_COST : 0) + config.restarts * (config.steps * GRADIENT_COST + FORWARD_COST),
   run({ target, images, labels, eps, loss, config, seed, progress }) {
     const stepSize = config.stepSize ?? (2.5 * eps) / config.steps;
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);

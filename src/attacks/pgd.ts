@@ -4,7 +4,7 @@
 // only if it is classified correctly after every restart. Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdConfig } from '../config/schema.js';
-import { chooseTargets, restartProgress, exactSign, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
+import { chooseTargets, FORWARD_COST, GRADIENT_COST, restartProgress, exactSign, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const pgd: AttackSpec<PgdConfig> = {
@@ -14,6 +14,8 @@ export const pgd: AttackSpec<PgdConfig> = {
   access: 'white-box',
   iterative: true,
   params: (config) => ({ steps: config.steps, stepSize: config.stepSize, randomStart: config.randomStart, restarts: config.restarts, target: config.target }),
+  // The target choice (least-likely: a forward pass), then per restart `steps` gradients and the final check.
+  cost: (config) => (config.target === 'least-likely' ? FORWARD_COST : 0) + config.restarts * (config.steps * GRADIENT_COST + FORWARD_COST),
   run({ target, images, labels, eps, loss, config, seed, progress }) {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {

@@ -3,12 +3,14 @@
 // only reads logits. Start: x_best = clip(x + eps * s, 0, 1) with vertical stripes s (one random sign per example,
 // channel and column). Each later query: pick per example a random s x s square, set it to clip(x + eps * r, 0, 1)
 // with one random sign r per channel, and keep the candidate if the loss (AttackRun.loss, maximised; the CW margin by
-// default) improves or the model is fooled. The square's side is sqrt(p * h * w), where p starts at pInit and halves at
-// iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 of a 10000-query run, rescaled to `queries` as in the
-// AutoAttack implementation. Examples stop changing once fooled. An example is robust only if it survives every restart.
+// default) improves or the model is fooled. `queries` such iterations follow the initial query, as the reference counts
+// n_queries. The square's side is round(sqrt(p * h * w)), where p starts at pInit and halves after iterations 10, 50,
+// 200, 500, 1000, 2000, 4000, 6000 and 8000 of the paper's 10000-query schedule, squeezed into `queries` (the
+// reference SquareAttack's default) or, with rescaleSchedule false, as is (how AutoAttack runs its Square-5000).
+// Examples stop changing once fooled. An example is robust only if it survives every restart.
 import * as tf from '@tensorflow/tfjs';
 import type { SquareConfig } from '../config/schema.js';
-import { correctMask, withRestarts, type AttackSpec } from './attack.js';
+import { choose, correctMask, FORWARD_COST, withRestarts, type AttackSpec } from './attack.js';
 import { cwMargin } from './losses.js';
 import { rng, type Rng } from '../util/rng.js';
 import { registerAttack } from './registry.js';
@@ -16,16 +18,19 @@ import { registerAttack } from './registry.js';
 // Every this many queries the attack reads one scalar to stop early once every example is fooled.
 const EARLY_STOP_EVERY = 50;
 
-/** Share of pixels changed at iteration `iteration` of a `queries`-query run (the paper's schedule for 10000 queries). */
-export function squareShare(pInit: number, iteration: number, queries: number): number {
-  const scaled = Math.floor((iteration / queries) * 10000);
+/**
+ * Share of pixels changed at iteration `iteration` (counted from 0) of a `queries`-iteration run: the paper's schedule,
+ * halving after iterations 10, 50, ..., 8000; with `rescale`, that 10000-query schedule squeezed into `queries`.
+ */
+export function squareShare(pInit: number, iteration: number, queries: number, rescale = false): number {
+  const scaled = rescale ? Math.floor((iteration / queries) * 10000) : iteration;
   const halvings = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000].filter((boundary) => scaled > boundary).length;
   return pInit / 2 ** halvings;
 }
 
-/** Side of the square: round(sqrt(p * h * w)), at least 1 and at most min(h, w) - 1 as in the reference code. */
+/** Side of the square: round(sqrt(p * h * w)), at least 1 and at most min(h, w), as in the reference code. */
 export function squareSide(share: number, height: number, width: number): number {
-  return Math.max(1, Math.min(Math.round(Math.sqrt(share * height * width)), Math.min(height, width) - 1));
+  return Math.max(1, Math.min(Math.round(Math.sqrt(share * height * width)), Math.min(height, width)));
 }
 
 /** Random 0/1 values (1: +eps, 0: -eps) from the host generator, as a float tensor of `shape`. */
@@ -49,21 +54,15 @@ function squareMask(n: number, height: number, width: number, side: number, rand
   return tf.tensor4d(mask, [n, height, width, 1]);
 }
 
-/**
- * a where `pick` is 1, b where it is 0, for a 0/1 `pick` that broadcasts against a and b. Exact (1 * a + 0 * b is a),
- * and unlike tf.where it broadcasts inside the kernel instead of tiling the condition first, which is slow on wasm.
- */
-function choose(pick: tf.Tensor, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.add(tf.mul(a, pick), tf.mul(b, tf.sub(1, pick))) as tf.Tensor4D);
-}
-
 export const square: AttackSpec<SquareConfig> = {
   name: 'square',
   description: 'Square Attack, score-based black-box random search over squares in L-infinity (Andriushchenko et al., ECCV 2020)',
   norm: 'linf',
   access: 'black-box',
   iterative: false,
-  params: (config) => ({ queries: config.queries, pInit: config.pInit, restarts: config.restarts }),
+  params: (config) => ({ queries: config.queries, pInit: config.pInit, rescaleSchedule: config.rescaleSchedule, restarts: config.restarts }),
+  // Per restart: the initial query, one per iteration and the final check; forward passes only.
+  cost: (config) => config.restarts * (config.queries + 2) * FORWARD_COST,
   run({ target, images, labels, eps, loss, config, seed }) {
     const [n, height, width, channels] = images.shape;
     // Every pixel the attack writes is one of these two: the clean pixel moved by +eps or -eps, clipped to [0, 1].
@@ -85,15 +84,15 @@ export const square: AttackSpec<SquareConfig> = {
         let best = tf.tidy(() => choose(randomSigns([n, 1, width, channels], random), plus, minus));
         let { value: bestValue, margin: bestMargin } = evaluate(best);
 
-        for (let iteration = 1; iteration < config.queries; iteration++) {
-          if (iteration % EARLY_STOP_EVERY === 0) {
+        for (let iteration = 0; iteration < config.queries; iteration++) {
+          if (iteration > 0 && iteration % EARLY_STOP_EVERY === 0) {
             // One scalar read every EARLY_STOP_EVERY queries: stop once every example is fooled.
             const anyLeft = tf.tidy(() => tf.any(tf.lessEqual(bestMargin, 0)));
             const left = anyLeft.dataSync()[0];
             anyLeft.dispose();
             if (!left) break;
           }
-          const side = squareSide(squareShare(config.pInit, iteration, config.queries), height, width);
+          const side = squareSide(squareShare(config.pInit, iteration, config.queries, config.rescaleSchedule), height, width);
           const inSquare = squareMask(n, height, width, side, random);
           const up = randomSigns([n, 1, 1, channels], random);
           const next = tf.tidy(() => {

@@ -4,7 +4,7 @@
 // gradients are never used, so a model that only masks its own gradients is not protected by it.
 import type { TransferConfig } from '../config/schema.js';
 import * as tf from '@tensorflow/tfjs';
-import { correctMask, type AttackSpec } from './attack.js';
+import { correctMask, FORWARD_COST, type AttackSpec } from './attack.js';
 import { attackLoss } from './losses.js';
 import { attackLossOf } from '../config/grid.js';
 import { getAttack, registerAttack } from './registry.js';
@@ -20,6 +20,8 @@ export const transfer: AttackSpec<TransferConfig> = {
     via: config.attack.name,
     ...getAttack(config.attack.name).params(config.attack as never),
   }),
+  // The inner attack on the surrogate (counted in the surrogate's forward passes), then one check on this model.
+  cost: (config, context) => getAttack(config.attack.name).cost(config.attack as never, context) + FORWARD_COST,
   run({ target, surrogate, images, labels, eps, config, seed }) {
     if (!surrogate) throw new Error('transfer: no surrogate model was provided');
     const inner = getAttack(config.attack.name);

@@ -1,7 +1,7 @@
 // The grid: a pure function from a validated config to the list of jobs, and the column labels of its attacks.
 import type { Job } from '../types.js';
 import { hashOf } from '../util/hash.js';
-import type { AttackConfig, CorruptionType, ExperimentConfig, InnerAttackConfig, LossName } from './schema.js';
+import { ensembleVersion, type AttackConfig, type CorruptionType, type ExperimentConfig, type InnerAttackConfig, type LossName, type RankedTargetMode } from './schema.js';
 
 /** Column label of the accuracy without attack. */
 export const CLEAN_LABEL = 'clean';
@@ -49,26 +49,40 @@ export function attackLossOf(attack: AttackConfig | InnerAttackConfig): { loss: 
     case 'transfer':
       return attackLossOf(attack.attack);
     case 'autoattack':
+    case 'fab':
+    case 'fab-l2':
+      // FAB's objective is the logit differences themselves (the linearised decision boundary): no loss to choose.
       return { loss: '', lossTemperature: null };
     default:
       return { loss: attack.loss, lossTemperature: attack.lossTemperature };
   }
 }
 
-/** An attack's label without its `@eps`: `pgd40-ce(T=1)`, `apgd100-dlr`, `pgd40-cw-ll`, `transfer(cnn-small,T=1):fgsm-ce(T=1)`. */
+/**
+ * An attack's label without its `@eps`: `pgd40-ce(T=1)`, `apgd100-dlr-top9`, `pgd40-cw-ll`, `fab100-top9`,
+ * `transfer(cnn-small,T=1):fgsm-ce(T=1)`. Only the standard AutoAttack is `autoattack`; the lighter ensemble is
+ * `autoattack-fast` and a configured list `autoattack-custom`, so no table calls a weaker ensemble AutoAttack.
+ */
 export function attackName(attack: AttackConfig | InnerAttackConfig): string {
   if (attack.name === 'transfer') return `transfer(${attack.source.architecture},T=${attack.source.temperature}):${attackName(attack.attack)}`;
-  if (attack.name === 'autoattack') return 'autoattack';
+  if (attack.name === 'autoattack') {
+    const version = ensembleVersion(attack);
+    return version === 'standard' ? 'autoattack' : `autoattack-${version}`;
+  }
   if (attack.name === 'cw-l2') return `cwl2-${attack.steps}x${attack.binarySteps}${targetSuffix(attack.target)}`;
+  if (attack.name === 'fab' || attack.name === 'fab-l2') {
+    return `fab${attack.steps}${attack.name === 'fab-l2' ? '-l2' : ''}${targetSuffix(attack.target, attack.restarts)}`;
+  }
   const base =
     attack.name === 'pgd-l2' ? `pgd${attack.steps}-l2` : attack.name === 'square' ? `square${attack.queries}` : attack.name + ('steps' in attack ? String(attack.steps) : '');
   const { loss, lossTemperature } = attackLossOf(attack);
   const lossPart = loss === 'ce' ? `ce(T=${lossTemperature})` : loss;
-  return `${base}-${lossPart}${'target' in attack ? targetSuffix(attack.target) : ''}`;
+  return `${base}-${lossPart}${'target' in attack ? targetSuffix(attack.target, 'restarts' in attack ? attack.restarts : 1) : ''}`;
 }
 
-function targetSuffix(target: 'none' | 'random' | 'least-likely'): string {
-  return target === 'none' ? '' : target === 'random' ? '-random' : '-ll';
+/** `-random`, `-ll`, or `-top9` for "top" over 9 restarts (one target class each); nothing when untargeted. */
+function targetSuffix(target: RankedTargetMode, restarts = 1): string {
+  return target === 'none' ? '' : target === 'random' ? '-random' : target === 'least-likely' ? '-ll' : `-top${restarts}`;
 }
 
 /**

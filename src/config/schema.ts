@@ -27,6 +27,18 @@ export const targetSchema = z
     'Untargeted ("none"), or targeted at a random wrong class ("random", drawn from the seed) or at the class the model finds least likely on the clean image ("least-likely"). Accuracy is still the share classified as the true label.',
   );
 
+/**
+ * The targets of APGD and FAB: those of the other attacks, or "top", AutoAttack's choice for APGD-T and FAB-T: run r
+ * (restart r, counted from 0) targets the class with the (r + 2)-th largest logit on the clean image, so the restarts
+ * walk down the model's ranking of the wrong classes (restarts 9: the 9 highest-scoring wrong classes).
+ */
+export const rankedTargetSchema = z
+  .enum(['none', 'random', 'least-likely', 'top'])
+  .default('none')
+  .describe(
+    'Untargeted ("none"); a random wrong class per restart ("random"); the least likely class ("least-likely"); or "top", AutoAttack\'s APGD-T / FAB-T choice: restart r targets the class with the (r + 2)-th largest clean logit, so `restarts` counts the target classes (9 in AutoAttack; at most classes - 1 are run).',
+  );
+
 const attackCommon = {
   eps: epsSchema,
   loss: lossSchema.default('ce'),
@@ -92,10 +104,31 @@ export const apgdSchema = z
     steps: steps(100),
     restarts,
     rho: z.number().gt(0).lt(1).default(0.75).describe('Checkpoint condition: halve the step when fewer than rho of the steps since the last checkpoint raised the loss.'),
-    target: targetSchema,
+    target: rankedTargetSchema,
   })
   .strict()
-  .describe('Auto-PGD, L-infinity, with its step-size schedule and checkpoints (Croce & Hein, ICML 2020); loss "ce" is APGD-CE, "dlr" is APGD-DLR.');
+  .describe('Auto-PGD, L-infinity, with its step-size schedule and checkpoints (Croce & Hein, ICML 2020); loss "ce" is APGD-CE, "dlr" is APGD-DLR, "dlr" with target "top" and restarts 9 is AutoAttack\'s APGD-T.');
+
+const fabFields = {
+  steps: steps(100).describe('Iterations per restart (the paper\'s and AutoAttack\'s 100).'),
+  restarts: positiveInt
+    .default(1)
+    .describe('Restarts; untargeted, the later ones start from a random point at 0.5 eps; with target "top", the number of target classes.'),
+  alphaMax: z.number().gt(0).lt(1).default(0.1).describe('alpha_max: the largest weight of the step from the original image.'),
+  eta: z.number().min(1).default(1.05).describe('eta: overshoot of the projection onto the linearised boundary.'),
+  beta: z.number().gt(0).lt(1).default(0.9).describe('beta: the backward step towards the original image after an adversarial iterate.'),
+  target: rankedTargetSchema,
+};
+
+export const fabSchema = z
+  .object({ name: z.literal('fab'), eps: epsSchema.describe('Linf budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), ...fabFields })
+  .strict()
+  .describe('Fast Adaptive Boundary attack, L-infinity (Croce & Hein, ICML 2020): minimal-distortion adversarial images by projections onto the linearised decision boundary; target "top" with restarts 9 is AutoAttack\'s FAB-T.');
+
+export const fabL2Schema = z
+  .object({ name: z.literal('fab-l2'), eps: epsSchema.describe('L2 budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), ...fabFields })
+  .strict()
+  .describe('Fast Adaptive Boundary attack in L2 (Croce & Hein, ICML 2020): eps is the L2 radius over the whole image.');
 
 export const cwL2Schema = z
   .object({
@@ -117,8 +150,12 @@ export const squareSchema = z
     eps: epsSchema,
     loss: lossSchema.default('cw'),
     lossTemperature: lossTemperatureSchema.default(1),
-    queries: positiveInt.default(1000).describe('Model queries per example (the budget).'),
+    queries: positiveInt.default(1000).describe('Random-search iterations per example, one model query each, after the initial query (the reference\'s n_queries).'),
     pInit: z.number().gt(0).lt(1).default(0.8).describe('Initial share of pixels changed per query.'),
+    rescaleSchedule: z
+      .boolean()
+      .default(true)
+      .describe('true (the reference SquareAttack\'s default): the paper\'s 10,000-query p schedule squeezed into `queries`; false: p halves after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 whatever the budget, as AutoAttack runs its Square-5000.'),
     restarts,
   })
   .strict()
@@ -133,6 +170,8 @@ const innerGradientAttacks = [
   mifgsmSchema.omit({ eps: true }),
   apgdSchema.omit({ eps: true }),
   cwL2Schema.omit({ eps: true }),
+  fabSchema.omit({ eps: true }),
+  fabL2Schema.omit({ eps: true }),
 ] as const;
 export const innerGradientAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks]);
 export const innerAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks, squareSchema.omit({ eps: true })]);
@@ -153,18 +192,35 @@ export const transferSchema = z
   .strict()
   .describe('Transfer attack: adversarial images crafted on another model of the sweep, then shown to this one (Papernot et al., 2016).');
 
+/** Which ensemble `autoattack` runs; see ensembleVersion and src/attacks/autoattack.ts for the members. */
+export const AUTOATTACK_VERSIONS = ['standard', 'fast', 'custom'] as const;
+
 export const autoattackSchema = z
   .object({
     name: z.literal('autoattack'),
     eps: epsSchema,
+    version: z
+      .enum(AUTOATTACK_VERSIONS)
+      .optional()
+      .describe(
+        '"standard" (the default): AutoAttack as published, APGD-CE, APGD-T over 9 target classes, FAB-T over 9 target classes and Square with 5,000 queries. "fast": a lighter ensemble labelled autoattack-fast (APGD-CE, APGD-T with one random target, Square with 1,000 queries). "custom": the `attacks` list, labelled autoattack-custom (the default when `attacks` is given).',
+      ),
     attacks: z
       .array(innerAttackSchema)
       .min(1)
       .optional()
-      .describe('The ensemble; default APGD-CE (100 steps), APGD-DLR targeted at a random class (100 steps) and Square (1000 queries).'),
+      .describe('A custom ensemble (version "custom"); results are labelled autoattack-custom, never plain autoattack.'),
   })
   .strict()
-  .describe('AutoAttack-style ensemble (Croce & Hein, 2020): an example is robust only if it survives every attack of the ensemble.');
+  .refine((config) => config.attacks === undefined || config.version === undefined || config.version === 'custom', {
+    message: 'an `attacks` list is a custom ensemble: drop "version" or set it to "custom" (standard and fast fix their own attacks)',
+    path: ['attacks'],
+  })
+  .refine((config) => config.version !== 'custom' || config.attacks !== undefined, {
+    message: 'version "custom" needs an `attacks` list (or use "standard" or "fast")',
+    path: ['version'],
+  })
+  .describe('AutoAttack (Croce & Hein, ICML 2020): attacks run one after another, each on the examples that survived the ones before; an example is robust only if it survives every attack.');
 
 export const attackSchema = z.discriminatedUnion('name', [
   fgsmSchema,
@@ -175,6 +231,8 @@ export const attackSchema = z.discriminatedUnion('name', [
   apgdSchema,
   cwL2Schema,
   squareSchema,
+  fabSchema,
+  fabL2Schema,
   transferSchema,
   autoattackSchema,
 ]);
@@ -325,11 +383,20 @@ export type MifgsmConfig = z.output<typeof mifgsmSchema>;
 export type ApgdConfig = z.output<typeof apgdSchema>;
 export type CwL2Config = z.output<typeof cwL2Schema>;
 export type SquareConfig = z.output<typeof squareSchema>;
+export type FabConfig = z.output<typeof fabSchema>;
+export type FabL2Config = z.output<typeof fabL2Schema>;
 export type TransferConfig = z.output<typeof transferSchema>;
 export type AutoattackConfig = z.output<typeof autoattackSchema>;
 /** An attack of `transfer` or `autoattack`: a full attack config without eps. */
 export type InnerAttackConfig = z.output<typeof innerAttackSchema>;
 export type TargetMode = z.output<typeof targetSchema>;
+export type RankedTargetMode = z.output<typeof rankedTargetSchema>;
+export type AutoattackVersion = (typeof AUTOATTACK_VERSIONS)[number];
+
+/** The ensemble an `autoattack` entry runs: "custom" when it lists `attacks`, else its version, "standard" by default. */
+export function ensembleVersion(config: { version?: AutoattackVersion | undefined; attacks?: unknown[] | undefined }): AutoattackVersion {
+  return config.attacks !== undefined ? 'custom' : (config.version ?? 'standard');
+}
 /** A corruption temper can generate. */
 export type GeneratedCorruptionType = (typeof CORRUPTION_TYPES)[number];
 /** Any corruption a config can name, including those only the published files have. */
