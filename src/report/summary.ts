@@ -26,7 +26,7 @@ export interface SummaryModel {
 }
 
 export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
-export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds); an ensemble whose scale-invariant members (CW, DLR) reach the margin attacks' accuracy at the same eps is not listed.`;
+export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
 
 export const AUDIT_NOTE =
   'Per trained model: fixed-step attacks whose steps * stepSize cannot reach eps (left out of the other checks), exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR in the same attack with the same budget (each flag names its rows and its evidence; see `masking` in runs.csv).';
