@@ -52,6 +52,24 @@ describe('the command line', () => {
     assert.match(result.stderr, /attacks\[0\]\.eps/);
   });
 
+  it('validate rejects a budget that can only be a unit mistake, naming the field and the pixel value, and exits 2', () => {
+    const path = writeConfig(JSON.stringify({ ...tiny, attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 8, stepSize: 2 }] }));
+    const result = temper('validate', path);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /attacks\[1\]\.eps: expected an eps of at most 1 .*found 8; did you mean 8\/255 = 0\.0314\?/);
+    assert.match(result.stderr, /attacks\[1\]\.stepSize: expected a step size of at most 1 .*found 2/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('run with an eps of 8 writes nothing and exits 2', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify({ ...tiny, training: { ...tiny.training, adversarial: { eps: 8 } } }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm');
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /training\.adversarial\.eps: .*found 8; did you mean 8\/255 = 0\.0314\?/);
+    assert.equal(existsSync(out), false);
+  });
+
   it('run with a bad config writes nothing and exits 2', () => {
     const out = join(tempDir(), 'out');
     const path = writeConfig(JSON.stringify({ ...tiny, datasets: ['nope'] }));

@@ -91,6 +91,7 @@ export function registerCifarDataset(options: CifarDatasetOptions): void {
   const { name, archive, trainMembers, testMembers, labelBytes, labelOffset, numClasses } = options;
   registerDataset({
     name,
+    imageShape: [SIDE, SIDE, 3],
     description: options.description,
     source: `${archive.name} in <data-dir>/${archive.folder} (temper data fetch ${name}: ${archive.url})`,
     files: [archive],
