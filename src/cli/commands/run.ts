@@ -2,6 +2,8 @@
 import { resolve, join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
+import { expandGrid } from '../../config/grid.js';
+import { formatSweepCost, sweepCost } from '../../attacks/cost.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { runSweep } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
@@ -53,6 +55,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const { shard, staleSeconds } = scaleOutSettings(args);
     const outDir = resolve(args.out ?? join('results', config.name));
     const progress = progressFor({ quiet: args.quiet || args.json });
+    if (!args.quiet && !args.json) {
+      const jobs = expandGrid(config).length;
+      process.stderr.write(`${jobs} jobs in the grid; ${formatSweepCost(sweepCost(config, jobs))[0]}\n`);
+    }
     let signal: NodeJS.Signals | undefined;
     const stop = (name: NodeJS.Signals) => {
       if (signal) process.exit(name === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);

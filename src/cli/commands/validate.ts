@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { expandGrid } from '../../config/grid.js';
+import { formatSweepCost, sweepCost } from '../../attacks/cost.js';
 import { registeredNames } from '../names.js';
 
 interface ValidateArgs {
@@ -23,8 +24,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     const config = loadConfig(args.config, { overrides: args.set, names: registeredNames() });
     const jobs = expandGrid(config);
     const evaluations = config.attacks.reduce((sum, attack) => sum + attack.eps.length, 0);
+    const cost = sweepCost(config, jobs.length);
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, resolved: config }, null, 2)}\n`);
+      const attackCost = { evaluationsPerImage: cost.evaluationsPerImage, gradientsPerImage: cost.gradientsPerImage, images: cost.images, perModel: cost.perModel, total: cost.total };
+      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, attackCost, resolved: config }, null, 2)}\n`);
       return;
     }
     process.stdout.write(
@@ -32,7 +35,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         `${config.temperatures.length} temperatures x ${config.seeds.length} seeds), ${evaluations} attack evaluations per job` +
         (config.corruptions ? `, ${config.corruptions.types.length * config.corruptions.severities.length} corruption evaluations per job` : '') +
         (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${config.training.adversarial.eps})` : '') +
-        '\n',
+        '\n' +
+        formatSweepCost(cost).map((line) => `${line}\n`).join(''),
     );
   },
 };
