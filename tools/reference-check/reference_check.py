@@ -283,8 +283,6 @@ def compare(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     autoattack = import_autoattack(args.autoattack)
-    from temper_torch import load_checkpoint
-
     work = args.work or tempfile.mkdtemp(prefix='temper-reference-')
     report = {'tool': 'tools/reference-check/reference_check.py', 'results': os.path.abspath(args.results), 'torch': torch.__version__,
               'autoattack': os.path.dirname(autoattack.__file__), 'seed': args.seed, 'models': []}
@@ -299,7 +297,7 @@ def compare(args) -> int:
         log(f'{name}: exporting {samples} test images and temper\'s logits ({checkpoint})')
         export_inputs(checkpoint, job['dataset'], samples, folder, args.data_dir, record['_file'])
         x, y, temper_logits, meta = read_inputs(folder)
-        model = load_checkpoint(checkpoint)
+        model = load(checkpoint)
         logits = compare_logits(model, x, y, temper_logits)
         log(f'{name}: clean logits {"agree" if logits["agree"] else "DISAGREE"}: max |difference| {logits["maxAbsDifference"]:.2e} '
             f'(largest |z| {logits["largestLogit"]:.1f}), clean accuracy {percent(logits["cleanAccuracyTorch"])} torch / '
@@ -380,6 +378,15 @@ def log(line: str):
     print(line, file=sys.stderr, flush=True)
 
 
+def load(checkpoint: str):
+    """The checkpoint as a PyTorch module, or exit 2 naming the layer this tool does not translate."""
+    from temper_torch import UnsupportedLayer, load_checkpoint
+    try:
+        return load_checkpoint(checkpoint)
+    except UnsupportedLayer as error:
+        fail(f'{error} (the tool translates mlp, cnn-small, vgg, resnet and wide-resnet checkpoints)')
+
+
 def write_report(report: dict, path: str | None):
     if path:
         tmp = f'{path}.tmp'
@@ -392,13 +399,12 @@ def logits(args) -> int:
     """Clean-logit agreement only: one JSON line per --checkpoint/--inputs pair; exit 1 if any disagrees."""
     torch = import_torch()
     torch.set_num_threads(args.threads or 1)
-    from temper_torch import load_checkpoint
     if len(args.checkpoint) != len(args.inputs):
         fail(f'give one --inputs per --checkpoint (found {len(args.checkpoint)} and {len(args.inputs)})')
     status = 0
     for checkpoint, folder in zip(args.checkpoint, args.inputs):
         x, y, temper_logits, _ = read_inputs(folder)
-        result = {'checkpoint': checkpoint, **compare_logits(load_checkpoint(checkpoint), x, y, temper_logits)}
+        result = {'checkpoint': checkpoint, **compare_logits(load(checkpoint), x, y, temper_logits)}
         print(json.dumps(result), flush=True)
         status |= 0 if result['agree'] else 1
     return status
