@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../src/config/errors.js';
 import { loadConfig, parseConfigText } from '../src/config/load.js';
 import { buildJsonSchema, projectRoot, writeJsonSchema } from '../src/config/write-schema.js';
+import { shortBudgets } from '../src/config/units.js';
 import type { PgdConfig } from '../src/config/schema.js';
 
 const names = { datasets: ['mnist', 'synthetic'], architectures: ['mlp', 'cnn-small'] };
@@ -446,5 +447,29 @@ describe('values that can only be a unit mistake', () => {
   it('a value a --set put there is reported with that --set', () => {
     const problems = problemsOf(() => parseConfigText(JSON.stringify({ ...minimal, attacks: [{ name: 'pgd', eps: 0.3 }] }), FILE, { names: shapes, overrides: ['attacks[0].eps=8'] }));
     assert.match(problems[0]!.message, /attacks\[0\]\.eps: .*found 8; did you mean 8\/255 = 0\.0314\?; from --set attacks\[0\]\.eps=8$/);
+  });
+});
+
+describe('budgets too small to reach eps', () => {
+  it('are warnings, not errors: steps * stepSize < eps for fixed-step attacks, inside ensembles and transfer too', () => {
+    const config = parseConfigText(
+      JSON.stringify({
+        ...minimal,
+        attacks: [
+          { name: 'pgd', eps: [0.1, 0.3], steps: 5, stepSize: 0.01 },
+          { name: 'pgd', eps: 0.3, steps: 30, stepSize: 0.01 },
+          { name: 'bim', eps: 0.3, steps: 3 },
+          { name: 'autoattack', eps: 0.3, attacks: [{ name: 'mifgsm', steps: 2, stepSize: 0.1 }] },
+          { name: 'transfer', eps: 2, source: { architecture: 'mlp', temperature: 1 }, attack: { name: 'pgd-l2', steps: 10, stepSize: 0.1 } },
+        ],
+      }),
+      FILE,
+      { names },
+    );
+    assert.deepEqual(shortBudgets(config), [
+      'attacks[0]: 5 steps of 0.01 move at most 0.05, less than eps 0.1, 0.3; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+      'attacks[3].attacks[0]: 2 steps of 0.1 move at most 0.2, less than eps 0.3; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+      'attacks[4].attack: 10 steps of 0.1 move at most 1, less than eps 2; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+    ]);
   });
 });

@@ -77,3 +77,27 @@ function valueAt(input: unknown, path: PathSegment[]): unknown {
   }
   return value;
 }
+
+/**
+ * Fixed-step attacks whose steps cannot add up to their eps (steps * stepSize < eps), one sentence each: legal, but
+ * such a row measures its budget rather than the model (the masking audit flags it as budget-too-small).
+ */
+export function shortBudgets(config: ExperimentConfig): string[] {
+  const lines: string[] = [];
+  const check = (path: PathSegment[], attack: InnerAttackConfig, eps: number[]) => {
+    if (!('stepSize' in attack) || attack.stepSize === undefined || !('steps' in attack) || !['pgd', 'bim', 'mifgsm', 'pgd-l2'].includes(attack.name)) return;
+    const reach = attack.steps * attack.stepSize;
+    const short = eps.filter((value) => reach < value * (1 - 1e-9));
+    if (short.length === 0) return;
+    lines.push(
+      `${formatPath(path)}: ${attack.steps} steps of ${attack.stepSize} move at most ${formatNumber(reach)}, less than eps ${short.join(', ')}; ` +
+        `such a row measures the budget, not the model (use steps * stepSize >= eps)`,
+    );
+  };
+  config.attacks.forEach((attack, i) => {
+    if (attack.name === 'transfer') check(['attacks', i, 'attack'], attack.attack, attack.eps);
+    else if (attack.name === 'autoattack') attack.attacks?.forEach((inner, k) => check(['attacks', i, 'attacks', k], inner, attack.eps));
+    else check(['attacks', i], attack, attack.eps);
+  });
+  return lines;
+}

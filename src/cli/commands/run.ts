@@ -4,6 +4,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { expandGrid } from '../../config/grid.js';
 import { formatSweepCost, sweepCost } from '../../attacks/cost.js';
+import { shortBudgets } from '../../config/units.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { runSweep } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
@@ -58,6 +59,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (!args.quiet && !args.json) {
       const jobs = expandGrid(config).length;
       process.stderr.write(`${jobs} jobs in the grid; ${formatSweepCost(sweepCost(config, jobs))[0]}\n`);
+      for (const line of shortBudgets(config)) process.stderr.write(`warning: ${line}\n`);
     }
     let signal: NodeJS.Signals | undefined;
     const stop = (name: NodeJS.Signals) => {

@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { expandGrid } from '../../config/grid.js';
 import { formatSweepCost, sweepCost } from '../../attacks/cost.js';
+import { shortBudgets } from '../../config/units.js';
 import { registeredNames } from '../names.js';
 
 interface ValidateArgs {
@@ -27,7 +28,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     const cost = sweepCost(config, jobs.length);
     if (args.json) {
       const attackCost = { evaluationsPerImage: cost.evaluationsPerImage, gradientsPerImage: cost.gradientsPerImage, images: cost.images, perModel: cost.perModel, total: cost.total };
-      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, attackCost, resolved: config }, null, 2)}\n`);
+      const warnings = shortBudgets(config);
+      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, attackCost, warnings, resolved: config }, null, 2)}\n`);
       return;
     }
     process.stdout.write(
@@ -38,5 +40,6 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         '\n' +
         formatSweepCost(cost).map((line) => `${line}\n`).join(''),
     );
+    for (const line of shortBudgets(config)) process.stderr.write(`warning: ${line}\n`);
   },
 };
