@@ -2,6 +2,7 @@
 // (most often 8 for 8/255) or an L2 budget above the largest distance between two images of the dataset is a unit
 // mistake. Reported as config errors, with the value in pixel units as the likely fix.
 import { attackNorm } from '../attacks/index.js';
+import { FIXED_STEP_ATTACKS } from '../eval/masking.js';
 import { formatPath, problem, type ConfigProblem, type PathSegment } from './errors.js';
 import type { ExperimentConfig, InnerAttackConfig } from './schema.js';
 
@@ -85,7 +86,7 @@ function valueAt(input: unknown, path: PathSegment[]): unknown {
 export function shortBudgets(config: ExperimentConfig): string[] {
   const lines: string[] = [];
   const check = (path: PathSegment[], attack: InnerAttackConfig, eps: number[]) => {
-    if (!('stepSize' in attack) || attack.stepSize === undefined || !('steps' in attack) || !['pgd', 'bim', 'mifgsm', 'pgd-l2'].includes(attack.name)) return;
+    if (!('stepSize' in attack) || attack.stepSize === undefined || !('steps' in attack) || !FIXED_STEP_ATTACKS.has(attack.name)) return;
     const reach = attack.steps * attack.stepSize;
     const short = eps.filter((value) => reach < value * (1 - 1e-9));
     if (short.length === 0) return;

@@ -25,7 +25,7 @@ export const MASKING_THRESHOLDS = {
 } as const;
 
 /** Attacks that move a fixed distance per step (a signed step in Linf, a unit-norm step in L2): steps * stepSize bounds how far they get. */
-const FIXED_STEP_ATTACKS = new Set(['pgd', 'bim', 'mifgsm', 'pgd-l2']);
+export const FIXED_STEP_ATTACKS: ReadonlySet<string> = new Set(['pgd', 'bim', 'mifgsm', 'pgd-l2']);
 
 /** The attack whose steps a row took: the attack itself, or for a transfer row the one run on the surrogate. */
 function steppingAttack(row: AttackResult): string {

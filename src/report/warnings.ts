@@ -74,7 +74,10 @@ export function gradientMaskingWarnings(records: RunRecord[]): GradientMaskingWa
     }));
 }
 
-/** The members of an ensemble row (its params.attacks, "apgd100-ce(T=1) + apgd100-dlr-random + square1000-cw") whose loss does not change when the logits are rescaled. */
+/**
+ * The members of an ensemble row (its params.attacks, "apgd100-ce(T=1) + apgd100-dlr-random + square1000-cw") that do
+ * not change when the logits are rescaled: CW-margin and DLR losses, CW-L2, and FAB (its steps divide by the gradient).
+ */
 export function scaleInvariantMembers(row: Pick<AttackResult, 'params'>): string[] {
   const members = typeof row.params['attacks'] === 'string' ? row.params['attacks'].split(' + ') : [];
   return members.filter((member) => /-(cw|dlr)(-|$)/.test(member) || member.startsWith('cwl2-') || member.startsWith('fab'));
