@@ -25,7 +25,9 @@ Usage (PyTorch from Debian: use /usr/bin/python3, not a pyenv python3):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import io
 import json
 import math
 import os
@@ -192,10 +194,10 @@ class Scaled:
 
 
 def run_reference(autoattack, model, x, y, eps: float, members: list[dict], seed: int, batch: int,
-                  resume: tuple[list[dict], object] | None = None) -> tuple[object, float]:
+                  resume: tuple[list[dict], object] | None = None) -> tuple[object, float, list[str]]:
     """
     Per-example robustness (bool tensor) under the reference ensemble of `members` (one member: that attack alone),
-    and the seconds it took. `resume` = (the first members, their robustness): the rest of the ensemble then runs on
+    the seconds it took, and the warnings of AutoAttack's own checks (zero gradients, Square stronger than the rest). `resume` = (the first members, their robustness): the rest of the ensemble then runs on
     the examples those left standing, in their order, which is what AutoAttack itself does after them (same batches,
     same seed per attack), without running them again.
     """
@@ -205,11 +207,11 @@ def run_reference(autoattack, model, x, y, eps: float, members: list[dict], seed
         members = members[len(done):]
         standing = robust.nonzero().flatten()
         if standing.numel() == 0:
-            return robust.clone(), 0.0
-        rest, seconds = run_reference(autoattack, model, x[standing], y[standing], eps, members, seed, batch)
+            return robust.clone(), 0.0, []
+        rest, seconds, warnings = run_reference(autoattack, model, x[standing], y[standing], eps, members, seed, batch)
         combined = robust.clone()
         combined[standing] = rest
-        return combined, seconds
+        return combined, seconds, warnings
     kinds = [m['kind'] for m in members]
     # apgd-ce and apgd-dlr share the reference's one APGD instance, so they must share its settings.
     untargeted = {(m['n_iter'], m['n_restarts'], m['rho'], m.get('temperature', 1.0)) for m in members if m['kind'] in ('apgd-ce', 'apgd-dlr')}
@@ -230,13 +232,16 @@ def run_reference(autoattack, model, x, y, eps: float, members: list[dict], seed
             q = aa.square
             q.n_queries, q.p_init, q.n_restarts, q.loss, q.rescale_schedule = m['n_queries'], m['p_init'], m['n_restarts'], m['loss'], m['resc_schedule']
     started = time.time()
-    adversarial = aa.run_standard_evaluation(x, y, bs=batch)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        adversarial = aa.run_standard_evaluation(x, y, bs=batch)
     seconds = time.time() - started
+    warnings = sorted({line.strip() for line in printed.getvalue().splitlines() if line.strip().lower().startswith('warning')})
     # Checked rather than trusted: every adversarial image within eps of its clean image and in [0, 1].
     distance = (adversarial - x).abs().reshape(x.shape[0], -1).max(1).values.max().item()
     if distance > eps + 1e-6 or adversarial.min().item() < 0 or adversarial.max().item() > 1:
         raise ValueError(f'reference adversarials leave the eps-ball or [0, 1]: max Linf distance {distance}')
-    return predict(model, adversarial).argmax(1) == y, seconds
+    return predict(model, adversarial).argmax(1) == y, seconds, warnings
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -320,18 +325,19 @@ def compare(args) -> int:
             continue
         for m in models:
             for attack, eps, temper, members, note in phase_rows(phase, m, wanted):
-                row = {'attack': attack, 'eps': eps, 'temper': temper, 'reference': None, 'referenceSeconds': None,
+                row = {'attack': attack, 'eps': eps, 'temper': temper, 'reference': None, 'referenceSeconds': None, 'referenceWarnings': [],
                        'referenceAttack': note if members is None else ' + '.join(describe(x) for x in members) + (f' ({note})' if note else '')}
                 if members is not None:
                     try:
-                        robust, row['referenceSeconds'] = reference(m, members, eps, args, autoattack)
+                        robust, row['referenceSeconds'], row['referenceWarnings'] = reference(m, members, eps, args, autoattack)
                         row['reference'] = robust.float().mean().item()
                     except ValueError as error:
                         row['referenceAttack'] = f'not compared: {error}'
                 m['entry']['rows'].append(row)
                 write_report(report, args.json)
     for m in models:
-        print(f'\n### {m["name"]} ({m["entry"]["samples"]} test images)\n\n{table(m["entry"]["rows"])}\n', flush=True)
+        notes = [f'- {r["attack"]} at eps {r["eps"]:g}: AutoAttack says: {w}' for r in m['entry']['rows'] for w in r['referenceWarnings']]
+        print(f'\n### {m["name"]} ({m["entry"]["samples"]} test images)\n\n{table(m["entry"]["rows"])}\n' + ''.join(f'{n}\n' for n in notes), flush=True)
     write_report(report, args.json)
     return status
 
@@ -368,10 +374,12 @@ def reference(m: dict, members: list[dict], eps: float, args, autoattack):
     resume = next(((members[:j], cache[key(members[:j])][0]) for j in range(len(members) - 1, 0, -1) if key(members[:j]) in cache), None)
     label = ' + '.join(describe(x) for x in members)
     log(f'{m["name"]}: reference {label} at eps {eps:g}' + (f' (resuming after {len(resume[0])} members already run)' if resume else '') + '...')
-    robust, seconds = run_reference(autoattack, m['model'], m['x'], m['y'], eps, members, args.seed, args.batch, resume)
-    cache[key(members)] = (robust, seconds)
+    robust, seconds, warnings = run_reference(autoattack, m['model'], m['x'], m['y'], eps, members, args.seed, args.batch, resume)
+    cache[key(members)] = (robust, seconds, warnings)
     log(f'{m["name"]}: reference {label} at eps {eps:g}: {percent(robust.float().mean().item())} ({seconds:.0f} s)')
-    return robust, seconds
+    for warning in warnings:
+        log(f'{m["name"]}: reference {label} at eps {eps:g}: AutoAttack says: {warning}')
+    return robust, seconds, warnings
 
 
 def log(line: str):
