@@ -67,7 +67,7 @@ export interface Calibration {
 
 /** One gradient-masking symptom found in a model's results (Athalye et al., 2018; Carlini et al., 2019). */
 export interface MaskingFlag {
-  check: 'zero-gradient' | 'iterative-not-stronger' | 'no-collapse' | 'black-box-stronger' | 'ce-above-margin';
+  check: 'budget-too-small' | 'zero-gradient' | 'iterative-not-stronger' | 'no-collapse' | 'black-box-stronger' | 'ce-above-margin';
   /** Labels of the rows that triggered it. */
   rows: string[];
   /** One sentence for people: the numbers and what they suggest. */

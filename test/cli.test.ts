@@ -42,6 +42,8 @@ describe('the command line', () => {
     const result = temper('validate', 'configs/quickstart.json');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /ok — 5 jobs/);
+    assert.match(result.stdout, /^attack cost: at most 86 model evaluations per image \(82 of them gradients\) x 1,000 images = 86,000 per trained model, 430,000 for the 5 models$/m);
+    assert.match(result.stdout, /^ {2}pgd40-cw {7}41 \(40 steps\)$/m);
   });
 
   it('validate lists every error with file and path, and exits 2', () => {
@@ -50,6 +52,24 @@ describe('the command line', () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: temperatures\\[0\\]`));
     assert.match(result.stderr, /attacks\[0\]\.eps/);
+  });
+
+  it('validate rejects a budget that can only be a unit mistake, naming the field and the pixel value, and exits 2', () => {
+    const path = writeConfig(JSON.stringify({ ...tiny, attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 8, stepSize: 2 }] }));
+    const result = temper('validate', path);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /attacks\[1\]\.eps: expected an eps of at most 1 .*found 8; did you mean 8\/255 = 0\.0314\?/);
+    assert.match(result.stderr, /attacks\[1\]\.stepSize: expected a step size of at most 1 .*found 2/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('run with an eps of 8 writes nothing and exits 2', () => {
+    const out = join(tempDir(), 'out');
+    const path = writeConfig(JSON.stringify({ ...tiny, training: { ...tiny.training, adversarial: { eps: 8 } } }));
+    const result = temper('run', path, '--out', out, '--backend', 'wasm');
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /training\.adversarial\.eps: .*found 8; did you mean 8\/255 = 0\.0314\?/);
+    assert.equal(existsSync(out), false);
   });
 
   it('run with a bad config writes nothing and exits 2', () => {
@@ -103,6 +123,7 @@ describe('the command line', () => {
     const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [1, 1e-45] }));
     const result = temper('run', path, '--out', out, '--backend', 'wasm');
     assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /^2 jobs in the grid; attack cost: at most 2 model evaluations per image \(1 of them gradients\) x 64 images = 128 per trained model, 256 for the 2 models$/m);
     assert.match(result.stderr, /FAILED: training loss became NaN/);
     assert.equal(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n').length, 1 + 2 * 2);
   });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../src/config/errors.js';
 import { loadConfig, parseConfigText } from '../src/config/load.js';
 import { buildJsonSchema, projectRoot, writeJsonSchema } from '../src/config/write-schema.js';
+import { shortBudgets } from '../src/config/units.js';
 import type { PgdConfig } from '../src/config/schema.js';
 
 const names = { datasets: ['mnist', 'synthetic'], architectures: ['mlp', 'cnn-small'] };
@@ -390,5 +391,115 @@ describe('the published JSON Schema', () => {
   it('is written under the project root, wherever the compiled script lives', () => {
     const root = projectRoot();
     assert.equal(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).name, 'temper');
+  });
+});
+
+describe('values that can only be a unit mistake', () => {
+  const shapes = { ...names, imageShapes: { mnist: [28, 28, 1] as [number, number, number], synthetic: [12, 12, 1] as [number, number, number] } };
+  /** The problems of the config, none when it loads. */
+  const problemsWith = (config: Record<string, unknown>): ConfigProblem[] => {
+    try {
+      parseConfigText(JSON.stringify({ ...minimal, ...config }), FILE, { names: shapes });
+      return [];
+    } catch {
+      return problemsOf(() => parseConfigText(JSON.stringify({ ...minimal, ...config }), FILE, { names: shapes }));
+    }
+  };
+  const paths = (problems: ConfigProblem[]) => problems.map((p) => p.path);
+
+  it('an Linf eps above 1 is an error naming the field and suggesting eps / 255', () => {
+    const [problem] = problemsWith({ attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 8 }] });
+    assertOneProblem([problem!], { path: 'attacks[1].eps', found: '8' });
+    assert.match(problem!.message, /^configs\/x\.json: attacks\[1\]\.eps: expected an eps of at most 1 \(Linf in pixel units; images are in \[0, 1\]\), found 8; did you mean 8\/255 = 0\.0314\?$/);
+    // In a list, the entry; every Linf attack and the attacks inside transfer and autoattack.
+    assert.deepEqual(paths(problemsWith({ attacks: [{ name: 'fgsm', eps: [0.1, 16] }] })), ['attacks[0].eps[1]']);
+    assert.deepEqual(paths(problemsWith({ attacks: [{ name: 'square', eps: 4 }, { name: 'autoattack', eps: [2] }, { name: 'apgd', eps: 1.5 }] })), [
+      'attacks[0].eps',
+      'attacks[1].eps[0]',
+      'attacks[2].eps',
+    ]);
+    // 1 itself is a (large) budget, not a typo.
+    assert.deepEqual(problemsWith({ attacks: [{ name: 'pgd', eps: [0, 0.5, 1] }] }), []);
+  });
+
+  it('an L2 eps above the largest distance between two of the dataset\'s images is an error', () => {
+    // sqrt(28 * 28 * 1) = 28 on mnist; with synthetic in the grid too, sqrt(12 * 12) = 12 bounds it.
+    assert.deepEqual(problemsWith({ attacks: [{ name: 'pgd-l2', eps: [0.5, 28] }, { name: 'cw-l2', eps: 3 }] }), []);
+    const [problem] = problemsWith({ attacks: [{ name: 'pgd-l2', eps: [0.5, 128] }] });
+    assertOneProblem([problem!], { path: 'attacks[0].eps[1]', found: '128' });
+    assert.match(problem!.message, /at most 28 \(L2 in pixel units; no two mnist images are further apart than sqrt\(28\*28\*1\) = 28\), found 128; did you mean 128\/255 = 0\.502\?/);
+    assert.deepEqual(paths(problemsWith({ datasets: ['mnist', 'synthetic'], attacks: [{ name: 'cw-l2', eps: 20 }] })), ['attacks[0].eps']);
+    // A transfer attack's eps is in the norm of the attack it runs on the surrogate.
+    const transfer = { name: 'transfer', eps: 20, source: { architecture: 'mlp', temperature: 1 }, attack: { name: 'pgd-l2' } };
+    assert.deepEqual(problemsWith({ attacks: [transfer] }), []);
+    assert.deepEqual(paths(problemsWith({ attacks: [{ ...transfer, attack: { name: 'pgd' } }] })), ['attacks[0].eps']);
+  });
+
+  it('an Linf step size above 1 is an error, inside transfer and autoattack too', () => {
+    const problems = problemsWith({
+      attacks: [
+        { name: 'pgd', eps: 0.3, stepSize: 2 },
+        { name: 'bim', eps: 0.3, stepSize: 0.01 },
+        { name: 'mifgsm', eps: 0.3, stepSize: 1.5 },
+        { name: 'autoattack', eps: 0.3, attacks: [{ name: 'pgd', stepSize: 3 }] },
+        { name: 'transfer', eps: 0.3, source: { architecture: 'mlp', temperature: 1 }, attack: { name: 'bim', stepSize: 4 } },
+      ],
+    });
+    assert.deepEqual(paths(problems), ['attacks[0].stepSize', 'attacks[2].stepSize', 'attacks[3].attacks[0].stepSize', 'attacks[4].attack.stepSize']);
+    assert.match(problems[0]!.message, /expected a step size of at most 1 .*found 2; did you mean 2\/255 = 0\.00784\?/);
+  });
+
+  it('adversarial training with an eps or step size above 1 is an error', () => {
+    const problems = problemsWith({ training: { adversarial: { eps: 8, stepSize: 2 } } });
+    assert.deepEqual(paths(problems), ['training.adversarial.eps', 'training.adversarial.stepSize']);
+    assert.match(problems[0]!.message, /did you mean 8\/255 = 0\.0314\?/);
+    assert.deepEqual(problemsWith({ training: { adversarial: { eps: 0.3 } } }), []);
+  });
+
+  it('the schema already rejects the other impossible values, naming each field', () => {
+    const problems = problemsWith({
+      temperatures: [0, -1],
+      attacks: [{ name: 'pgd', eps: -0.1, lossTemperature: 0 }],
+      training: { labelSmoothing: 1, optimizer: { lr: 0 } },
+      eval: { samples: -5 },
+    });
+    assert.deepEqual(paths(problems).sort(), [
+      'attacks[0].eps',
+      'attacks[0].lossTemperature',
+      'eval.samples',
+      'temperatures[0]',
+      'temperatures[1]',
+      'training.labelSmoothing',
+      'training.optimizer.lr',
+    ]);
+  });
+
+  it('a value a --set put there is reported with that --set', () => {
+    const problems = problemsOf(() => parseConfigText(JSON.stringify({ ...minimal, attacks: [{ name: 'pgd', eps: 0.3 }] }), FILE, { names: shapes, overrides: ['attacks[0].eps=8'] }));
+    assert.match(problems[0]!.message, /attacks\[0\]\.eps: .*found 8; did you mean 8\/255 = 0\.0314\?; from --set attacks\[0\]\.eps=8$/);
+  });
+});
+
+describe('budgets too small to reach eps', () => {
+  it('are warnings, not errors: steps * stepSize < eps for fixed-step attacks, inside ensembles and transfer too', () => {
+    const config = parseConfigText(
+      JSON.stringify({
+        ...minimal,
+        attacks: [
+          { name: 'pgd', eps: [0.1, 0.3], steps: 5, stepSize: 0.01 },
+          { name: 'pgd', eps: 0.3, steps: 30, stepSize: 0.01 },
+          { name: 'bim', eps: 0.3, steps: 3 },
+          { name: 'autoattack', eps: 0.3, attacks: [{ name: 'mifgsm', steps: 2, stepSize: 0.1 }] },
+          { name: 'transfer', eps: 2, source: { architecture: 'mlp', temperature: 1 }, attack: { name: 'pgd-l2', steps: 10, stepSize: 0.1 } },
+        ],
+      }),
+      FILE,
+      { names },
+    );
+    assert.deepEqual(shortBudgets(config), [
+      'attacks[0]: 5 steps of 0.01 move at most 0.05, less than eps 0.1, 0.3; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+      'attacks[3].attacks[0]: 2 steps of 0.1 move at most 0.2, less than eps 0.3; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+      'attacks[4].attack: 10 steps of 0.1 move at most 1, less than eps 2; such a row measures the budget, not the model (use steps * stepSize >= eps)',
+    ]);
   });
 });

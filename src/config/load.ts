@@ -6,6 +6,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import YAML from 'yaml';
 import { configSchema, type ExperimentConfig } from './schema.js';
 import { listText, takesList } from './keys.js';
+import { unitProblems } from './units.js';
 import {
   adviceText,
   ConfigError,
@@ -24,8 +25,11 @@ import {
 export interface LoadOptions {
   /** `--set key=value` overrides, applied in order: `training.epochs=1`, `temperatures=[1,5]`, `attacks[0].eps=0.2`. */
   overrides?: string[];
-  /** Registered names; a config naming anything else is rejected with the list of these. */
-  names: { datasets: string[]; architectures: string[] };
+  /**
+   * Registered names; a config naming anything else is rejected with the list of these. `imageShapes` ([h, w, c] per
+   * dataset) bounds L2 budgets; without it only Linf values are checked for unit mistakes.
+   */
+  names: { datasets: string[]; architectures: string[]; imageShapes?: Record<string, [number, number, number]> };
 }
 
 const FORMATS: Record<string, 'json' | 'yaml'> = { '.json': 'json', '.jsonc': 'json', '.yaml': 'yaml', '.yml': 'yaml' };
@@ -80,6 +84,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions): 
     ...checkNames(input, opts.names, file, hintFor),
     ...checkDuplicates(input, file, hintFor),
     ...(result.success ? checkTransferSources(result.data, file, hintFor) : []),
+    ...(result.success ? unitProblems(result.data, { file, input, imageShapes: opts.names.imageShapes, hintFor }) : []),
   ];
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   return result.data;

@@ -91,6 +91,8 @@ export function registerCifarDataset(options: CifarDatasetOptions): void {
   const { name, archive, trainMembers, testMembers, labelBytes, labelOffset, numClasses } = options;
   registerDataset({
     name,
+    imageShape: [SIDE, SIDE, 3],
+    numClasses,
     description: options.description,
     source: `${archive.name} in <data-dir>/${archive.folder} (temper data fetch ${name}: ${archive.url})`,
     files: [archive],

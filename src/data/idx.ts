@@ -92,6 +92,8 @@ export function registerIdxDataset({ name, description, source, files, normaliza
   const all = [files.trainImages, files.trainLabels, files.testImages, files.testLabels];
   registerDataset({
     name,
+    imageShape: [28, 28, 1],
+    numClasses,
     description,
     source,
     files: all,

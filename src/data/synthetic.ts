@@ -40,6 +40,8 @@ export function makeSynthetic(): Dataset {
 
 registerDataset({
   name: 'synthetic',
+  imageShape: SYNTHETIC_SHAPE,
+  numClasses: CLASSES,
   description: `generated ${SYNTHETIC_SHAPE.join('x')} patterns, ${CLASSES} classes, ${TRAIN} train / ${TEST} test (for tests and smoke runs)`,
   source: 'generated from a fixed seed',
   present: () => true,

@@ -159,6 +159,8 @@ async function loadTinyImageNet(context: DataContext): Promise<Dataset> {
 
 registerDataset({
   name: NAME,
+  imageShape: [SIDE, SIDE, 3],
+  numClasses: 200,
   description: 'Tiny-ImageNet (64x64x3, 200 classes): 100,000 train / 10,000 labelled val images as the test split',
   source: `${ARCHIVE.name} in <data-dir>/${NAME} (temper data fetch ${NAME}: ${ARCHIVE.url}); decoded once into a cache beside it`,
   files: [ARCHIVE],

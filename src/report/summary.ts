@@ -50,7 +50,7 @@ export function tableNote(tables: PivotTable[]): string {
 export const WARNINGS_NOTE = `Cells where more than ${ZERO_GRAD_WARNING_THRESHOLD * 100}% of input gradients were exactly zero (mean over seeds).`;
 
 export const AUDIT_NOTE =
-  'Per trained model: exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR at the same eps (each flag names its rows; see `masking` in runs.csv).';
+  'Per trained model: fixed-step attacks whose steps * stepSize cannot reach eps (left out of the other checks), exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR in the same attack with the same budget (each flag names its rows and its evidence; see `masking` in runs.csv).';
 export const CALIBRATION_NOTE = 'On the clean eval images: expected calibration error (15 bins) and mean negative log-likelihood of softmax(z / T), at the training temperature and at T = 1; mean over seeds.';
 
 export function summaryModel(allRecords: RunRecord[], description?: string): SummaryModel {

@@ -2,6 +2,9 @@
 import { resolve, join } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
+import { expandGrid } from '../../config/grid.js';
+import { configClasses, formatSweepCost, sweepCost } from '../../attacks/cost.js';
+import { shortBudgets } from '../../config/units.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { runSweep, type SweepResult } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
@@ -62,6 +65,11 @@ export const runCommand: TemperCommand<RunArgs> = {
     const outDir = resolve(args.out ?? join('results', config.name));
     const quiet = args.quiet || args.json;
     const progress = progressFor({ quiet });
+    if (!quiet) {
+      const jobs = expandGrid(config).length;
+      process.stderr.write(`${plural(jobs, 'job')} in the grid; ${formatSweepCost(sweepCost(config, jobs, configClasses(config)))[0]}\n`);
+      for (const line of shortBudgets(config)) process.stderr.write(`warning: ${line}\n`);
+    }
     let signal: NodeJS.Signals | undefined;
     const stop = (name: NodeJS.Signals) => {
       if (signal) process.exit(name === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);

@@ -2,6 +2,8 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
 import { expandGrid } from '../../config/grid.js';
+import { configClasses, formatSweepCost, sweepCost } from '../../attacks/cost.js';
+import { shortBudgets } from '../../config/units.js';
 import { registeredNames } from '../names.js';
 import { withExamples, type Example, type TemperCommand } from '../help.js';
 import { SET_OPTION } from './run.js';
@@ -31,8 +33,11 @@ export const validateCommand: TemperCommand<ValidateArgs> = {
     const config = loadConfig(args.config, { overrides: args.set ?? [], names: registeredNames() });
     const jobs = expandGrid(config);
     const evaluations = config.attacks.reduce((sum, attack) => sum + attack.eps.length, 0);
+    const cost = sweepCost(config, jobs.length, configClasses(config));
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, resolved: config }, null, 2)}\n`);
+      const attackCost = { evaluationsPerImage: cost.evaluationsPerImage, images: cost.images, perModel: cost.perModel, total: cost.total };
+      const warnings = shortBudgets(config);
+      process.stdout.write(`${JSON.stringify({ valid: true, config: args.config, jobs: jobs.length, attacksPerJob: evaluations, attackCost, warnings, resolved: config }, null, 2)}\n`);
       return;
     }
     process.stdout.write(
@@ -41,7 +46,9 @@ export const validateCommand: TemperCommand<ValidateArgs> = {
         `${plural(config.seeds.length, 'seed')}), ${plural(evaluations, 'attack evaluation')} per job` +
         (config.corruptions ? `, ${plural(config.corruptions.types.length * config.corruptions.severities.length, 'corruption evaluation')} per job` : '') +
         (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${config.training.adversarial.eps})` : '') +
-        '\n',
+        '\n' +
+        formatSweepCost(cost).map((line) => `${line}\n`).join(''),
     );
+    for (const line of shortBudgets(config)) process.stderr.write(`warning: ${line}\n`);
   },
 };

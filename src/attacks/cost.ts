@@ -1,0 +1,68 @@
+// What a sweep's attacks cost, from the config alone, so `temper validate` and the start of `temper run` can show what
+// a sweep will spend before it spends it. Each attack states its own cost (AttackSpec.cost, in forward-pass
+// equivalents: a forward pass 1, an input gradient 2); this sums them over the attacks, eps values, images and models.
+import { attackLabels } from '../config/grid.js';
+import type { AttackConfig, ExperimentConfig, InnerAttackConfig } from '../config/schema.js';
+import { attackCost as specCost } from './registry.js';
+import type { CostContext } from './attack.js';
+import { datasetSpec } from '../data/index.js';
+
+/** The most classes among the config's datasets: the cost of FAB and of "top" targets grows with it. */
+export function configClasses(config: ExperimentConfig): number {
+  return Math.max(...config.datasets.map((name) => datasetSpec(name).numClasses));
+}
+
+export interface AttackCost {
+  /** Forward-pass equivalents per image at one eps; an upper bound for ensembles and early-stopping attacks. */
+  evaluationsPerImage: number;
+}
+
+/** The cost of one row (one eps) of `config` on a dataset of `context.classes` classes. */
+export function attackCost(config: AttackConfig | InnerAttackConfig, context: CostContext): AttackCost {
+  return { evaluationsPerImage: specCost(config, context) };
+}
+
+export interface SweepCost {
+  rows: { attack: string; epsCount: number; cost: AttackCost }[];
+  /** Forward-pass equivalents per image over every attack and eps of one trained model. */
+  evaluationsPerImage: number;
+  /** eval.samples: the images each model is attacked on (fewer if the test split is smaller). */
+  images: number;
+  perModel: number;
+  models: number;
+  total: number;
+}
+
+/**
+ * The attack cost of a whole sweep: per image, per trained model (times eval.samples) and in total (times the models).
+ * `classes` is the largest class count among the config's datasets (FAB and targeted attacks grow with it).
+ */
+export function sweepCost(config: ExperimentConfig, models: number, classes: number): SweepCost {
+  const labels = attackLabels(config.attacks);
+  const rows = config.attacks.map((attack, i) => ({ attack: familyOf(labels[i]![0]!), epsCount: attack.eps.length, cost: attackCost(attack, { classes }) }));
+  const evaluationsPerImage = rows.reduce((sum, row) => sum + row.epsCount * row.cost.evaluationsPerImage, 0);
+  const images = config.eval.samples;
+  return { rows, evaluationsPerImage, images, perModel: evaluationsPerImage * images, models, total: evaluationsPerImage * images * models };
+}
+
+/** Lines for people: the total first, then one line per attack entry. */
+export function formatSweepCost(cost: SweepCost): string[] {
+  if (cost.rows.length === 0) return ['attack cost: no attacks'];
+  const head =
+    `attack cost: at most ${formatCount(cost.evaluationsPerImage)} forward passes per image (a gradient counts 2) ` +
+    `x ${formatCount(cost.images)} images = ${formatCount(cost.perModel)} per trained model, ${formatCount(cost.total)} for the ${formatCount(cost.models)} model${cost.models === 1 ? '' : 's'}`;
+  const width = Math.max(...cost.rows.map((row) => row.attack.length));
+  const lines = cost.rows.map(({ attack, epsCount, cost: c }) => `  ${attack.padEnd(width)}  ${formatCount(c.evaluationsPerImage)}${epsCount === 1 ? '' : ` x ${epsCount} eps`}`);
+  return [head, ...lines];
+}
+
+function familyOf(label: string): string {
+  return label.slice(0, label.lastIndexOf('@'));
+}
+
+/** 1234567 -> "1.23M", 12345 -> "12,345". */
+export function formatCount(value: number): string {
+  if (value >= 1e9) return `${Number((value / 1e9).toPrecision(3))}G`;
+  if (value >= 1e6) return `${Number((value / 1e6).toPrecision(3))}M`;
+  return value.toLocaleString('en-US');
+}
