@@ -42,7 +42,7 @@ describe('the command line', () => {
     const result = temper('validate', 'configs/quickstart.json');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /ok — 5 jobs/);
-    assert.match(result.stdout, /^attack cost: at most 86 model evaluations per image \(82 of them gradients\) x 1,000 images = 86,000 per trained model, 430,000 for the 5 models$/m);
+    assert.match(result.stdout, /^attack cost: at most 168 forward passes per image \(a gradient counts 2\) x 1,000 images = 168,000 per trained model, 840,000 for the 5 models$/m);
     assert.match(result.stdout, /^ {2}pgd40-cw {7}41 \(40 steps\)$/m);
   });
 
@@ -123,7 +123,7 @@ describe('the command line', () => {
     const path = writeConfig(JSON.stringify({ ...tiny, temperatures: [1, 1e-45] }));
     const result = temper('run', path, '--out', out, '--backend', 'wasm');
     assert.equal(result.status, 1, result.stderr);
-    assert.match(result.stderr, /^2 jobs in the grid; attack cost: at most 2 model evaluations per image \(1 of them gradients\) x 64 images = 128 per trained model, 256 for the 2 models$/m);
+    assert.match(result.stderr, /^2 jobs in the grid; attack cost: at most 3 forward passes per image \(a gradient counts 2\) x 64 images = 192 per trained model, 384 for the 2 models$/m);
     assert.match(result.stderr, /FAILED: training loss became NaN/);
     assert.equal(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n').length, 1 + 2 * 2);
   });
