@@ -43,7 +43,7 @@ describe('the command line', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /ok — 5 jobs/);
     assert.match(result.stdout, /^attack cost: at most 168 forward passes per image \(a gradient counts 2\) x 1,000 images = 168,000 per trained model, 840,000 for the 5 models$/m);
-    assert.match(result.stdout, /^ {2}pgd40-cw {7}41 \(40 steps\)$/m);
+    assert.match(result.stdout, /^ {2}pgd40-cw {7}81$/m);
   });
 
   it('validate lists every error with file and path, and exits 2', () => {
