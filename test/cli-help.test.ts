@@ -137,7 +137,7 @@ describe('mistakes on the command line get a way forward', () => {
     const path = writeConfigFile({ name: 'set', datasets: ['synthetic'], architectures: ['mlp'], temperatures: [1, 5], attacks: [{ name: 'fgsm', eps: 0.1 }] });
     const result = temper(['validate', '--set', 'training.epochs=1', path, '--set', 'temperatures=[1]']);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /ok — 1 job \(1 dataset x 1 architecture x 1 temperature x 1 seed\), 1 attack evaluation per job\n$/);
+    assert.match(result.stdout, /ok — 1 job \(1 dataset x 1 architecture x 1 temperature x 1 seed\), 1 attack evaluation per job\n/);
   });
 
   it('the command exits 2 with one line per mistake and writes nothing', () => {
