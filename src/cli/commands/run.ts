@@ -6,6 +6,7 @@ import { expandGrid } from '../../config/grid.js';
 import { configClasses, formatSweepCost, sweepCost } from '../../attacks/cost.js';
 import { shortBudgets } from '../../config/units.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
+import { wasmThreadCount } from '../../backend/wasm-threads.js';
 import { runSweep, type SweepResult } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
 import { resolveShard, ShardError, type Shard } from '../../runner/shard.js';
@@ -65,6 +66,8 @@ export const runCommand: TemperCommand<RunArgs> = {
     const outDir = resolve(args.out ?? join('results', config.name));
     const quiet = args.quiet || args.json;
     const progress = progressFor({ quiet });
+    // Settings read from the environment fail here, before the cost line, so a mistake prints its message alone.
+    wasmThreadCount();
     if (!quiet) {
       const jobs = expandGrid(config).length;
       process.stderr.write(`${plural(jobs, 'job')} in the grid; ${formatSweepCost(sweepCost(config, jobs, configClasses(config)))[0]}\n`);
