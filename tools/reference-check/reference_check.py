@@ -144,23 +144,33 @@ def member_of(config: dict, model_temperature: float) -> tuple[dict | None, str]
         if target == 'none' and loss in ('ce', 'dlr'):
             t = loss_temperature(config, model_temperature) if loss == 'ce' else 1.0
             return {'kind': 'apgd-' + loss, 'n_restarts': config.get('restarts', 1), 'temperature': t, **common}, ''
+        if target == 'top' and loss == 'dlr':
+            return {'kind': 'apgd-t', 'n_target_classes': config.get('restarts', 1), **common}, ''
         if target == 'random' and loss == 'dlr':
             note = 'reference targets the most likely wrong classes, temper random ones'
             return {'kind': 'apgd-t', 'n_target_classes': config.get('restarts', 1), **common}, note
         return None, f'AutoAttack has no APGD with loss {loss} and target {target}'
+    if name == 'fab':
+        target = config.get('target', 'none')
+        common = {'n_iter': config['steps'], 'alpha_max': config.get('alphaMax', 0.1), 'eta': config.get('eta', 1.05), 'beta': config.get('beta', 0.9)}
+        if target == 'none':
+            return {'kind': 'fab', 'n_restarts': config.get('restarts', 1), **common}, ''
+        if target == 'top':
+            return {'kind': 'fab-t', 'n_target_classes': config.get('restarts', 1), **common}, ''
+        return None, f'AutoAttack has no FAB with target {target}'
     if name == 'square':
         loss = {'cw': 'margin', 'ce': 'ce'}.get(config.get('loss', 'cw'))
         if loss is None or (loss == 'ce' and loss_temperature(config, model_temperature) != 1):
             return None, f'AutoAttack\'s Square has no loss {config.get("loss")} at this temperature'
         return {'kind': 'square', 'n_queries': config['queries'], 'p_init': config.get('pInit', 0.8),
-                'n_restarts': config.get('restarts', 1), 'loss': loss, 'resc_schedule': True}, ''
+                'n_restarts': config.get('restarts', 1), 'loss': loss, 'resc_schedule': config.get('rescaleSchedule', True)}, ''
     return None, f'AutoAttack has no counterpart of temper\'s {name}'
 
 
 STANDARD = [
     {'kind': 'apgd-ce', 'n_iter': 100, 'n_restarts': 1, 'rho': 0.75, 'temperature': 1.0},
     {'kind': 'apgd-t', 'n_iter': 100, 'n_target_classes': 9, 'rho': 0.75},
-    {'kind': 'fab-t', 'n_iter': 100, 'n_target_classes': 9},
+    {'kind': 'fab-t', 'n_iter': 100, 'n_target_classes': 9, 'alpha_max': 0.1, 'eta': 1.05, 'beta': 0.9},
     {'kind': 'square', 'n_queries': 5000, 'p_init': 0.8, 'n_restarts': 1, 'loss': 'margin', 'resc_schedule': False},
 ]
 
@@ -174,6 +184,8 @@ def describe(member: dict) -> str:
         return f'APGD-T {member["n_target_classes"]} targets x {member["n_iter"]} steps'
     if kind == 'fab-t':
         return f'FAB-T {member["n_target_classes"]} targets x {member["n_iter"]} steps'
+    if kind == 'fab':
+        return f'FAB {member["n_iter"]} steps x {member["n_restarts"]} restarts'
     if kind == 'square':
         return f'Square {member["n_queries"]} queries, p_init {member["p_init"]}{", rescaled schedule" if member["resc_schedule"] else ""}'
     raise AssertionError(kind)
@@ -215,7 +227,8 @@ def run_reference(autoattack, model, x, y, eps: float, members: list[dict], seed
     kinds = [m['kind'] for m in members]
     # apgd-ce and apgd-dlr share the reference's one APGD instance, so they must share its settings.
     untargeted = {(m['n_iter'], m['n_restarts'], m['rho'], m.get('temperature', 1.0)) for m in members if m['kind'] in ('apgd-ce', 'apgd-dlr')}
-    if len(set(kinds)) != len(kinds) or len(untargeted) > 1:
+    fabs = {(m['n_iter'], m['alpha_max'], m['eta'], m['beta']) for m in members if m['kind'] in ('fab', 'fab-t')}
+    if len(set(kinds)) != len(kinds) or len(untargeted) > 1 or len(fabs) > 1:
         raise ValueError(f'the reference ensemble cannot run these members together: {", ".join(describe(m) for m in members)}')
     aa = autoattack.AutoAttack(model, norm='Linf', eps=eps, version='custom', attacks_to_run=kinds, seed=seed, device='cpu', verbose=False)
     for m in members:
@@ -226,8 +239,11 @@ def run_reference(autoattack, model, x, y, eps: float, members: list[dict], seed
         elif m['kind'] == 'apgd-t':
             t = aa.apgd_targeted
             t.n_iter, t.n_iter_orig, t.n_target_classes, t.n_restarts, t.thr_decr = m['n_iter'], m['n_iter'], m['n_target_classes'], 1, m['rho']
-        elif m['kind'] == 'fab-t':
-            aa.fab.n_iter, aa.fab.n_target_classes, aa.fab.n_restarts = m['n_iter'], m['n_target_classes'], 1
+        elif m['kind'] in ('fab', 'fab-t'):
+            # fab and fab-t share the reference's one FAB instance (AutoAttack sets `targeted` per run).
+            f = aa.fab
+            f.n_iter, f.alpha_max, f.eta, f.beta = m['n_iter'], m['alpha_max'], m['eta'], m['beta']
+            f.n_target_classes, f.n_restarts = (m['n_target_classes'], 1) if m['kind'] == 'fab-t' else (f.n_target_classes, m['n_restarts'])
         elif m['kind'] == 'square':
             q = aa.square
             q.n_queries, q.p_init, q.n_restarts, q.loss, q.rescale_schedule = m['n_queries'], m['p_init'], m['n_restarts'], m['loss'], m['resc_schedule']
@@ -344,7 +360,7 @@ def compare(args) -> int:
 
 def phase_rows(phase: str, m: dict, wanted):
     """(attack, eps, temper's robust accuracy or None, reference members or None, note) for one model and phase."""
-    linf = [a for a in m['attacks'] if a['config']['name'] not in ('pgd-l2', 'cw-l2') and (wanted is None or a['eps'] in wanted)]
+    linf = [a for a in m['attacks'] if a['config']['name'] not in ('pgd-l2', 'cw-l2', 'fab-l2') and (wanted is None or a['eps'] in wanted)]
     if phase == 'matched':
         for attack in linf:
             result = m['results'].get(attack['label'])
