@@ -16,6 +16,8 @@ import { unlessInstalled } from './system.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
+/** Every browser test's skip: Chromium missing outside CI (under CI=true they run and fail on the missing browser). */
+const NO_CHROMIUM = unlessInstalled(existsSync(CHROMIUM), "Debian's Chromium", 'apt-get install chromium');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // Two models, two seeds at three temperatures (one seed failed), and a second model measured at one eps only.
@@ -155,7 +157,7 @@ test('temper report on a folder without records exits 2 and says what it expecte
   assert.deepEqual(readdirSync(empty), []);
 });
 
-test('the HTML report renders in headless Chromium with every plot present', { skip: unlessInstalled(existsSync(CHROMIUM), "Debian's Chromium", 'apt-get install chromium') }, async () => {
+test('the HTML report renders in headless Chromium with every plot present', { skip: NO_CHROMIUM }, async () => {
   assert.ok(
     existsSync(CHROMIUM),
     `${CHROMIUM} is missing; this test needs Debian's Chromium: apt-get update && apt-get install -y chromium`,
@@ -238,7 +240,7 @@ async function hatchedCells(page: Page): Promise<{ cells: string[]; painted: boo
   });
 }
 
-describe('index.html in Chromium at 1400 px shows the finding', () => {
+describe('index.html in Chromium at 1400 px shows the finding', { skip: NO_CHROMIUM }, () => {
   let browser: Browser;
   let page: Page;
   const titles = plotSpecs(AUDITED).map((plot) => plot.title);
@@ -315,7 +317,7 @@ describe('index.html in Chromium at 1400 px shows the finding', () => {
   });
 });
 
-test('index.html at phone width (390 px) never scrolls sideways: wide tables scroll in their own box, plots shrink', async () => {
+test('index.html at phone width (390 px) never scrolls sideways: wide tables scroll in their own box, plots shrink', { skip: NO_CHROMIUM }, async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ name: 'quickstart', description: DESCRIPTION }));
   const { html } = await writeReport(dir, AUDITED);
