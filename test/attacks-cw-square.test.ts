@@ -157,6 +157,20 @@ describe('Square Attack', () => {
     assert.ok(calls > 0 && calls <= 1 + 100 + 1, `${calls} logit calls for a budget of 100 queries`);
   });
 
+  it('queries only the examples still standing: a fooled example leaves the batch, as in the reference code', async () => {
+    const sizes: number[] = [];
+    const counting: AttackTarget = { temperature: 1, logits: (images) => (sizes.push(images.shape[0]), fixture.target.logits(images)) };
+    const n = fixture.images.shape[0];
+    const robust = await robustAccuracy(runAttack({ ...fixture, target: counting }, sq(), 0.2));
+    // The first query and the final check see every example; the queries between see fewer and fewer.
+    assert.equal(sizes[0], n);
+    assert.equal(sizes.at(-1), n);
+    const between = sizes.slice(1, -1);
+    assert.ok(between.every((size, i) => i === 0 || size <= between[i - 1]!), `batch sizes grew: ${between.join(' ')}`);
+    assert.ok(Math.min(...between) < n, 'no fooled example ever left the batch');
+    assert.ok(Math.min(...between) >= Math.round(robust * n), `fewer examples attacked (${Math.min(...between)}) than stayed robust (${robust * n})`);
+  });
+
   it('with the margin loss, rescaling the logits (like a low training temperature) changes nothing', async () => {
     // Multiplying by a power of two is exact in float32, so every margin comparison comes out the same.
     const scaled: AttackTarget = { temperature: 1 / 64, logits: (images) => tf.tidy(() => tf.mul(fixture.target.logits(images), 64)) };

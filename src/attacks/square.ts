@@ -7,7 +7,8 @@
 // n_queries. The square's side is round(sqrt(p * h * w)), where p starts at pInit and halves after iterations 10, 50,
 // 200, 500, 1000, 2000, 4000, 6000 and 8000 of the paper's 10000-query schedule, squeezed into `queries` (the
 // reference SquareAttack's default) or, with rescaleSchedule false, as is (how AutoAttack runs its Square-5000).
-// Examples stop changing once fooled. An example is robust only if it survives every restart.
+// Examples stop changing once fooled, and leave the batch at the next check (every 50 queries), as in the reference
+// code, so the queries go to the examples still standing. An example is robust only if it survives every restart.
 import * as tf from '@tensorflow/tfjs';
 import type { SquareConfig } from '../config/schema.js';
 import { choose, correctMask, FORWARD_COST, withRestarts, type AttackSpec } from './attack.js';
@@ -33,25 +34,33 @@ export function squareSide(share: number, height: number, width: number): number
   return Math.max(1, Math.min(Math.round(Math.sqrt(share * height * width)), Math.min(height, width)));
 }
 
-/** Random 0/1 values (1: +eps, 0: -eps) from the host generator, as a float tensor of `shape`. */
-function randomSigns(shape: number[], random: Rng): tf.Tensor {
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: count }, () => (random() < 0.5 ? 0 : 1)), shape, 'float32');
+/**
+ * Random 0/1 values (1: +eps, 0: -eps) from the host generator for `rows` rows of `perRow` values each, kept only for the
+ * rows in `keep` (every row when absent) and shaped [kept rows, ...rowShape]. Draws for every row, kept or not, so the
+ * stream (and every kept row's draw) does not depend on which rows are still attacked.
+ */
+function randomSigns(rows: number, rowShape: number[], random: Rng, keep?: number[]): tf.Tensor {
+  const perRow = rowShape.reduce((a, b) => a * b, 1);
+  const all = Float32Array.from({ length: rows * perRow }, () => (random() < 0.5 ? 0 : 1));
+  if (!keep) return tf.tensor(all, [rows, ...rowShape], 'float32');
+  const kept = new Float32Array(keep.length * perRow);
+  keep.forEach((row, i) => kept.set(all.subarray(row * perRow, (row + 1) * perRow), i * perRow));
+  return tf.tensor(kept, [keep.length, ...rowShape], 'float32');
 }
 
 /**
- * A [n, h, w, 1] 0/1 mask, 1 inside each example's side x side square at a uniformly drawn position (top-left row in
- * 0..h - side, column in 0..w - side; the reference code never draws the last one). Built on the host and uploaded:
- * one op instead of a dozen small ones.
+ * A [kept rows, h, w, 1] 0/1 mask, 1 inside each example's side x side square at a uniformly drawn position (top-left
+ * row in 0..h - side, column in 0..w - side; the reference code never draws the last one). A position is drawn for
+ * every one of the `n` examples, as randomSigns does. Built on the host and uploaded: one op instead of a dozen.
  */
-function squareMask(n: number, height: number, width: number, side: number, random: Rng): tf.Tensor4D {
-  const mask = new Float32Array(n * height * width);
-  for (let i = 0; i < n; i++) {
-    const top = Math.floor(random() * (height - side + 1));
-    const left = Math.floor(random() * (width - side + 1));
+function squareMask(n: number, height: number, width: number, side: number, random: Rng, keep: number[]): tf.Tensor4D {
+  const mask = new Float32Array(keep.length * height * width);
+  const positions = Array.from({ length: n }, () => [Math.floor(random() * (height - side + 1)), Math.floor(random() * (width - side + 1))] as const);
+  keep.forEach((example, i) => {
+    const [top, left] = positions[example]!;
     for (let row = top; row < top + side; row++) mask.fill(1, (i * height + row) * width + left, (i * height + row) * width + left + side);
-  }
-  return tf.tensor4d(mask, [n, height, width, 1]);
+  });
+  return tf.tensor4d(mask, [keep.length, height, width, 1]);
 }
 
 export const square: AttackSpec<SquareConfig> = {
@@ -63,7 +72,7 @@ export const square: AttackSpec<SquareConfig> = {
   params: (config) => ({ queries: config.queries, pInit: config.pInit, rescaleSchedule: config.rescaleSchedule, restarts: config.restarts }),
   // Per restart: the initial query, one per iteration and the final check; forward passes only.
   cost: (config) => config.restarts * (config.queries + 2) * FORWARD_COST,
-  run({ target, images, labels, eps, loss, config, seed }) {
+  run({ target, images, labels, eps, loss, config, seed, progress }) {
     const [n, height, width, channels] = images.shape;
     // Every pixel the attack writes is one of these two: the clean pixel moved by +eps or -eps, clipped to [0, 1].
     const [plus, minus] = tf.tidy(() => [tf.clipByValue(tf.add(images, eps), 0, 1), tf.clipByValue(tf.sub(images, eps), 0, 1)] as [tf.Tensor4D, tf.Tensor4D]);
@@ -72,48 +81,81 @@ export const square: AttackSpec<SquareConfig> = {
         // Host randomness (square positions, signs) from one generator per restart; uploads only, nothing read back.
         const random = rng('square', seed, restart);
         // Each candidate is evaluated once: the objective to maximise, and the margin (> 0: fooled).
-        const evaluate = (candidate: tf.Tensor4D) =>
+        const evaluate = (candidate: tf.Tensor4D, y: tf.Tensor1D) =>
           tf.tidy(() => {
             const logits = target.logits(candidate);
-            const margin = cwMargin(logits, labels);
+            const margin = cwMargin(logits, y);
             // The default loss is the margin itself: no need to compute it twice.
-            return { value: loss.name === 'cw' ? margin.clone() : loss.apply(logits, labels), margin };
+            return { value: loss.name === 'cw' ? margin.clone() : loss.apply(logits, y), margin };
           });
 
         // Vertical stripes: one sign per example, column and channel.
-        let best = tf.tidy(() => choose(randomSigns([n, 1, width, channels], random), plus, minus));
-        let { value: bestValue, margin: bestMargin } = evaluate(best);
+        let best = tf.tidy(() => choose(randomSigns(n, [1, width, channels], random), plus, minus));
+        // A fooled example never changes again (nothing is accepted for it), so, as in the reference code, it leaves the
+        // batch and the queries go to the others: `active` lists the examples still attacked and `rows` holds their rows
+        // of everything per example; `best` keeps the images of the examples that left.
+        let active = Array.from({ length: n }, (_, i) => i);
+        let rows = { plus, minus, labels, best, ...evaluate(best, labels) };
+        const disposeRows = () => tf.dispose(Object.values(rows).filter((t) => t !== plus && t !== minus && t !== labels && t !== best));
+        // `best` with the active rows' current images written back.
+        const mergeBack = () => {
+          if (rows.best === best) return;
+          const at = new Map(active.map((example, i) => [example, i]));
+          const index = Array.from({ length: n }, (_, i) => at.get(i) ?? active.length + i);
+          const merged = tf.tidy(() => tf.gather(tf.concat([rows.best, best]), tf.tensor1d(index, 'int32'))) as tf.Tensor4D;
+          best.dispose();
+          best = merged;
+        };
 
         for (let iteration = 0; iteration < config.queries; iteration++) {
           if (iteration > 0 && iteration % EARLY_STOP_EVERY === 0) {
-            // One scalar read every EARLY_STOP_EVERY queries: stop once every example is fooled.
-            const anyLeft = tf.tidy(() => tf.any(tf.lessEqual(bestMargin, 0)));
-            const left = anyLeft.dataSync()[0];
-            anyLeft.dispose();
-            if (!left) break;
+            // Every EARLY_STOP_EVERY queries: read the margins, drop the examples fooled since, stop once none is left.
+            const margins = rows.margin.dataSync();
+            const still = active.flatMap((_, i) => (margins[i]! <= 0 ? [i] : []));
+            if (still.length < active.length) {
+              mergeBack();
+              const kept = still.map((i) => active[i]!);
+              const picked = tf.tensor1d(still, 'int32');
+              const next = tf.tidy(() => ({
+                plus: tf.gather(rows.plus, picked),
+                minus: tf.gather(rows.minus, picked),
+                labels: tf.gather(rows.labels, picked),
+                best: tf.gather(best, tf.tensor1d(kept, 'int32')),
+                value: tf.gather(rows.value, picked),
+                margin: tf.gather(rows.margin, picked),
+              })) as typeof rows;
+              picked.dispose();
+              disposeRows();
+              rows = next;
+              active = kept;
+            }
+            progress?.(`query ${iteration}/${config.queries}, ${active.length} of ${n} standing`);
+            if (active.length === 0) break;
           }
           const side = squareSide(squareShare(config.pInit, iteration, config.queries, config.rescaleSchedule), height, width);
-          const inSquare = squareMask(n, height, width, side, random);
-          const up = randomSigns([n, 1, 1, channels], random);
+          const inSquare = squareMask(n, height, width, side, random, active);
+          const up = randomSigns(n, [1, 1, channels], random, active);
           const next = tf.tidy(() => {
             // A square that already holds the drawn values would change nothing; flipping its signs then guarantees a
             // change (the reference code redraws instead), so no query is wasted.
-            const unchanged = tf.equal(tf.max(tf.mul(inSquare, tf.abs(tf.sub(choose(up, plus, minus), best))), [1, 2, 3], true), 0);
+            const unchanged = tf.equal(tf.max(tf.mul(inSquare, tf.abs(tf.sub(choose(up, rows.plus, rows.minus), rows.best))), [1, 2, 3], true), 0);
             const flipped = tf.abs(tf.sub(up, tf.cast(unchanged, 'float32')));
-            const candidate = choose(inSquare, choose(flipped, plus, minus), best);
-            const { value, margin } = evaluate(candidate);
+            const candidate = choose(inSquare, choose(flipped, rows.plus, rows.minus), rows.best);
+            const { value, margin } = evaluate(candidate, rows.labels);
             // Accept where the example is not fooled yet and the objective improved or the model is now fooled.
-            const accept = tf.logicalAnd(tf.lessEqual(bestMargin, 0), tf.logicalOr(tf.greater(value, bestValue), tf.greater(margin, 0)));
+            const accept = tf.logicalAnd(tf.lessEqual(rows.margin, 0), tf.logicalOr(tf.greater(value, rows.value), tf.greater(margin, 0)));
             return {
-              best: choose(tf.reshape(tf.cast(accept, 'float32'), [-1, 1, 1, 1]), candidate, best),
-              value: tf.where(accept, value, bestValue) as tf.Tensor1D,
-              margin: tf.where(accept, margin, bestMargin) as tf.Tensor1D,
+              best: choose(tf.reshape(tf.cast(accept, 'float32'), [-1, 1, 1, 1]), candidate, rows.best),
+              value: tf.where(accept, value, rows.value) as tf.Tensor1D,
+              margin: tf.where(accept, margin, rows.margin) as tf.Tensor1D,
             };
           });
-          tf.dispose([inSquare, up, best, bestValue, bestMargin]);
-          ({ best, value: bestValue, margin: bestMargin } = next);
+          tf.dispose([inSquare, up]);
+          tf.dispose([rows.value, rows.margin, ...(rows.best === best ? [] : [rows.best])]);
+          rows = { ...rows, ...next };
         }
-        tf.dispose([bestValue, bestMargin]);
+        mergeBack();
+        disposeRows();
         return { adversarial: best, robust: correctMask(target, best, labels), zeroGradient: null };
       });
     } finally {
