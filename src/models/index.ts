@@ -2,6 +2,7 @@
 import './fast-layers.js'; // registers its BatchNormalization and Conv2D in place of tfjs' own, for loading models
 import './mlp.js';
 import './cnn-small.js';
+import './cnn-small-bn.js';
 import './vgg.js';
 import './resnet18.js';
 import './preact-resnet18.js';
