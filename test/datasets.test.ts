@@ -11,7 +11,7 @@ import yazl from 'yazl';
 import { tempDir } from './helpers.js';
 import { datasetSpec, MissingDataError, type DataContext, type Dataset } from '../src/data/index.js';
 
-const quiet = (dataDir: string, lines: string[] = []): DataContext => ({ dataDir, log: (line) => lines.push(line) });
+const quiet = (dataDir: string, lines: string[] = [], systemDataDirs: string[] = []): DataContext => ({ dataDir, systemDataDirs, log: (line) => lines.push(line) });
 const load = (name: string, context: DataContext): Promise<Dataset> => datasetSpec(name).load(context);
 
 // ---- IDX (MNIST layout) ----
