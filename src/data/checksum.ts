@@ -56,7 +56,7 @@ export function mismatches(expected: Expected, digest: Digest): string[] {
 }
 
 /**
- * Why the bytes read from `path` are not the published `file`, or undefined when they are: the file as
+ * Why the bytes read are not the published `file` (a clause: "it has SHA-256 ..."), or undefined when they are: the file as
  * distributed matches its size and checksum, or (where its unpacked content is known) its content does,
  * as for a copy gzipped again or stored unpacked. `unpacked` is the gunzipped content, where the caller has it.
  * Hashing on every load, in memory, costs a fraction of gunzipping the same bytes; no cache can go stale.
@@ -71,7 +71,7 @@ export function publishedMismatch(file: RemoteFile, raw: Uint8Array, unpacked?: 
     if (content.length === 0) return undefined;
     return `its unpacked content ${content.join(' and ')}`;
   }
-  return asDistributed.join(' and ');
+  return `it ${asDistributed.join(' and ')}`;
 }
 
 /**
@@ -87,7 +87,7 @@ export function warnIfNotPublished(dataset: string, context: DataContext, locati
 /** The same, for a file hashed while streamed (a digest instead of the bytes). */
 export function warnIfDigestNotPublished(dataset: string, context: DataContext, location: DataLocation, file: RemoteFile, path: string, digest: Digest): void {
   const problems = mismatches(file, digest);
-  warn(dataset, context, location, file, path, problems.length > 0 ? problems.join(' and ') : undefined);
+  warn(dataset, context, location, file, path, problems.length > 0 ? `it ${problems.join(' and ')}` : undefined);
 }
 
 function warn(dataset: string, context: DataContext, location: DataLocation, file: RemoteFile, path: string, problem: string | undefined): void {
@@ -96,5 +96,5 @@ function warn(dataset: string, context: DataContext, location: DataLocation, fil
     location.kind === 'data'
       ? `delete it and run \`temper data fetch ${dataset} --data-dir ${context.dataDir}\``
       : `\`temper data fetch ${dataset} --data-dir ${context.dataDir}\` puts the official files in the data folder, which is searched first`;
-  logger(context)(`warning: ${path} is not the published ${file.name} (${file.url}): it ${problem}. It is well-formed, so it is used, but results may not compare with published ones; for the official file, ${fix}.`);
+  logger(context)(`warning: ${path} is not the published ${file.name} (${file.url}): ${problem}. It is well-formed, so it is used, but results may not compare with published ones; for the official file, ${fix}.`);
 }
