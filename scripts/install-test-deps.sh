@@ -3,19 +3,21 @@
 #   chromium               the HTML report test (headless)
 #   mesa-vulkan-drivers>=25, libvulkan1   the webgpu test (Mesa's lavapipe, a CPU Vulkan driver; Dawn rejects Mesa < 25)
 #   tmux                   the progress-bar test in a pseudo-terminal
+#   dataset-fashion-mnist  the real Fashion-MNIST run (the files in /usr/share/datasets/fashion-mnist/)
 # On Debian bookworm, Mesa 25 is in bookworm-backports: this adds that suite to the sources already configured for
 # bookworm (same mirrors), as a separate file, and installs from it only the two Vulkan packages.
 # Needs root and apt-get; `npm test` without these packages skips the tests that need them and says which to install.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "install-test-deps: needs root and apt-get (Debian or Ubuntu); install by hand: chromium, tmux, mesa-vulkan-drivers (25 or newer), libvulkan1" >&2
+  echo "install-test-deps: needs root and apt-get (Debian or Ubuntu); install by hand: chromium, tmux, dataset-fashion-mnist, mesa-vulkan-drivers (25 or newer), libvulkan1" >&2
   exit 1
 fi
 
 packages=()
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 command -v tmux >/dev/null || packages+=(tmux)
+dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q 'ok installed' || packages+=(dataset-fashion-mnist)
 
 mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo 0)
 need_vulkan=0
@@ -72,4 +74,5 @@ if [ "$need_vulkan" = 1 ]; then
 fi
 echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
 echo "tmux: $(tmux -V 2>/dev/null || echo missing)"
+echo "dataset-fashion-mnist: $(dpkg-query -W -f='${Version}' dataset-fashion-mnist 2>/dev/null || echo missing)"
 echo "mesa-vulkan-drivers: $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo missing)"

@@ -7,8 +7,8 @@ import { configSchema, type ExperimentConfig } from '../src/config/schema.js';
 import { initBackend } from '../src/backend/index.js';
 import type { DataContext } from '../src/data/index.js';
 
-/** Embedded and generated datasets ignore the folder; file-based ones read fixtures the tests write there. */
-export const DATA: DataContext = { dataDir: join(tmpdir(), 'temper-test-data') };
+/** Embedded and generated datasets ignore the folder; file-based ones read fixtures the tests write there (and no system copies). */
+export const DATA: DataContext = { dataDir: join(tmpdir(), 'temper-test-data'), systemDataDirs: [] };
 
 /** A small valid config on the synthetic dataset; `parts` replaces top-level keys. */
 export function smallConfig(parts: Record<string, unknown> = {}): ExperimentConfig {
@@ -41,9 +41,12 @@ export function temperCli(args: string[], env: Record<string, string> = {}): Spa
   return spawnSync(process.execPath, [join(repoRoot, 'bin', 'temper.js'), ...args], { cwd: repoRoot, encoding: 'utf8', env: cliEnv(env) });
 }
 
-/** This process's environment without cluster shard variables (tests may run inside a Slurm array), plus `extra`. */
+/**
+ * This process's environment without cluster shard variables (tests may run inside a Slurm array), with no system
+ * dataset folders (tests see only the data they write, not what the machine has installed), plus `extra`.
+ */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', TEMPER_SYSTEM_DATA_DIRS: '' };
   for (const name of Object.keys(env)) if (name.startsWith('SLURM_ARRAY_') || name === 'JOB_COMPLETION_INDEX') delete env[name];
   return { ...env, ...extra };
 }

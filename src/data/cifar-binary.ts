@@ -1,10 +1,12 @@
 // The CIFAR "binary version" tarballs (www.cs.toronto.edu/~kriz/cifar.html): each record is its label
 // byte(s) then 3072 pixel bytes: the 1024 red values of the 32x32 image row by row, then green, then blue.
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { localPath, missingFileError } from './files.js';
+import { digester, warnIfDigestNotPublished, type Digest } from './checksum.js';
+import { locateFiles, requireFiles } from './files.js';
 import { registerDataset } from './registry.js';
 import type { Dataset, Normalization, RemoteFile, Split } from './types.js';
 
@@ -12,11 +14,19 @@ const SIDE = 32;
 const PLANE = SIDE * SIDE;
 const PIXELS = 3 * PLANE;
 
-/** The bytes of the members named in `wanted`, streamed out of a .tar.gz without unpacking it to disk. */
-export async function readTarGzMembers(path: string, wanted: string[]): Promise<Map<string, Uint8Array>> {
+/** The bytes of the members named in `wanted`, streamed out of a .tar.gz without unpacking it to disk, and the archive's digest. */
+export async function readTarGzMembers(path: string, wanted: string[]): Promise<{ members: Map<string, Uint8Array>; digest: Digest }> {
   const found = new Map<string, Uint8Array>();
   const extract = tarStream.extract();
-  const feeding = pipeline(createReadStream(path), createGunzip(), extract);
+  // The checksum is taken in the same pass that reads the archive: no second read of 170 MB.
+  const hash = digester(false);
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const feeding = pipeline(createReadStream(path), tap, createGunzip(), extract);
   // A gunzip or read error reaches the loop below through `extract`; this keeps it from also being unhandled.
   feeding.catch(() => {});
   try {
@@ -41,7 +51,7 @@ export async function readTarGzMembers(path: string, wanted: string[]): Promise<
   if (missing.length > 0) {
     throw new Error(`${path}: the archive has no ${missing.join(', ')}; expected the official CIFAR binary version`);
   }
-  return found;
+  return { members: found, digest: hash.digest() };
 }
 
 /** Records to an NHWC split: the channel-planar pixels interleaved per pixel, the label at `labelOffset`. */
@@ -94,13 +104,15 @@ export function registerCifarDataset(options: CifarDatasetOptions): void {
     imageShape: [SIDE, SIDE, 3],
     numClasses,
     description: options.description,
-    source: `${archive.name} in <data-dir>/${archive.folder} (temper data fetch ${name}: ${archive.url})`,
+    source: `${archive.name} in <data-dir>/${archive.folder} (temper data fetch ${name}: ${archive.url}) or <system-dir>/${archive.folder}`,
     files: [archive],
-    present: (context) => existsSync(localPath(context, archive)),
+    present: (context) => locateFiles(context, [archive]) !== undefined,
+    location: (context) => locateFiles(context, [archive]),
     load: async (context): Promise<Dataset> => {
-      const path = localPath(context, archive);
-      if (!existsSync(path)) throw missingFileError(name, context, archive);
-      const members = await readTarGzMembers(path, [...trainMembers, ...testMembers]);
+      const location = requireFiles(name, context, [archive]);
+      const path = location.paths[0]!;
+      const { members, digest } = await readTarGzMembers(path, [...trainMembers, ...testMembers]);
+      warnIfDigestNotPublished(name, context, location, archive, path, digest);
       const pick = (names: string[]) => names.map((member): [string, Uint8Array] => [`${path}:${member}`, members.get(member)!]);
       return {
         name,

@@ -1,12 +1,12 @@
 // Downloads a dataset's files into the data folder: verified, resumable, and never half-written.
 // A download goes to `<file>.part` and is renamed to `<file>` only once its size and checksums match,
 // so a file under its final name is always complete; an interrupted `.part` resumes with a Range request.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { dirname, join } from 'node:path';
+import { digestOfFile as digestOf, mismatches, type Digest } from './checksum.js';
 import { datasetSpec } from './registry.js';
 import type { RemoteFile } from './types.js';
 
@@ -57,33 +57,6 @@ export function downloadUrl(file: RemoteFile, baseUrl?: string): string {
   if (!baseUrl) return file.url;
   const { pathname, search } = new URL(file.url);
   return `${baseUrl.replace(/\/+$/, '')}${pathname}${search}`;
-}
-
-interface Digest {
-  bytes: number;
-  sha256: string;
-  md5: string;
-}
-
-async function digestOf(path: string): Promise<Digest> {
-  const sha256 = createHash('sha256');
-  const md5 = createHash('md5');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    sha256.update(chunk as Buffer);
-    md5.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { bytes, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
-}
-
-/** What differs from the published size and checksums; empty when everything matches. */
-function mismatches(file: RemoteFile, digest: Digest): string[] {
-  const problems: string[] = [];
-  if (file.bytes !== undefined && digest.bytes !== file.bytes) problems.push(`is ${digest.bytes} bytes, expected ${file.bytes}`);
-  if (file.sha256 && digest.sha256 !== file.sha256) problems.push(`has SHA-256 ${digest.sha256}, expected ${file.sha256}`);
-  if (file.md5 && digest.md5 !== file.md5) problems.push(`has MD5 ${digest.md5}, expected ${file.md5}`);
-  return problems;
 }
 
 function result(file: RemoteFile, path: string, digest: Digest, alreadyPresent: boolean, resumedFrom: number): FetchedFile {

@@ -1,12 +1,13 @@
 // IDX, the format of MNIST and Fashion-MNIST (yann.lecun.com/exdb/mnist): a big-endian magic number
 // (two zero bytes, type 0x08 = unsigned byte, the number of dimensions), each dimension as a
-// big-endian uint32, then the bytes, row-major. Read gzipped (as distributed) or unpacked.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// big-endian uint32, then the bytes, row-major. Read gzipped (as distributed, or gzipped again as Debian
+// ships them) or unpacked; every load checks the format and the published checksums (checksum.ts).
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { missingFileError } from './files.js';
+import { warnIfNotPublished } from './checksum.js';
+import { locateFiles, requireFiles } from './files.js';
 import { registerDataset } from './registry.js';
-import type { DataContext, Dataset, Normalization, RemoteFile, Split } from './types.js';
+import type { DataContext, DataLocation, Dataset, Normalization, RemoteFile, Split } from './types.js';
 
 /** 0x00000803: unsigned bytes in 3 dimensions (images, rows, columns). */
 export const IDX_IMAGES_MAGIC = 2051;
@@ -18,21 +19,24 @@ interface IdxArray {
   data: Uint8Array;
 }
 
-/** Parses IDX bytes (gunzipping them first when they start with the gzip magic 1f 8b); errors name `path`. */
-export function parseIdx(raw: Uint8Array, path: string, expectedMagic: number): IdxArray {
-  let bytes = raw;
-  if (raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(raw);
-    } catch (error) {
-      throw new Error(`${path}: not a readable gzip file (${(error as Error).message}); delete it and fetch it again`);
-    }
+/** The bytes, gunzipped first when they start with the gzip magic 1f 8b; errors name `path`. */
+export function gunzipIfGzipped(raw: Uint8Array, path: string): Uint8Array {
+  if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
+  try {
+    return gunzipSync(raw);
+  } catch (error) {
+    throw new Error(`${path}: not a readable gzip file (${(error as Error).message}); it may be truncated or damaged: replace it with the official file`);
   }
+}
+
+/** Parses IDX bytes (already gunzipped): the magic number, the dimensions, and exactly as many data bytes as they say. */
+export function parseIdx(bytes: Uint8Array, path: string, expectedMagic: number): IdxArray {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = bytes.length >= 4 ? view.getUint32(0) : -1;
   if (magic !== expectedMagic) {
     const kind = expectedMagic === IDX_IMAGES_MAGIC ? 'IDX image file' : 'IDX label file';
-    throw new Error(`${path}: not an ${kind}: magic number is ${magic}, expected ${expectedMagic}`);
+    const found = bytes.length >= 4 ? `magic number is ${magic}` : `only ${bytes.length} bytes, no magic number`;
+    throw new Error(`${path}: not an ${kind}: ${found}, expected ${expectedMagic}`);
   }
   const rank = magic & 0xff;
   const headerBytes = 4 + 4 * rank;
@@ -40,27 +44,24 @@ export function parseIdx(raw: Uint8Array, path: string, expectedMagic: number): 
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const expected = dims.reduce((product, d) => product * d, 1);
   if (bytes.length - headerBytes !== expected) {
-    throw new Error(`${path}: header says ${dims.join('x')} = ${expected} bytes of data, found ${bytes.length - headerBytes}`);
+    throw new Error(`${path}: header says ${dims.join('x')} = ${expected} bytes of data, found ${bytes.length - headerBytes} (truncated or not this file)`);
   }
   // A plain Uint8Array view: Buffer's slice() shares memory where Uint8Array's copies.
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
 }
 
-/** The path of an IDX file as distributed (`.gz`) or unpacked (without `.gz`), whichever is there. */
-function idxPath(context: DataContext, file: RemoteFile): string | undefined {
-  const gzipped = join(context.dataDir, file.folder, file.name);
-  const unpacked = gzipped.replace(/\.gz$/, '');
-  return [gzipped, unpacked].find((path) => existsSync(path));
+/** Reads, checks the format of, and checks against the published checksums one IDX file of `location`. */
+function readIdxFile(dataset: string, context: DataContext, location: DataLocation, file: RemoteFile, path: string, expectedMagic: number): IdxArray {
+  const raw = readFileSync(path);
+  const bytes = gunzipIfGzipped(raw, path);
+  const parsed = parseIdx(bytes, path, expectedMagic);
+  warnIfNotPublished(dataset, context, location, file, path, raw, bytes);
+  return parsed;
 }
 
-function readSplit(dataset: string, context: DataContext, images: RemoteFile, labels: RemoteFile, shape: [number, number], numClasses: number): Split {
-  const paths = [images, labels].map((file) => {
-    const path = idxPath(context, file);
-    if (!path) throw missingFileError(dataset, context, file, [file.name.replace(/\.gz$/, '')]);
-    return path;
-  }) as [string, string];
-  const pixels = parseIdx(readFileSync(paths[0]), paths[0], IDX_IMAGES_MAGIC);
-  const classes = parseIdx(readFileSync(paths[1]), paths[1], IDX_LABELS_MAGIC);
+function readSplit(dataset: string, context: DataContext, location: DataLocation, files: [RemoteFile, RemoteFile], paths: [string, string], shape: [number, number], numClasses: number): Split {
+  const pixels = readIdxFile(dataset, context, location, files[0], paths[0], IDX_IMAGES_MAGIC);
+  const classes = readIdxFile(dataset, context, location, files[1], paths[1], IDX_LABELS_MAGIC);
   const [count, rows, columns] = pixels.dims as [number, number, number];
   if (rows !== shape[0] || columns !== shape[1]) {
     throw new Error(`${paths[0]}: images are ${rows}x${columns}, expected ${shape[0]}x${shape[1]}`);
@@ -85,10 +86,12 @@ export interface IdxDatasetOptions {
   files: IdxDatasetFiles;
   normalization: Normalization;
   numClasses: number;
+  /** The Debian package that installs the files into a system dataset folder, where there is one. */
+  systemPackage?: string;
 }
 
 /** Registers a 28x28 grayscale dataset stored as the four IDX files of the MNIST layout. */
-export function registerIdxDataset({ name, description, source, files, normalization, numClasses }: IdxDatasetOptions): void {
+export function registerIdxDataset({ name, description, source, files, normalization, numClasses, systemPackage }: IdxDatasetOptions): void {
   const all = [files.trainImages, files.trainLabels, files.testImages, files.testLabels];
   registerDataset({
     name,
@@ -97,14 +100,19 @@ export function registerIdxDataset({ name, description, source, files, normaliza
     description,
     source,
     files: all,
-    present: (context) => all.every((file) => idxPath(context, file) !== undefined),
-    load: async (context): Promise<Dataset> => ({
-      name,
-      imageShape: [28, 28, 1],
-      numClasses,
-      normalization,
-      train: readSplit(name, context, files.trainImages, files.trainLabels, [28, 28], numClasses),
-      test: readSplit(name, context, files.testImages, files.testLabels, [28, 28], numClasses),
-    }),
+    present: (context) => locateFiles(context, all) !== undefined,
+    location: (context) => locateFiles(context, all),
+    load: async (context): Promise<Dataset> => {
+      const location = requireFiles(name, context, all, systemPackage);
+      const [trainImages, trainLabels, testImages, testLabels] = location.paths as [string, string, string, string];
+      return {
+        name,
+        imageShape: [28, 28, 1],
+        numClasses,
+        normalization,
+        train: readSplit(name, context, location, [files.trainImages, files.trainLabels], [trainImages, trainLabels], [28, 28], numClasses),
+        test: readSplit(name, context, location, [files.testImages, files.testLabels], [testImages, testLabels], [28, 28], numClasses),
+      };
+    },
   });
 }

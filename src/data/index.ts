@@ -9,7 +9,7 @@ import './tiny-imagenet.js';
 import './synthetic.js';
 
 export { listDatasets, datasetSpec, loadDataset } from './registry.js';
-export type { DataContext, Dataset, DatasetSpec, RemoteFile, Split } from './types.js';
-export { defaultDataDir } from './data-dir.js';
-export { MissingDataError } from './files.js';
+export type { DataContext, DataLocation, Dataset, DatasetSpec, RemoteFile, Split } from './types.js';
+export { defaultDataDir, systemDataDirs, DEFAULT_SYSTEM_DATA_DIRS } from './data-dir.js';
+export { MissingDataError, kindLabel, searchFolders } from './files.js';
 export { fetchDataset, downloadFile, FetchError, type FetchEvent, type FetchOptions, type FetchedFile } from './fetch.js';

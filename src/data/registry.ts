@@ -1,4 +1,5 @@
 // Datasets register themselves by name; getDataset/listDatasets are the only doors.
+import { contextSystemDirs } from './data-dir.js';
 import type { DataContext, Dataset, DatasetSpec } from './types.js';
 
 const registry = new Map<string, DatasetSpec>();
@@ -19,9 +20,9 @@ export function datasetSpec(name: string): DatasetSpec {
   return spec;
 }
 
-/** Loads a dataset once per process and data folder (jobs of a sweep share it). */
+/** Loads a dataset once per process and set of folders searched (jobs of a sweep share it). */
 export function loadDataset(name: string, context: DataContext): Promise<Dataset> {
-  const key = `${name}\0${context.dataDir}`;
+  const key = [name, context.dataDir, ...contextSystemDirs(context)].join('\0');
   let pending = loaded.get(key);
   if (!pending) {
     pending = datasetSpec(name).load(context);

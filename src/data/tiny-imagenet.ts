@@ -1,12 +1,13 @@
 // Tiny-ImageNet (cs231n, Stanford): 200 ImageNet classes at 64x64, read from the official zip.
 // Labels are line numbers of wnids.txt; train/<wnid>/images/*.JPEG trains (500 per class) and the
 // labelled validation set (val/val_annotations.txt, val/images/*.JPEG) tests, as papers report it.
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import yauzl from 'yauzl';
 import { allocateDecoded, decodedDataset, readDecodedCache, writeDecodedCache, type DecodedArrays } from './decoded-cache.js';
-import { localPath, logger, missingFileError } from './files.js';
+import { digestOfFile, warnIfDigestNotPublished } from './checksum.js';
+import { locateFiles, logger, requireFiles } from './files.js';
 import { registerDataset } from './registry.js';
 import type { DataContext, Dataset, RemoteFile } from './types.js';
 import { hashOf } from '../util/hash.js';
@@ -132,13 +133,14 @@ async function decodeZip(zipPath: string, log: (line: string) => void): Promise<
 }
 
 async function loadTinyImageNet(context: DataContext): Promise<Dataset> {
-  const zipPath = localPath(context, ARCHIVE);
-  if (!existsSync(zipPath)) throw missingFileError(NAME, context, ARCHIVE);
+  const location = requireFiles(NAME, context, [ARCHIVE]);
+  const zipPath = location.paths[0]!;
   const log = logger(context);
+  // The cache lives in the data folder even when the zip is in a (read-only) system folder.
   const folder = join(context.dataDir, ARCHIVE.folder);
   const { size, mtimeMs } = statSync(zipPath);
-  // A replaced zip (other size or time) gets a new cache instead of stale pixels.
-  const source = { zip: ARCHIVE.name, bytes: size, mtimeMs };
+  // A replaced zip (other size, time or place) gets a new cache instead of stale pixels.
+  const source = { zip: ARCHIVE.name, bytes: size, mtimeMs, ...(location.kind === 'system' ? { path: zipPath } : {}) };
   const key = hashOf(source);
   const binPath = join(folder, `decoded-${key}.bin`);
   const metaPath = join(folder, `decoded-${key}.json`);
@@ -146,6 +148,8 @@ async function loadTinyImageNet(context: DataContext): Promise<Dataset> {
   if (arrays) {
     log(`${NAME}: using the decoded cache ${binPath}`);
   } else {
+    // Checked once, before the decode the cache then saves (no SHA-256 is published: size and MD5).
+    warnIfDigestNotPublished(NAME, context, location, ARCHIVE, zipPath, await digestOfFile(zipPath));
     arrays = await decodeZip(zipPath, log);
     writeDecodedCache(binPath, metaPath, arrays, source);
     // Caches of an earlier zip are about 1.3 GB each; keep only the current one.
@@ -162,8 +166,9 @@ registerDataset({
   imageShape: [SIDE, SIDE, 3],
   numClasses: 200,
   description: 'Tiny-ImageNet (64x64x3, 200 classes): 100,000 train / 10,000 labelled val images as the test split',
-  source: `${ARCHIVE.name} in <data-dir>/${NAME} (temper data fetch ${NAME}: ${ARCHIVE.url}); decoded once into a cache beside it`,
+  source: `${ARCHIVE.name} in <data-dir>/${NAME} (temper data fetch ${NAME}: ${ARCHIVE.url}) or <system-dir>/${NAME}; decoded once into a cache in <data-dir>/${NAME}`,
   files: [ARCHIVE],
-  present: (context) => existsSync(localPath(context, ARCHIVE)),
+  present: (context) => locateFiles(context, [ARCHIVE]) !== undefined,
+  location: (context) => locateFiles(context, [ARCHIVE]),
   load: loadTinyImageNet,
 });

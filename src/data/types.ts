@@ -27,11 +27,22 @@ export interface Dataset {
   test: Split;
 }
 
-/** Where file-based datasets look for their files (`--data-dir`, TEMPER_DATA_DIR, or the user's cache). */
+/** Where file-based datasets look for their files: the data folder, then the system dataset folders. */
 export interface DataContext {
+  /** `--data-dir`, TEMPER_DATA_DIR, or the user's cache: searched first, and where `temper data fetch` writes. */
   dataDir: string;
+  /** Read-only folders searched after it (`<dir>/<folder>/`); absent: TEMPER_SYSTEM_DATA_DIRS or the defaults (data-dir.ts). */
+  systemDataDirs?: string[];
   /** Progress lines of slow loads (decoding Tiny-ImageNet); default stderr, a no-op silences them. */
   log?: (line: string) => void;
+}
+
+/** Where a file-based dataset's files were found: one folder holds them all. */
+export interface DataLocation {
+  folder: string;
+  kind: 'data' | 'system';
+  /** The path of each file asked for, in order (an IDX file's may be its unpacked name). */
+  paths: string[];
 }
 
 /** One file a dataset downloads: where it comes from and what it must hash to. */
@@ -47,6 +58,11 @@ export interface RemoteFile {
   sha256?: string;
   /** Published MD5, checked as well where no SHA-256 is published. */
   md5?: string;
+  /**
+   * The content of a `.gz` file once gunzipped, where known: the file may then also be stored unpacked (its name
+   * without `.gz`), and a copy gzipped again (as Debian's packages are, which changes the bytes) is verified by it.
+   */
+  unpacked?: { bytes: number; sha256: string };
 }
 
 export interface DatasetSpec {
@@ -60,6 +76,8 @@ export interface DatasetSpec {
   source: string;
   /** Whether the files are on this machine now (embedded datasets always are). */
   present(context: DataContext): boolean;
+  /** The folder its files are read from, and whether it is the data folder or a system one; absent for embedded data. */
+  location?(context: DataContext): DataLocation | undefined;
   load(context: DataContext): Promise<Dataset>;
   /** What `temper data fetch` downloads; absent for embedded and generated datasets. */
   files?: RemoteFile[];

@@ -2,7 +2,8 @@
 import type { Argv } from 'yargs';
 import * as tf from '@tensorflow/tfjs';
 import { probeBackends } from '../../backend/index.js';
-import { defaultDataDir, listDatasets } from '../../data/index.js';
+import { defaultDataDir, kindLabel, listDatasets } from '../../data/index.js';
+import { searchOrder } from './data.js';
 import { registerProjectKernels } from '../../backend/kernels/index.js';
 import { versions } from '../../runner/versions.js';
 import { alignColumns } from '../../util/text.js';
@@ -37,8 +38,11 @@ export const doctorCommand: TemperCommand = {
       out(`GPU adapters: none (${webgpu?.detail ?? 'webgpu not probed'})`);
     }
     const context = { dataDir: defaultDataDir() };
-    out(`datasets (in ${context.dataDir}):`);
-    const rows = listDatasets().map((spec) => [spec.present(context) ? 'ok' : 'no', spec.name, spec.source]);
+    out(`datasets (${searchOrder(context)}):`);
+    const rows = listDatasets().map((spec) => {
+      const location = spec.location?.(context);
+      return [spec.present(context) ? 'ok' : 'no', spec.name, location ? `${location.folder} (${kindLabel(location.kind)})` : spec.source];
+    });
     for (const line of alignColumns(rows)) out(`  ${line}`);
   },
 };

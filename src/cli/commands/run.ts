@@ -15,6 +15,7 @@ import { reportFileList, resultsSummary, summaryText } from '../../report/index.
 import { registeredNames } from '../names.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
 import { withExamples, type Example, type TemperCommand } from '../help.js';
+import { DATA_DIR_HELP } from './data.js';
 import { plural } from '../../util/text.js';
 
 interface RunArgs {
@@ -50,7 +51,7 @@ export const runCommand: TemperCommand<RunArgs> = {
       .positional('config', { type: 'string', describe: 'config file (.json, .jsonc, .yaml)' })
       .option('out', { type: 'string', describe: 'output folder (default results/<name>)' })
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'tfjs backend' })
-      .option('data-dir', { type: 'string', describe: 'folder of downloaded datasets (default: TEMPER_DATA_DIR or ~/.cache/temper/data)' })
+      .option('data-dir', { type: 'string', describe: DATA_DIR_HELP })
       .option('set', SET_OPTION)
       .option('shard', { type: 'string', describe: 'run slice I of N of the grid (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID/_COUNT' })
       .option('shards', { type: 'string', describe: 'shard count N with JOB_COMPLETION_INDEX (Kubernetes indexed Jobs)' })
