@@ -21,7 +21,7 @@ export function summaryText(records: RunRecord[]): string {
   const tables = pivotTables(records);
   const sections = tables.map(
     (table) =>
-      `${table.dataset} / ${table.architecture}  (accuracy %, mean ± std over seeds; under each row, the 95% interval of the mean)\n${formatTableText(table)}`,
+      `${table.dataset} / ${table.architecture}  (accuracy %, mean ± std over seeds${table.intervals.some((line) => line.length > 0) ? '; under each row, [the 95% interval of the mean]' : ''})\n${formatTableText(table)}`,
   );
   if (tables.some((table) => table.columns[0] === 'setup')) sections.push(SETUP_NOTE);
   const audit = auditWarnings(records);
