@@ -1,6 +1,8 @@
 // The statistics a reviewer expects: the 95% interval of the mean over seeds (Student t), and each temperature
 // against a baseline temperature as a paired difference over seeds, with whether it is distinguishable from 0.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { meanInterval95, pairedDifference, tQuantile975 } from '../src/report/stats.js';
@@ -12,7 +14,9 @@ import { reportHtml } from '../src/report/html.js';
 import { parseConfigText } from '../src/config/load.js';
 import { ConfigError } from '../src/config/errors.js';
 import type { RunRecord } from '../src/types.js';
+import { writeRecord } from '../src/runner/store.js';
 import { LABELS, record } from './fixtures.js';
+import { temperCli, tempDir } from './helpers.js';
 
 const close = (actual: number | null | undefined, expected: number, tolerance = 1e-6) =>
   assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) <= tolerance, `expected ${expected} ± ${tolerance}, found ${actual}`);
@@ -199,4 +203,36 @@ test('report.baselineTemperature must be one of the temperatures the config trai
     () => parseConfigText(config(2), 'b.json', { names }),
     (error: unknown) => error instanceof ConfigError && /report\.baselineTemperature/.test(error.message) && /one of the config's temperatures \(1, 5\)/.test(error.message),
   );
+});
+
+/** A results folder holding nothing but SWEEP's run records. */
+function sweepFolder(): string {
+  const dir = tempDir();
+  for (const [index, each] of SWEEP.entries()) writeRecord(dir, { ...each, job: { ...each.job, index } });
+  return dir;
+}
+
+test('temper report --baseline T compares with T; without it, the config.json of the folder decides, else T = 1', () => {
+  const dir = sweepFolder();
+  const chosen = temperCli(['report', dir, '--baseline', '5', '--json']);
+  assert.equal(chosen.status, 0, chosen.stderr);
+  assert.equal((JSON.parse(chosen.stdout) as { results: { baselineTemperature: number } }).results.baselineTemperature, 5);
+  assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /## Each temperature against T = 5, paired by seed/);
+
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ name: 'b', temperatures: [1, 5, 10], report: { baselineTemperature: 10 } }));
+  assert.equal(temperCli(['report', dir]).status, 0);
+  assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /## Each temperature against T = 10, paired by seed/);
+  assert.match(readFileSync(join(dir, 'index.html'), 'utf8'), /<h2 id="paired">Each temperature against T = 10, paired by seed<\/h2>/);
+});
+
+test('temper report --baseline with a temperature the folder never trained exits 2 and writes nothing', () => {
+  const dir = sweepFolder();
+  const result = temperCli(['report', dir, '--baseline', '3']);
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /--baseline 3: expected one of the temperatures recorded in .*runs \(1, 5, 10\), found 3/);
+  assert.deepEqual(readdirSync(dir), ['runs']);
+  const zero = temperCli(['report', dir, '--baseline', '0']);
+  assert.equal(zero.status, 2, zero.stderr);
+  assert.match(zero.stderr, /--baseline: expected a temperature > 0/);
+  assert.deepEqual(readdirSync(dir), ['runs']);
 });
