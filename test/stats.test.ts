@@ -9,7 +9,7 @@ import { meanInterval95, pairedDifference, tQuantile975 } from '../src/report/st
 import { pairedComparisons, type ComparisonGroup } from '../src/report/paired.js';
 import { resultsSummary } from '../src/report/results.js';
 import { pivotTables, resultTables, tableCsvRows } from '../src/report/tables.js';
-import { summaryMarkdown, summaryModel, summaryText } from '../src/report/index.js';
+import { plotSpecs, summaryMarkdown, summaryModel, summaryText } from '../src/report/index.js';
 import { reportHtml } from '../src/report/html.js';
 import { parseConfigText } from '../src/config/load.js';
 import { ConfigError } from '../src/config/errors.js';
@@ -235,4 +235,21 @@ test('temper report --baseline with a temperature the folder never trained exits
   assert.equal(zero.status, 2, zero.stderr);
   assert.match(zero.stderr, /--baseline: expected a temperature > 0/);
   assert.deepEqual(readdirSync(dir), ['runs']);
+});
+
+test('the accuracy-vs-temperature band is the 95% interval of the mean, clipped to [0, 100], and the plot says so', () => {
+  const [plot] = plotSpecs(SWEEP);
+  assert.match(plot!.notes[0]!, /band = 95% confidence interval of the mean/);
+  const points = (plot!.spec as unknown as { data: { values: Array<{ series: string; temperature: number; accuracy: number; lower: number; upper: number }> } }).data.values;
+  const at = (series: string, temperature: number) => points.find((p) => p.series === series && p.temperature === temperature)!;
+  close(at('clean', 1).lower, 92 - 4.96828, 1e-4);
+  close(at('clean', 1).upper, 92 + 4.96828, 1e-4);
+  // T = 10 fgsm@0.1 over 2 seeds: 51 ± 12.706205 * 1.414214 / sqrt(2) = [38.29, 63.71].
+  close(at(LABELS[0]!, 10).lower, 51 - 12.706205, 1e-4);
+  const [single] = plotSpecs([SWEEP[0]!, SWEEP[3]!]);
+  const lone = (single!.spec as unknown as { data: { values: Array<{ accuracy: number; lower: number; upper: number }> } }).data.values[0]!;
+  assert.deepEqual([lone.lower, lone.upper], [lone.accuracy, lone.accuracy], 'one seed: no band');
+  const wide = plotSpecs([SWEEP[0]!, record({ temperature: 1, seed: 1, accuracies: [0.2, 0.5, 0.3, 0.1] })]);
+  const clipped = (wide[0]!.spec as unknown as { data: { values: Array<{ series: string; lower: number; upper: number }> } }).data.values.find((p) => p.series === 'clean')!;
+  assert.deepEqual([clipped.lower, clipped.upper], [0, 100]);
 });
