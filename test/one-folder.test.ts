@@ -35,7 +35,15 @@ function printedTable(stdout: string, title: string): Row[] {
   // The rule under the header marks each column's span; an empty cell is blanks there.
   const spans = [...rule!.matchAll(/-+/g)].map((match) => [match.index, match.index + match[0].length] as const);
   const cellsOf = (line: string) => spans.map(([from, to]) => line.slice(from, to).trim());
-  return rows.map((line) => Object.fromEntries(cellsOf(header!).map((name, i) => [name, cellsOf(line)[i]!])));
+  const names = cellsOf(header!);
+  // A line with no temperature is the 95% intervals of the row above: kept with that row as `<label> ci95`.
+  const table: Row[] = [];
+  for (const line of rows) {
+    const cells = cellsOf(line);
+    if (cells[names.indexOf('temperature')] !== '') table.push(Object.fromEntries(names.map((name, i) => [name, cells[i]!])));
+    else Object.assign(table.at(-1)!, Object.fromEntries(names.flatMap((name, i) => (cells[i] ? [[`${name} ci95`, cells[i]!]] : []))));
+  }
+  return table;
 }
 
 /** Every CSV cell matches the printed one (percent, 2 decimals) and the JSON one (the same fraction). */
@@ -46,9 +54,14 @@ function assertAgree(csv: Row[], printed: Row[] | undefined, cells: ResultCell[]
     if (printed) assert.ok(shown, `printed row for ${where}`);
     for (const label of labelsOf(row)) {
       const [mean, std, n] = [numberOrNull(row[`${label}_mean`]), numberOrNull(row[`${label}_std`]), Number(row[`${label}_n`])];
+      const [low, high] = [numberOrNull(row[`${label}_ci95_low`]), numberOrNull(row[`${label}_ci95_high`])];
       const cell = cells.find((c) => c.setup === row.setup && c.temperature === Number(row.temperature) && c.label === label);
-      assert.deepEqual(cell && [cell.mean, cell.std, cell.n], [mean, std, n], `JSON cell ${where} ${label}`);
+      assert.deepEqual(cell && [cell.mean, cell.std, cell.n, cell.ci95Low, cell.ci95High], [mean, std, n, low, high], `JSON cell ${where} ${label}`);
       if (!shown) continue;
+      // The interval under the cell, in percent; none where the CSV has none (one seed).
+      const interval = shown[`${label} ci95`];
+      if (low === null) assert.equal(interval, undefined, `${where} ${label}: no interval with ${n} seed(s)`);
+      else assert.deepEqual(/^\[(.+), (.+)\]$/.exec(interval ?? '')?.slice(1).map((part) => Math.round(Number(part) * 100)), [Math.round(low * 1e4), Math.round(high! * 1e4)], `${where} ${label}: printed ${interval}`);
       const [shownMean, shownStd] = shown[label]!.split(' ± ').map((part) => numberOrNull(part));
       if (mean === null) assert.equal(shown[label], '', `${where} ${label}`);
       else assert.ok(Math.abs(shownMean! - mean * 100) <= 0.005 + 1e-9, `${where} ${label}: printed ${shown[label]}, csv ${mean}`);
@@ -88,7 +101,8 @@ describe('a second config run into the same folder', () => {
       'the first run\'s eps stays, measured on its one seed',
     );
     const printed = printedTable(result.stdout, 'synthetic / mlp');
-    assert.deepEqual(Object.keys(printed[0]!).sort(), ['clean', 'fgsm-ce(T=1)@0.1', 'fgsm-ce(T=1)@0.2', 'seeds', 'temperature']);
+    // Two seeds give an interval under clean and eps 0.2; the first run's eps, on one seed, has none.
+    assert.deepEqual(Object.keys(printed[0]!).sort(), ['clean', 'clean ci95', 'fgsm-ce(T=1)@0.1', 'fgsm-ce(T=1)@0.2', 'fgsm-ce(T=1)@0.2 ci95', 'seeds', 'temperature']);
     assertAgree(csv, printed, JSON.parse(temperCli(['report', out, '--json']).stdout).results.cells);
     assert.match(result.stdout, /the tables cover every record in .*: 1 of 3 come from other configs/);
   });

@@ -183,9 +183,13 @@ test('the HTML report renders in headless Chromium with every plot present', { s
       const box = await svg.boundingBox();
       assert.ok(box && box.width > 0 && box.height > 0, `an <svg> has no size: ${JSON.stringify(box)}`);
     }
-    const headings = await page.locator('h3').allTextContents();
+    const headings = await page.locator('figure h3').allTextContents();
     assert.deepEqual(headings, titles);
-    assert.deepEqual(await page.locator('table').count(), 2);
+    // An accuracy table per dataset / architecture, and a paired comparison against T = 1 where T = 1 was trained:
+    // mnist was not (T = 0.5, 5, 100), so it gets a sentence instead.
+    assert.deepEqual(await page.locator('table').count(), 3);
+    assert.ok((await page.locator('body').textContent())!.includes('Nothing to compare: no model finished at the baseline T = 1.'));
+    assert.deepEqual(await page.locator('#paired ~ h3').allTextContents(), ['mnist / cnn-small', 'synthetic / mlp']);
     assert.deepEqual(errors, []);
     assert.deepEqual(requests.filter((url) => !url.startsWith('file:')), []);
 
@@ -269,8 +273,15 @@ describe('index.html in Chromium at 1400 px shows the finding', { skip: NO_CHROM
     assert.deepEqual(await page.locator('figure h3').allTextContents(), titles);
   });
 
-  test('one gradient-masking section, after the failed runs and before calibration', async () => {
-    assert.deepEqual(await page.locator('h2').allTextContents(), ['mnist / cnn-small', 'synthetic / mlp', 'Failed runs', 'Gradient masking', 'Calibration']);
+  test('one gradient-masking section, after the paired comparison and the failed runs, before calibration', async () => {
+    assert.deepEqual(await page.locator('h2').allTextContents(), [
+      'mnist / cnn-small',
+      'synthetic / mlp',
+      'Each temperature against T = 1, paired by seed',
+      'Failed runs',
+      'Gradient masking',
+      'Calibration',
+    ]);
   });
 
   test('the cells the audit flagged are hatched, and only those', async () => {

@@ -15,7 +15,7 @@ function section(markdown: string, heading: string): string[] {
   return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line !== '');
 }
 
-test('summary.md has one table per dataset x architecture: a row per temperature, clean and every attack in percent', () => {
+test('summary.md has one table per dataset x architecture: a row per temperature, clean and every attack in percent, the 95% interval under mean ± std', () => {
   const markdown = summary([
     record({ temperature: 5, seed: 0, accuracies: [0.9, 0.5, 0.2, 0.1] }),
     record({ temperature: 5, seed: 1, accuracies: [0.8, 0.3, 0.2, 0.1] }),
@@ -24,10 +24,11 @@ test('summary.md has one table per dataset x architecture: a row per temperature
     record({ dataset: 'cifar10', architecture: 'resnet18', accuracies: [0.7, 0.4, 0.2, 0.1] }),
   ]);
   assert.deepEqual(section(markdown, '## mnist / cnn-small').slice(0, 4), [
-    '| temperature | seeds |        clean | fgsm-ce(T=1)@0.1 | fgsm-ce(T=1)@0.3 | pgd40-cw@0.3 |',
-    '| ----------: | ----: | -----------: | ---------------: | ---------------: | -----------: |',
-    '|         0.5 |   1/2 |        99.00 |            60.00 |            30.00 |         0.00 |',
-    '|           5 |     2 | 85.00 ± 7.07 |    40.00 ± 14.14 |     20.00 ± 0.00 | 10.00 ± 0.00 |',
+    '| temperature | seeds |                           clean |                  fgsm-ce(T=1)@0.1 |               fgsm-ce(T=1)@0.3 |                   pgd40-cw@0.3 |',
+    '| ----------: | ----: | ------------------------------: | --------------------------------: | -----------------------------: | -----------------------------: |',
+    '|         0.5 |   1/2 |                           99.00 |                             60.00 |                          30.00 |                           0.00 |',
+    // Two seeds: t(0.975, 1) = 12.706, so 85 ± 12.706 * 7.07 / sqrt(2), not clipped to [0, 100].
+    '|           5 |     2 | 85.00 ± 7.07<br>[21.47, 148.53] | 40.00 ± 14.14<br>[-87.06, 167.06] | 20.00 ± 0.00<br>[20.00, 20.00] | 10.00 ± 0.00<br>[10.00, 10.00] |',
   ]);
   assert.deepEqual(section(markdown, '## cifar10 / resnet18').slice(2, 3), ['|           1 |     1 | 70.00 |            40.00 |            20.00 |        10.00 |']);
 });

@@ -139,10 +139,11 @@ test('tables are named <dataset>__<architecture>.csv', () => {
     paths.map((path) => basename(path)),
     ['mnist__cnn-small.csv', 'cifar10__resnet18.csv'],
   );
-  // Numbers a script can read: fractions, mean and sample std over the two seeds, and how many seeds each cell has.
-  const numbers = ['0.85', '0.070711', '2', '0.5', '0', '2', '0.2', '0', '2', '0.1', '0', '2'];
+  // Numbers a script can read: fractions, mean and sample std over the two seeds, how many seeds each cell has, and the
+  // 95% interval of the mean (0.85 ± 12.706205 * 0.070711 / sqrt(2), not clipped to [0, 1]).
+  const numbers = ['0.85', '0.070711', '2', '0.21469', '1.48531', '0.5', '0', '2', '0.5', '0.5', '0.2', '0', '2', '0.2', '0.2', '0.1', '0', '2', '0.1', '0.1'];
   assert.deepEqual(readFileSync(paths[0], 'utf8').split('\n').slice(0, 2), [
-    ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', ...LABELS].flatMap((label) => [`${label}_mean`, `${label}_std`, `${label}_n`])]
+    ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', ...LABELS].flatMap((label) => [`${label}_mean`, `${label}_std`, `${label}_n`, `${label}_ci95_low`, `${label}_ci95_high`])]
       .map((cell) => (/[",]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell))
       .join(','),
     ['mnist', 'cnn-small', '', '1', '2', '0', ...numbers].join(','),

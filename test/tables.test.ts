@@ -31,20 +31,24 @@ function variant(fixture: Fixture, change: { epochs?: number; samples?: number }
   return { ...base, runId, job: { ...base.job, runId, trainingId, training, eval: evalSettings } };
 }
 
-test('tables/*.csv hold fractions: mean, sample std and n per cell, with the leading columns of the contract', () => {
+test('tables/*.csv hold fractions: mean, sample std, n and the 95% interval per cell, with the leading columns of the contract', () => {
   const rows = csvObjects([
     record({ temperature: 5, seed: 0, accuracies: [0.9, 0.5, 0.2, 0.1] }),
     record({ temperature: 5, seed: 1, accuracies: [0.8, 0.3, 0.2, 0.1] }),
     record({ temperature: 0.5, seed: 0, accuracies: [0.99, 0.6, 0.3, 0.0] }),
   ]);
   assert.deepEqual(Object.keys(rows[0]!).slice(0, TABLE_CSV_COLUMNS.length), [...TABLE_CSV_COLUMNS]);
-  assert.deepEqual(Object.keys(rows[0]!).slice(TABLE_CSV_COLUMNS.length, TABLE_CSV_COLUMNS.length + 6), [
+  assert.deepEqual(Object.keys(rows[0]!).slice(TABLE_CSV_COLUMNS.length, TABLE_CSV_COLUMNS.length + 10), [
     'clean_mean',
     'clean_std',
     'clean_n',
+    'clean_ci95_low',
+    'clean_ci95_high',
     `${LABELS[0]}_mean`,
     `${LABELS[0]}_std`,
     `${LABELS[0]}_n`,
+    `${LABELS[0]}_ci95_low`,
+    `${LABELS[0]}_ci95_high`,
   ]);
   const [low, high] = rows;
   assert.deepEqual([low!.temperature, low!.seeds, low!.seeds_failed, low!.clean_mean, low!.clean_std, low!.clean_n], ['0.5', '1', '0', '0.99', '', '1']);
@@ -52,6 +56,9 @@ test('tables/*.csv hold fractions: mean, sample std and n per cell, with the lea
   assert.equal(Number(high![`${LABELS[0]}_mean`]), 0.4);
   assert.equal(Number(high![`${LABELS[0]}_std`]), 0.141421);
   assert.equal(Number(high![`${LABELS[0]}_n`]), 2);
+  // 0.4 ± t(0.975, 1) * 0.141421 / sqrt(2) = 0.4 ± 12.706205 * 0.1 (not clipped to [0, 1]); one seed has none.
+  assert.deepEqual([high![`${LABELS[0]}_ci95_low`], high![`${LABELS[0]}_ci95_high`]], ['-0.870621', '1.670621']);
+  assert.deepEqual([low!.clean_ci95_low, low!.clean_ci95_high], ['', '']);
   for (const row of rows) for (const label of ['clean', ...LABELS]) assert.ok(Number(row[`${label}_mean`]) <= 1, 'fractions like runs.csv');
 });
 
@@ -120,7 +127,7 @@ test('models of two setups at the same dataset, architecture, temperature and se
   assert.match(summaryText(records), /setup {2}temperature {2}seeds/);
   assert.match(summaryText(records), /never averaged together/);
   const markdown = summaryMarkdown(summaryModel(records));
-  assert.match(markdown, /\| training\.epochs=2 \| +1 \| +2 \| 65\.00 ± 7\.07 \|/);
+  assert.match(markdown, /\| training\.epochs=2 \| +1 \| +2 \| 65\.00 ± 7\.07<br>\[1\.47, 128\.53\] \|/);
   const runs = runsCsvRows(records).map((row) => Object.fromEntries(RUNS_CSV_COLUMNS.map((column, i) => [column, row[i]])));
   assert.deepEqual(
     runs.filter((row) => row.label === 'clean').map((row) => [row.setup, row.accuracy]),

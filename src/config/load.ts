@@ -84,6 +84,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions): 
     ...checkNames(input, opts.names, file, hintFor),
     ...checkDuplicates(input, file, hintFor),
     ...(result.success ? checkTransferSources(result.data, file, hintFor) : []),
+    ...(result.success ? checkBaselineTemperature(result.data, file, hintFor) : []),
     ...(result.success ? unitProblems(result.data, { file, input, imageShapes: opts.names.imageShapes, hintFor }) : []),
   ];
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
@@ -282,6 +283,14 @@ function checkTransferSources(config: ExperimentConfig, file: string, hintFor: H
     }
     return problems;
   });
+}
+
+// The report compares every temperature with the baseline, so it must be one the sweep trains.
+function checkBaselineTemperature(config: ExperimentConfig, file: string, hintFor: HintFor): ConfigProblem[] {
+  const baseline = config.report?.baselineTemperature;
+  if (baseline === undefined || config.temperatures.includes(baseline)) return [];
+  const path = ['report', 'baselineTemperature'];
+  return [problem({ file, path: formatPath(path), expected: `one of the config's temperatures (${config.temperatures.join(', ')})`, found: String(baseline), hint: hintFor(path, {}) })];
 }
 
 function checkDuplicates(input: unknown, file: string, hintFor: HintFor): ConfigProblem[] {

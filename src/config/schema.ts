@@ -351,6 +351,16 @@ export const dataSchema = z
   })
   .strict();
 
+export const reportSchema = z
+  .object({
+    baselineTemperature: z
+      .number()
+      .positive()
+      .optional()
+      .describe('The temperature summary.md and index.html compare every other with, paired by seed (default 1; one of `temperatures`).'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -368,6 +378,7 @@ export const configSchema = z
     corruptions: corruptionsSchema.optional(),
     eval: evalSchema.default(() => evalSchema.parse({})).describe('Clean and adversarial evaluation.'),
     data: dataSchema.default(() => dataSchema.parse({})).describe('Training data settings.'),
+    report: reportSchema.optional().describe('How the views are written; changes no run, so no retraining.'),
   })
   .strict();
 
@@ -404,6 +415,7 @@ export type CorruptionType = GeneratedCorruptionType | (typeof FILE_ONLY_CORRUPT
 export type CorruptionsConfig = z.output<typeof corruptionsSchema>;
 export type AdversarialTrainingConfig = z.output<typeof adversarialTrainingSchema>;
 export type EvalConfig = z.output<typeof evalSchema>;
+export type ReportConfig = z.output<typeof reportSchema>;
 export type DataConfig = z.output<typeof dataSchema>;
 export type ScheduleConfig = z.output<typeof scheduleSchema>;
 export type AugmentConfig = z.output<typeof augmentSchema>;

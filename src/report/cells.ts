@@ -2,7 +2,7 @@
 import { CLEAN_LABEL } from '../config/grid.js';
 import type { LossName } from '../config/schema.js';
 import type { RunRecord } from '../types.js';
-import { meanStd } from './stats.js';
+import { meanInterval95, meanStd, type Interval } from './stats.js';
 import { latestPerModel, setupNamer } from './models.js';
 import { summaryResults } from './corruption-view.js';
 
@@ -23,11 +23,13 @@ export interface CellStats {
   /** Accuracy in percent. */
   meanAccuracy: number;
   stdAccuracy: number;
+  /** 95% confidence interval of the mean accuracy, in percent (Student t over the seeds); null below two seeds. */
+  ci95Accuracy: Interval | null;
   /** Mean share of inputs whose input gradient was exactly zero, over the seeds that measured it; null if none did. */
   meanZeroGradFraction: number | null;
 }
 
-interface Measurement {
+export interface Measurement {
   label: string;
   eps: number;
   loss: LossName | '';
@@ -65,6 +67,7 @@ export function cellStats(records: RunRecord[]): CellStats[] {
       seeds: accuracies.length,
       meanAccuracy: mean,
       stdAccuracy: std,
+      ci95Accuracy: meanInterval95(accuracies),
       meanZeroGradFraction: zeroGrads.length === 0 ? null : meanStd(zeroGrads).mean,
     };
   });
@@ -76,7 +79,8 @@ export function familyOf(label: string): string {
   return at < 0 ? label : label.slice(0, at);
 }
 
-function measurementsOf(record: RunRecord): Measurement[] {
+/** Clean accuracy, then every label of the summary tables, as one record measured them. */
+export function measurementsOf(record: RunRecord): Measurement[] {
   const clean: Measurement[] =
     record.cleanAccuracy === undefined
       ? []

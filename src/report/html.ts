@@ -2,7 +2,8 @@
 import type { PivotTable } from './tables.js';
 import type { Plot } from './plots.js';
 import { formatNumber } from './runs-csv.js';
-import { AUDIT_NOTE, CALIBRATION_NOTE, calibrationCells, tableNote, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import { AUDIT_NOTE, CALIBRATION_NOTE, calibrationCells, comparisonTitle, tableNote, WARNINGS_NOTE, type SummaryModel } from './summary.js';
+import { comparisonCells, comparisonNote, comparisonVerdict, groupTitle } from './paired.js';
 import { cellKey, maskedCells, setupPart, type MaskingFinding } from './warnings.js';
 
 const STYLE = `
@@ -17,6 +18,8 @@ td.masked { outline: 2px solid #c9731c; outline-offset: -2px; font-weight: 600; 
 .swatch { display: inline-block; width: 1.6em; height: 1em; vertical-align: -0.15em; border: 2px solid #c9731c; margin-right: 0.3em; }
 .swatch-marker { display: inline-block; width: 0.7em; height: 0.7em; border: 2px solid #555; border-radius: 50%; margin-right: 0.4em; }
 .note, figcaption { color: #444; font-size: 0.9rem; }
+.ci { display: block; color: #555; font-size: 0.85em; }
+td.yes { font-weight: 600; }
 figure { margin: 1.5rem 0 2.5rem; }
 figure h3 { margin: 0 0 0.5rem; }
 figure svg { display: block; width: 100%; height: auto; }
@@ -52,6 +55,7 @@ ${model.description ? `<p class="description">${escapeHtml(model.description)}</
 </ul>
 <p>${escapeHtml(tableNote(model.tables))}</p>
 ${sections.join('\n')}
+${comparisonSection(model)}
 <h2>Failed runs</h2>
 ${htmlList(model.failures.map(escapeHtml))}
 ${maskingSection(model.masking)}
@@ -65,13 +69,15 @@ function pivotHtml(table: PivotTable, masked: Map<string, string[]>): string {
   let flagged = 0;
   const setupColumn = table.columns.indexOf('setup');
   const temperatureColumn = table.columns.indexOf('temperature');
-  const body = table.rows.map((row) => {
+  const body = table.rows.map((row, r) => {
     const setup = setupColumn < 0 ? '' : row[setupColumn]!;
     const cells = row.map((cell, c) => {
+      const interval = table.intervals[r]?.[c];
+      const text = `${escapeHtml(cell)}${interval ? `<span class="ci">${escapeHtml(interval)}</span>` : ''}`;
       const checks = masked.get(cellKey(table.dataset, table.architecture, setup, row[temperatureColumn]!, table.columns[c]!));
-      if (!checks) return `<td>${escapeHtml(cell)}</td>`;
+      if (!checks) return `<td>${text}</td>`;
       flagged += 1;
-      return `<td class="masked" title="${escapeHtml(`flagged by the gradient-masking audit: ${checks.join(', ')}`)}">${escapeHtml(cell)}</td>`;
+      return `<td class="masked" title="${escapeHtml(`flagged by the gradient-masking audit: ${checks.join(', ')}`)}">${text}</td>`;
     });
     return `<tr>${cells.join('')}</tr>`;
   });
@@ -111,6 +117,17 @@ function maskingSection(findings: MaskingFinding[]): string {
   return `<h2 id="masking">Gradient masking</h2>
 <p>${escapeHtml(AUDIT_NOTE + unaudited)} Flagged numbers are hatched in the tables and drawn as hollow markers in the plots.</p>
 ${htmlList(items, 'findings')}`;
+}
+
+function comparisonSection(model: SummaryModel): string {
+  if (model.comparisons.length === 0) return '';
+  const groups = model.comparisons.map((group) => {
+    const [header, ...rows] = comparisonCells(group);
+    const body = rows.map((row) => `<tr>${row.map((cell, c) => `<td${c === row.length - 1 && cell === 'yes' ? ' class="yes"' : ''}>${escapeHtml(cell)}</td>`).join('')}</tr>`);
+    const table = rows.length === 0 ? '' : `${htmlTable(header!, body)}\n`;
+    return `<h3>${escapeHtml(groupTitle(group))}</h3>\n${table}<p>${escapeHtml(comparisonVerdict(group))}</p>`;
+  });
+  return `<h2 id="paired">${escapeHtml(comparisonTitle(model.baselineTemperature))}</h2>\n<p>${escapeHtml(comparisonNote(model.baselineTemperature))}</p>\n${groups.join('\n')}`;
 }
 
 function calibrationSection(model: SummaryModel): string {

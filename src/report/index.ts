@@ -7,12 +7,13 @@ import { formatTableText, pivotTables } from './tables.js';
 
 export { RUNS_CSV_COLUMNS, runsCsvRows, writeRunsCsv } from './runs-csv.js';
 export { formatTableText, pivotTables, resultTables, tableCsvRows, writeTables, TABLE_CSV_COLUMNS, type PivotTable, type ResultTable } from './tables.js';
-export { resultsSummary, type ResultCell, type ResultsSummary } from './results.js';
+export { resultsSummary, type PairedComparisonCell, type ResultCell, type ResultsSummary } from './results.js';
 export { plotSpecs, type Plot } from './plots.js';
 export { summaryMarkdown, summaryModel, type SummaryModel } from './summary.js';
 export { formatWarning, gradientMaskingWarnings, type GradientMaskingWarning } from './warnings.js';
-export { NoRecordsError, rebuildReport, type RebuiltReport } from './rebuild.js';
-export { reportFileList, writeReport, type ReportFiles } from './write.js';
+export { BadBaselineError, NoRecordsError, rebuildReport, type RebuiltReport } from './rebuild.js';
+export { DEFAULT_BASELINE_TEMPERATURE, pairedComparisons, type ComparisonGroup, type PairedComparison } from './paired.js';
+export { folderSettings, reportFileList, writeReport, type ReportFiles, type ReportOptions } from './write.js';
 
 /** Plain-text summary for the end of a sweep: one pivot per (dataset, architecture), then failed runs. */
 export function summaryText(records: RunRecord[]): string {
@@ -20,7 +21,7 @@ export function summaryText(records: RunRecord[]): string {
   const tables = pivotTables(records);
   const sections = tables.map(
     (table) =>
-      `${table.dataset} / ${table.architecture}  (accuracy %, mean ± std over seeds)\n${formatTableText(table)}`,
+      `${table.dataset} / ${table.architecture}  (accuracy %, mean ± std over seeds${table.intervals.some((line) => line.length > 0) ? '; under each row, [the 95% interval of the mean]' : ''})\n${formatTableText(table)}`,
   );
   if (tables.some((table) => table.columns[0] === 'setup')) sections.push(SETUP_NOTE);
   const audit = auditWarnings(records);

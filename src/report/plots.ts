@@ -26,7 +26,7 @@ export interface Plot {
 }
 
 const SUBTITLE_CHARS = 56;
-const SUBTITLE = 'mean over seeds, band = ± one std; failed runs left out';
+const SUBTITLE = 'mean over seeds; band = 95% confidence interval of the mean (Student t over seeds, none with one seed); failed runs left out';
 const MARGIN_NOTE = 'dashed: margin loss (CW, DLR), which T does not saturate';
 const MASKED_NOTE = 'hollow marker: flagged by the gradient-masking audit';
 // A little room below 0 so a line at 0% (a margin-loss attack on a masked model, the key result) stays clear of the x axis.
@@ -187,13 +187,15 @@ function legendColumns(series: string[]): number {
   return Math.max(...series.map((name) => name.length)) > 8 ? Math.min(series.length, 2) : Math.min(series.length, 8);
 }
 
-// Accuracy cannot leave [0, 100], so neither does the band.
+// The band is the 95% interval of the mean; one seed has none, so the band pinches to the point. Accuracy cannot
+// leave [0, 100], so neither does the band (the tables give the interval unclipped).
 function point(cell: CellStats, masked: Map<string, string[]>): { accuracy: number; lower: number; upper: number; masked: boolean } {
+  const interval = cell.ci95Accuracy ?? { low: cell.meanAccuracy, high: cell.meanAccuracy };
   return {
     masked: masked.has(cellKey(cell.dataset, cell.architecture, cell.setup, formatNumber(cell.temperature), cell.label)),
     accuracy: cell.meanAccuracy,
-    lower: Math.max(0, cell.meanAccuracy - cell.stdAccuracy),
-    upper: Math.min(100, cell.meanAccuracy + cell.stdAccuracy),
+    lower: Math.max(0, interval.low),
+    upper: Math.min(100, interval.high),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { MaskingFlag, RunRecord } from '../types.js';
 import { latestPerModel, setupNamer, setupsOf } from './models.js';
 import { corruptionResultTables, resultTables, roundFraction } from './tables.js';
+import { DEFAULT_BASELINE_TEMPERATURE, pairedComparisons } from './paired.js';
 
 /** One cell of a table: a model row (dataset, architecture, setup, temperature) under one label. */
 export interface ResultCell {
@@ -20,6 +21,9 @@ export interface ResultCell {
   std: number | null;
   /** Seeds that finished and measured the cell. */
   n: number;
+  /** 95% confidence interval of the mean (Student t over the seeds: mean ± t_{0.975, n-1} · std / sqrt(n)), as fractions; null below two seeds. */
+  ci95Low: number | null;
+  ci95High: number | null;
   /** Seeds recorded for the row, finished or failed. */
   seeds: number;
   seedsFailed: number;
@@ -49,9 +53,30 @@ export interface ResultsSummary {
   cells: ResultCell[];
   failures: Array<ModelRef & { reason: string }>;
   masking: Array<ModelRef & Pick<MaskingFlag, 'check' | 'rows' | 'message'>>;
+  /** The temperature `comparisons` pair every other with. */
+  baselineTemperature: number;
+  comparisons: PairedComparisonCell[];
 }
 
-export function resultsSummary(records: RunRecord[]): ResultsSummary {
+/** One label at one temperature against the baseline temperature, paired by seed within (dataset, architecture, setup). */
+export interface PairedComparisonCell {
+  dataset: string;
+  architecture: string;
+  setup: string;
+  label: string;
+  temperature: number;
+  /** Seeds measured at both temperatures. */
+  pairs: number;
+  /** Mean of acc(T) - acc(baseline) over the pairs, as a fraction (rounded like the CSV); null without pairs. */
+  meanDifference: number | null;
+  /** 95% t interval of that mean; null below two pairs. */
+  ci95Low: number | null;
+  ci95High: number | null;
+  /** Whether the interval excludes 0; null without an interval. */
+  distinguishable: boolean | null;
+}
+
+export function resultsSummary(records: RunRecord[], baselineTemperature = DEFAULT_BASELINE_TEMPERATURE): ResultsSummary {
   const models = latestPerModel(records);
   const setupOf = setupNamer(models);
   const ref = (record: RunRecord): ModelRef => {
@@ -70,6 +95,8 @@ export function resultsSummary(records: RunRecord[]): ResultsSummary {
         mean: roundFraction(cell.mean),
         std: roundFraction(cell.std),
         n: cell.n,
+        ci95Low: roundFraction(cell.ci95?.low ?? null),
+        ci95High: roundFraction(cell.ci95?.high ?? null),
         seeds: row.seeds,
         seedsFailed: row.seedsFailed,
         zeroGradFraction: roundFraction(cell.zeroGradFraction),
@@ -88,5 +115,25 @@ export function resultsSummary(records: RunRecord[]): ResultsSummary {
     masking: models
       .filter((record) => record.status === 'ok')
       .flatMap((record) => (record.masking?.flags ?? []).map(({ check, rows, message }) => ({ ...ref(record), check, rows, message }))),
+    baselineTemperature,
+    // The comparisons work in percentage points; the JSON speaks fractions, like the cells.
+    comparisons: pairedComparisons(records, baselineTemperature).flatMap(({ dataset, architecture, setup, comparisons }) =>
+      comparisons.map((comparison) => ({
+        dataset,
+        architecture,
+        setup,
+        label: comparison.label,
+        temperature: comparison.temperature,
+        pairs: comparison.pairs,
+        meanDifference: percentToFraction(comparison.meanDifference),
+        ci95Low: percentToFraction(comparison.interval?.low ?? null),
+        ci95High: percentToFraction(comparison.interval?.high ?? null),
+        distinguishable: comparison.distinguishable,
+      })),
+    ),
   };
+}
+
+function percentToFraction(value: number | null): number | null {
+  return value === null ? null : roundFraction(value / 100);
 }

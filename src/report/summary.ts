@@ -5,6 +5,7 @@ import type { RunRecord } from '../types.js';
 import { formatNumber } from './runs-csv.js';
 import { plotSpecs, type Plot } from './plots.js';
 import { pivotTables, type PivotTable } from './tables.js';
+import { comparisonCells, comparisonNote, comparisonVerdict, DEFAULT_BASELINE_TEMPERATURE, groupTitle, pairedComparisons, type ComparisonGroup } from './paired.js';
 import {
   auditWarnings,
   calibrationRows,
@@ -36,9 +37,14 @@ export interface SummaryModel {
   /** The audit flags and the zero-gradient warnings, each finding once (index.html shows these). */
   masking: MaskingFinding[];
   calibration: CalibrationRow[];
+  /** The temperature every other is compared with, paired by seed. */
+  baselineTemperature: number;
+  /** One group per dataset, architecture and setup. */
+  comparisons: ComparisonGroup[];
 }
 
-export const TABLE_NOTE = 'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone).';
+export const TABLE_NOTE =
+  'Accuracy in percent, mean ± std over the seeds that finished (sample std; one seed shows the mean alone); under it, in brackets, the 95% confidence interval of the mean (Student t over the seeds; none with one seed).';
 export const SETUP_NOTE =
   'This folder holds models trained or evaluated with different settings; `setup` names the settings that set each row apart, and rows of different setups are never averaged together.';
 
@@ -53,7 +59,7 @@ export const AUDIT_NOTE =
   'Per trained model: fixed-step attacks whose steps * stepSize cannot reach eps (left out of the other checks), exactly-zero input gradients, iterative attacks no stronger than FGSM, accuracy that does not fall towards chance as eps grows, black-box or transfer attacks beating white-box ones, and CE at T = 1 far above CW/DLR in the same attack with the same budget (each flag names its rows and its evidence; see `masking` in runs.csv).';
 export const CALIBRATION_NOTE = 'On the clean eval images: expected calibration error (15 bins) and mean negative log-likelihood of softmax(z / T), at the training temperature and at T = 1; mean over seeds.';
 
-export function summaryModel(allRecords: RunRecord[], description?: string): SummaryModel {
+export function summaryModel(allRecords: RunRecord[], description?: string, baselineTemperature = DEFAULT_BASELINE_TEMPERATURE): SummaryModel {
   const records = latestPerModel(allRecords);
   return {
     experiment: unique(records.map((record) => record.job.experiment)).join(', ') || 'temper',
@@ -69,6 +75,8 @@ export function summaryModel(allRecords: RunRecord[], description?: string): Sum
     audit: auditWarnings(records),
     masking: maskingFindings(records),
     calibration: calibrationRows(records),
+    baselineTemperature,
+    comparisons: pairedComparisons(records, baselineTemperature),
   };
 }
 
@@ -92,18 +100,37 @@ export function summaryMarkdown(model: SummaryModel): string {
       return [
         `## ${table.dataset} / ${table.architecture}`,
         markdownTable(
-          [table.columns, ...table.rows].map((cells) => cells.map(escapeCell)),
+          // The interval goes on a second line of the cell, so the table keeps one column per label.
+          [table.columns, ...table.rows.map((row, r) => row.map((cell, c) => (table.intervals[r]?.[c] ? `${cell}<br>${table.intervals[r]![c]}` : cell)))].map((cells) =>
+            cells.map(escapeCell),
+          ),
           { align: table.columns.map(() => 'r') },
         ),
         ...plots.map((plot) => `![${plot.title}](plots/${plot.file})`),
       ].join('\n\n');
     }),
+    ...comparisonSection(model),
     `## Failed runs\n\n${bullets(model.failures)}`,
     `## Gradient-masking warnings\n\n${WARNINGS_NOTE}\n\n${bullets(model.warnings)}`,
     `## Gradient-masking audit\n\n${AUDIT_NOTE}\n\n${bullets(model.audit)}`,
     ...(model.calibration.length === 0 ? [] : [`## Calibration\n\n${CALIBRATION_NOTE}\n\n${calibrationTable(model.calibration)}`]),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+/** The title of the paired-comparison section, e.g. `Each temperature against T = 1, paired by seed`. */
+export function comparisonTitle(baselineTemperature: number): string {
+  return `Each temperature against T = ${formatNumber(baselineTemperature)}, paired by seed`;
+}
+
+function comparisonSection(model: SummaryModel): string[] {
+  if (model.comparisons.length === 0) return [];
+  const groups = model.comparisons.map((group) => {
+    const [header, ...body] = comparisonCells(group);
+    const table = body.length === 0 ? [] : [markdownTable([header!, ...body].map((cells) => cells.map(escapeCell)), { align: ['l', ...header!.slice(1).map(() => 'r')] })];
+    return [`### ${groupTitle(group)}`, ...table, comparisonVerdict(group)].join('\n\n');
+  });
+  return [`## ${comparisonTitle(model.baselineTemperature)}\n\n${comparisonNote(model.baselineTemperature)}`, ...groups];
 }
 
 function calibrationTable(rows: CalibrationRow[]): string {

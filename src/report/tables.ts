@@ -1,6 +1,7 @@
 // The paper-style pivot: per (dataset, architecture), one row per setup and temperature, one column per attack@eps.
-// Numbers first (accuracy as a fraction: mean, sample std and n over seeds); tables/*.csv writes them as numbers,
-// and summary.md, index.html and the terminal show the same cells as `mean ± std` in percent.
+// Numbers first (accuracy as a fraction: mean, sample std, n and the 95% interval of the mean over seeds); tables/*.csv
+// writes them as numbers, and summary.md, index.html and the terminal show the same cells as `mean ± std` in percent,
+// with the interval `[low, high]` on a line under each row.
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { CLEAN_LABEL } from '../config/grid.js';
@@ -9,7 +10,7 @@ import { latestPerModel, setupNamer, setupsOf } from './models.js';
 import type { AttackResult, RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatNumber } from './runs-csv.js';
-import { meanStd } from './stats.js';
+import { meanInterval95, meanStd, type Interval } from './stats.js';
 
 /** One cell: the accuracies (fractions in [0, 1]) of the finished models of a row under one label. */
 export interface CellSummary {
@@ -19,6 +20,8 @@ export interface CellSummary {
   std: number | null;
   /** Models (seeds) that finished and measured this cell. */
   n: number;
+  /** 95% confidence interval of the mean (Student t over the seeds); null below two models. */
+  ci95: Interval | null;
   /** Mean share of inputs whose input gradient was exactly zero, over the models that measured it; null if none did. */
   zeroGradFraction: number | null;
   /** Gradient-masking checks this cell raised in any of its models, sorted. */
@@ -57,11 +60,13 @@ export interface PivotTable {
   columns: string[];
   /** Cells are accuracy in percent, `mean ± std` over the ok seeds. */
   rows: string[][];
+  /** Per row, the line under it: `[low, high]`, the 95% interval of the mean in percent, under each cell that has one ("" elsewhere); [] when the row has none. */
+  intervals: string[][];
 }
 
-/** Leading columns of every tables/*.csv; each label then has `<label>_mean`, `<label>_std`, `<label>_n`. */
+/** Leading columns of every tables/*.csv; each label then has `<label>_mean`, `<label>_std`, `<label>_n`, `<label>_ci95_low`, `<label>_ci95_high`. */
 export const TABLE_CSV_COLUMNS = ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed'] as const;
-export const TABLE_CSV_CELL_SUFFIXES = ['_mean', '_std', '_n'] as const;
+export const TABLE_CSV_CELL_SUFFIXES = ['_mean', '_std', '_n', '_ci95_low', '_ci95_high'] as const;
 
 const FRACTION_DECIMALS = 6;
 
@@ -103,7 +108,13 @@ export function tableCsvRows(table: ResultTable): string[][] {
     formatNumber(row.temperature),
     String(row.seeds),
     String(row.seedsFailed),
-    ...row.cells.flatMap((cell) => [formatNumber(cell.mean, FRACTION_DECIMALS), formatNumber(cell.std, FRACTION_DECIMALS), String(cell.n)]),
+    ...row.cells.flatMap((cell) => [
+      formatNumber(cell.mean, FRACTION_DECIMALS),
+      formatNumber(cell.std, FRACTION_DECIMALS),
+      String(cell.n),
+      formatNumber(cell.ci95?.low, FRACTION_DECIMALS),
+      formatNumber(cell.ci95?.high, FRACTION_DECIMALS),
+    ]),
   ]);
   return [header, ...rows];
 }
@@ -113,13 +124,14 @@ export function roundFraction(value: number | null): number | null {
   return value === null ? null : Number(formatNumber(value, FRACTION_DECIMALS));
 }
 
-/** The table as aligned plain text (right-aligned columns, a rule under the header) for a terminal. */
+/** The table as aligned plain text (right-aligned columns, a rule under the header) for a terminal; each row's intervals on the line under it. */
 export function formatTableText(table: PivotTable): string {
-  const lines = [table.columns, ...table.rows];
+  const body = table.rows.flatMap((row, r) => [row, ...(table.intervals[r]?.length ? [table.intervals[r]!] : [])]);
+  const lines = [table.columns, ...body];
   const widths = table.columns.map((_, c) => Math.max(...lines.map((line) => (line[c] ?? '').length)));
   const render = (cells: string[]): string => widths.map((width, c) => (cells[c] ?? '').padStart(width)).join('  ');
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
-  return [render(table.columns), rule, ...table.rows.map(render)].join('\n');
+  return [render(table.columns), rule, ...body.map(render)].join('\n');
 }
 
 export function humanTable(table: ResultTable): PivotTable {
@@ -130,7 +142,16 @@ export function humanTable(table: ResultTable): PivotTable {
     const cells = row.cells.map((cell) => (ok === 0 ? 'failed' : formatPercent(cell.values)));
     return [...(showSetup ? [row.setup] : []), formatNumber(row.temperature), seeds, ...cells];
   });
-  return { dataset: table.dataset, architecture: table.architecture, columns: [...(showSetup ? ['setup'] : []), 'temperature', 'seeds', ...table.labels], rows };
+  const intervals = table.rows.map((row) =>
+    row.cells.some((cell) => cell.ci95 !== null) ? [...(showSetup ? [''] : []), '', '', ...row.cells.map((cell) => formatInterval(cell.ci95))] : [],
+  );
+  const columns = [...(showSetup ? ['setup'] : []), 'temperature', 'seeds', ...table.labels];
+  return { dataset: table.dataset, architecture: table.architecture, columns, rows, intervals };
+}
+
+/** `[96.31, 97.29]`: a 95% interval of fractions, in percent like the cells; "" for none. */
+export function formatInterval(interval: Interval | null): string {
+  return interval === null ? '' : `[${(interval.low * 100).toFixed(2)}, ${(interval.high * 100).toFixed(2)}]`;
 }
 
 interface SetupContext {
@@ -183,6 +204,7 @@ function cellOf(results: Array<Pick<AttackResult, 'robustAccuracy'> & Partial<At
     mean: values.length === 0 ? null : mean,
     std: values.length < 2 ? null : std,
     n: values.length,
+    ci95: meanInterval95(values),
     zeroGradFraction: zeroGrads.length === 0 ? null : meanStd(zeroGrads).mean,
     masking: unique(results.flatMap((result) => result.masking ?? [])).sort(),
     values,

@@ -9,6 +9,7 @@ import { renderSvgs } from './render-svg.js';
 import { writeRunsCsv } from './runs-csv.js';
 import { summaryMarkdown, summaryModel } from './summary.js';
 import { writeTables } from './tables.js';
+import { DEFAULT_BASELINE_TEMPERATURE } from './paired.js';
 
 export interface ReportFiles {
   runsCsv: string;
@@ -18,9 +19,15 @@ export interface ReportFiles {
   html: string;
 }
 
+export interface ReportOptions {
+  /** The temperature the others are compared with; default: the folder config's `report.baselineTemperature`, else 1. */
+  baselineTemperature?: number;
+}
+
 /** Writes runs.csv, tables/*.csv, summary.md, plots/*.svg and index.html into `outDir`; returns their paths. */
-export async function writeReport(outDir: string, records: RunRecord[]): Promise<ReportFiles> {
-  const model = summaryModel(records, configDescription(outDir));
+export async function writeReport(outDir: string, records: RunRecord[], options: ReportOptions = {}): Promise<ReportFiles> {
+  const settings = folderSettings(outDir);
+  const model = summaryModel(records, settings.description, options.baselineTemperature ?? settings.baselineTemperature);
   const svgs = await renderSvgs(model.plots.map((plot) => plot.spec));
   const pageSvgs = await renderSvgs(model.plots.map(pageSpec));
   const plots = model.plots.map((plot, i) => {
@@ -40,13 +47,20 @@ export function reportFileList(files: ReportFiles): string[] {
   return [files.runsCsv, ...files.tables, files.summary, ...files.plots, files.html];
 }
 
-// `temper run` and `temper merge` write the resolved config beside the records; a folder without one (or with one
-// that does not parse) simply has no description to show, which is no reason to fail the report.
-function configDescription(outDir: string): string | undefined {
+/** The report settings of a folder's config.json: its description and baseline temperature (1 where it sets none). */
+export function folderSettings(outDir: string): { description: string | undefined; baselineTemperature: number } {
+  // `temper run` and `temper merge` write the resolved config beside the records; a folder without one (or with one
+  // that does not parse) simply has no description to show and the default baseline, which is no reason to fail the report.
+  let config: { description?: unknown; report?: { baselineTemperature?: unknown } } = {};
   try {
-    const { description } = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')) as { description?: unknown };
-    return typeof description === 'string' && description.trim() !== '' ? description.trim() : undefined;
+    config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')) as typeof config;
   } catch {
-    return undefined;
+    // Defaults below.
   }
+  const { description } = config;
+  const baseline = config.report?.baselineTemperature;
+  return {
+    description: typeof description === 'string' && description.trim() !== '' ? description.trim() : undefined,
+    baselineTemperature: typeof baseline === 'number' && baseline > 0 ? baseline : DEFAULT_BASELINE_TEMPERATURE,
+  };
 }

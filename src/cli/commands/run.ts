@@ -11,7 +11,7 @@ import { runSweep, type SweepResult } from '../../runner/sweep.js';
 import { progressFor, jobName } from '../../runner/progress.js';
 import { resolveShard, ShardError, type Shard } from '../../runner/shard.js';
 import { describeHolder, lockStaleSeconds, LockSettingError } from '../../runner/lock.js';
-import { reportFileList, resultsSummary, summaryText } from '../../report/index.js';
+import { folderSettings, reportFileList, resultsSummary, summaryText } from '../../report/index.js';
 import { registeredNames } from '../names.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from '../errors.js';
 import { withExamples, type Example, type TemperCommand } from '../help.js';
@@ -161,7 +161,8 @@ function runJson(result: SweepResult, otherRecords: number) {
         reason: failureReason ?? 'no reason recorded',
       })),
     otherRecords,
-    results: resultsSummary(result.viewRecords),
+    // The baseline of the config.json this run wrote, as summary.md used it.
+    results: resultsSummary(result.viewRecords, folderSettings(result.outDir).baselineTemperature),
   };
 }
 
