@@ -20,6 +20,11 @@ export interface Job {
   /** Common corruptions to evaluate on (absent: none). */
   corruptions?: CorruptionsConfig;
   eval: EvalConfig;
+  /**
+   * The job's values of the config's sweep axes, by key path (`{"training.labelSmoothing": 0.1}`); absent without a
+   * sweep. Already part of training, data and eval, so not hashed into `runId` a second time.
+   */
+  sweep?: Record<string, unknown>;
 }
 
 /** Accuracy of the trained model under one attack at one eps (or clean, attack = "clean"). */

@@ -288,6 +288,64 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
   });
 });
 
+describe('a sweep axis is checked against the schema, value by value', () => {
+  const sweep = (axes: Record<string, unknown>, parts: Record<string, unknown> = {}) => ({ ...minimal, ...parts, sweep: axes });
+
+  it('loads a valid sweep; a setting the sweep also sets is fine, and one the sweep needs may be absent', () => {
+    const config = parseConfigText(JSON.stringify(sweep({ 'training.labelSmoothing': [0, 0.1], 'training.adversarial.eps': [0.1, 0.3] }, { training: { labelSmoothing: 0.5 } })), FILE, { names });
+    assert.deepEqual(config.sweep, { 'training.labelSmoothing': [0, 0.1], 'training.adversarial.eps': [0.1, 0.3] });
+  });
+
+  it('a value the setting does not take, naming its place in the sweep', () => {
+    const problem = assertOneProblem(problemsFor(sweep({ 'training.labelSmoothing': [0, 'x'] })), { path: 'sweep["training.labelSmoothing"][1]', found: '"x"' });
+    assert.equal(problem.message, `${FILE}: sweep["training.labelSmoothing"][1]: expected a number in [0, 1), found "x"`);
+    const unit = assertOneProblem(problemsFor(sweep({ 'training.adversarial.eps': [8] })), { path: 'sweep["training.adversarial.eps"][0]' });
+    assert.match(unit.message, /did you mean 8\/255 = 0.0314\?$/, 'the checks beyond the schema apply too');
+  });
+
+  it('an unknown key, with the close matches', () => {
+    const typo = assertOneProblem(problemsFor(sweep({ 'training.labelSmothing': [0] })), { path: 'sweep["training.labelSmothing"]' });
+    assert.match(typo.message, /unknown key "training.labelSmothing"; expected a setting under training, data or eval; did you mean "training.labelSmoothing"\?$/);
+    const short = assertOneProblem(problemsFor(sweep({ lr: [0.1] })), { path: 'sweep.lr' });
+    assert.match(short.message, /did you mean "training.optimizer.lr"\?$/);
+  });
+
+  it('a group of settings, a grid axis or a key outside training, data and eval says which keys are allowed', () => {
+    const group = assertOneProblem(problemsFor(sweep({ 'training.optimizer': [{ lr: 0.1 }] })), { path: 'sweep["training.optimizer"]' });
+    assert.match(group.message, /training.optimizer is a group of settings; sweep one of them: training.optimizer.lr, .*training.optimizer.weightDecay$/);
+    assert.match(assertOneProblem(problemsFor(sweep({ seeds: [[0, 1]] })), { path: 'sweep.seeds' }).message, /seeds is an axis of the grid already/);
+    const outside = assertOneProblem(problemsFor(sweep({ 'attacks[0].steps': [10] })), { path: 'sweep["attacks[0].steps"]' });
+    assert.match(outside.message, /cannot be a sweep axis; expected a setting under training, data or eval \(training.adversarial.attack, .*eval.samples\)$/);
+  });
+
+  it('an empty list, or a value that is not a list', () => {
+    assertOneProblem(problemsFor(sweep({ 'training.epochs': [] })), { path: 'sweep["training.epochs"]', expected: 'a non-empty list of values', found: '[]' });
+    assertOneProblem(problemsFor(sweep({ 'training.epochs': 3 })), { path: 'sweep["training.epochs"]', found: '3' });
+  });
+
+  it('every combination is checked as a whole config: a sweep of a setting that needs another', () => {
+    // Adversarial training needs its eps: sweeping only the ratio, with no adversarial training configured, cannot work.
+    const problem = assertOneProblem(problemsFor(sweep({ 'training.adversarial.ratio': [0.5, 1] })), { path: 'training.adversarial.eps' });
+    assert.match(problem.message, /expected a number > 0, found nothing$/);
+  });
+
+  it('--set sets an axis: everything after "sweep." is its key, or the whole sweep as JSON', () => {
+    const byKey = parseConfigText(JSON.stringify(minimal), FILE, { names, overrides: ['sweep.training.labelSmoothing=[0,0.1]', 'sweep.data.trainSamples=[100, 200]'] });
+    assert.deepEqual(byKey.sweep, { 'training.labelSmoothing': [0, 0.1], 'data.trainSamples': [100, 200] });
+    const whole = parseConfigText(JSON.stringify(minimal), FILE, { names, overrides: ['sweep={"training.labelSmoothing": [0, 0.1]}'] });
+    assert.deepEqual(whole.sweep, { 'training.labelSmoothing': [0, 0.1] });
+  });
+
+  it('a --set of a bad axis is traced to it, with the --set to type instead', () => {
+    const typo = assertOneProblem(problemsFor(minimal, ['sweep.training.labelSmothing=[0,0.1]']), { path: 'sweep["training.labelSmothing"]' });
+    assert.match(typo.message, /from --set sweep.training.labelSmothing=\[0,0.1\]; use --set 'sweep.training.labelSmoothing=\[0,0.1\]'$/);
+    const bare = assertOneProblem(problemsFor(minimal, ['sweep.training.labelSmoothing=0,0.1']), { path: 'sweep["training.labelSmoothing"]' });
+    assert.match(bare.message, /use --set 'sweep.training.labelSmoothing=\[0,0.1\]'$/);
+    const value = assertOneProblem(problemsFor(minimal, ['sweep.training.epochs=[1,0]']), { path: 'sweep["training.epochs"][1]' });
+    assert.match(value.message, /expected an integer > 0, found 0; from --set sweep.training.epochs=\[1,0\]$/);
+  });
+});
+
 describe('a valid config loads into typed objects with defaults', () => {
   it('accepts JSON with comments and trailing commas (the SPEC example)', () => {
     const config = parseConfigText(QUICKSTART_JSONC, 'configs/quickstart.jsonc', { names });

@@ -104,6 +104,54 @@ describe('a job is identified by a hash of its resolved config', () => {
   });
 });
 
+describe('a sweep adds axes: any setting under training, data or eval', () => {
+  const sweep = { 'training.labelSmoothing': [0, 0.1], 'training.adversarial.eps': [0.1, 0.3] };
+
+  it('nests dataset, architecture, sweep combination (first key outermost), temperature, seed', () => {
+    const jobs = expandGrid(config({ datasets: ['mnist'], architectures: ['mlp'], temperatures: [1, 5], seeds: [0], sweep }));
+    assert.equal(jobs.length, 1 * 1 * 4 * 2 * 1);
+    const cells = jobs.map((j) => `${j.training.labelSmoothing}/${j.training.adversarial?.eps}/T=${j.temperature}`);
+    assert.deepEqual(cells, ['0/0.1/T=1', '0/0.1/T=5', '0/0.3/T=1', '0/0.3/T=5', '0.1/0.1/T=1', '0.1/0.1/T=5', '0.1/0.3/T=1', '0.1/0.3/T=5']);
+    assert.equal(expandGrid(config({ sweep })).length, 2 * 2 * 4 * 3 * 2);
+    const [first] = expandGrid(config({ sweep, datasets: ['synthetic', 'mnist'] }));
+    assert.equal(first!.dataset, 'synthetic', 'the dataset stays outermost');
+  });
+
+  it('each job carries its values in its resolved settings, defaults filled in, and records them by key', () => {
+    const jobs = expandGrid(config({ sweep }));
+    assert.deepEqual(jobs[0]!.sweep, { 'training.labelSmoothing': 0, 'training.adversarial.eps': 0.1 });
+    assert.deepEqual(jobs.at(-1)!.sweep, { 'training.labelSmoothing': 0.1, 'training.adversarial.eps': 0.3 });
+    assert.deepEqual(jobs.at(-1)!.training.adversarial, { attack: 'pgd', eps: 0.3, steps: 7, loss: 'ce', lossTemperature: 'train', ratio: 1 });
+    assert.equal(jobs.at(-1)!.training.labelSmoothing, 0.1);
+    assert.equal(new Set(jobs.map((j) => j.runId)).size, jobs.length, 'every combination is its own job');
+    assert.equal(new Set(jobs.map((j) => j.trainingId)).size, jobs.length, 'and its own trained model');
+  });
+
+  it('a sweep value replaces the same setting written elsewhere in the config', () => {
+    const jobs = expandGrid(config({ training: { labelSmoothing: 0.5, epochs: 2 }, sweep: { 'training.labelSmoothing': [0, 0.1] } }));
+    assert.deepEqual([...new Set(jobs.map((j) => j.training.labelSmoothing))], [0, 0.1]);
+    assert.ok(jobs.every((j) => j.training.epochs === 2), 'the other settings stay');
+  });
+
+  it('a config without a sweep keeps the runIds it had before sweeps existed, so its folders resume', () => {
+    const jobs = expandGrid(config({ training: { labelSmoothing: 0.1 } }));
+    // Computed by the grid before this feature; the hash of the job without runId, trainingId and index.
+    assert.equal(jobs[0]!.runId, '18a97b40375d776a');
+    assert.equal(jobs.at(-1)!.runId, '29777dcd97f8706e');
+    assert.equal(jobs[0]!.trainingId, 'd01c89f2e98451da');
+    assert.ok(jobs.every((j) => !('sweep' in j)));
+  });
+
+  it('a setting moved into a sweep, or a value added to an axis, keeps the ids of the jobs that ran', () => {
+    const fixed = expandGrid(config({ training: { labelSmoothing: 0.1 } })).map((j) => j.runId);
+    const one = expandGrid(config({ sweep: { 'training.labelSmoothing': [0.1] } })).map((j) => j.runId);
+    assert.deepEqual(one, fixed);
+    const two = expandGrid(config({ sweep: { 'training.labelSmoothing': [0, 0.1] } })).map((j) => j.runId);
+    assert.ok(fixed.every((id) => two.includes(id)));
+    assert.equal(two.filter((id) => !fixed.includes(id)).length, fixed.length, 'only the new value makes new jobs');
+  });
+});
+
 describe('attack labels name one table column per attack and eps', () => {
   it('labels the SPEC example attacks', () => {
     assert.deepEqual(

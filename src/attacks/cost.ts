@@ -26,7 +26,7 @@ export interface SweepCost {
   rows: { attack: string; epsCount: number; cost: AttackCost }[];
   /** Forward-pass equivalents per image over every attack and eps of one trained model. */
   evaluationsPerImage: number;
-  /** eval.samples: the images each model is attacked on (fewer if the test split is smaller). */
+  /** eval.samples: the images each model is attacked on (fewer if the test split is smaller); the largest when it is a sweep axis. */
   images: number;
   perModel: number;
   models: number;
@@ -41,8 +41,11 @@ export function sweepCost(config: ExperimentConfig, models: number, classes: num
   const labels = attackLabels(config.attacks);
   const rows = config.attacks.map((attack, i) => ({ attack: familyOf(labels[i]![0]!), epsCount: attack.eps.length, cost: attackCost(attack, { classes }) }));
   const evaluationsPerImage = rows.reduce((sum, row) => sum + row.epsCount * row.cost.evaluationsPerImage, 0);
-  const images = config.eval.samples;
-  return { rows, evaluationsPerImage, images, perModel: evaluationsPerImage * images, models, total: evaluationsPerImage * images * models };
+  // eval.samples may be a sweep axis: each of its values is used by the same share of the models.
+  const samples = (config.sweep?.['eval.samples'] as number[] | undefined) ?? [config.eval.samples];
+  const images = Math.max(...samples);
+  const meanImages = samples.reduce((sum, n) => sum + n, 0) / samples.length;
+  return { rows, evaluationsPerImage, images, perModel: evaluationsPerImage * images, models, total: evaluationsPerImage * meanImages * models };
 }
 
 /** Lines for people: the total first, then one line per attack entry. */

@@ -60,7 +60,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** `--set training.epochs=1`, quoted where a shell would expand it: `--set 'temperatures=[1,5]'`. */
 export function setFlag(path: readonly PropertyKey[], value: string): string {
-  const argument = `${formatPath(path)}=${value}`;
+  // A sweep key is written whole after `sweep.`: `--set 'sweep.training.labelSmoothing=[0,0.1]'`.
+  const key = path[0] === 'sweep' && typeof path[1] === 'string' ? `sweep.${path[1]}${formatPath(path.slice(2))}` : formatPath(path);
+  const argument = `${key}=${value}`;
   return `--set ${/^[\w.,:=+@%/-]+$/.test(argument) ? argument : `'${argument.replace(/'/g, `'\\''`)}'`}`;
 }
 
@@ -246,7 +248,8 @@ function schemaAt(root: JsonSchema, input: unknown, path: readonly PropertyKey[]
   for (const key of path) {
     if (!node) return undefined;
     const branch: JsonSchema | undefined = pickBranch(node, value, key);
-    node = typeof key === 'number' ? branch?.items : branch?.properties?.[String(key)];
+    const additional = typeof branch?.additionalProperties === 'object' ? branch.additionalProperties : undefined;
+    node = typeof key === 'number' ? branch?.items : (branch?.properties?.[String(key)] ?? additional);
     value = valueAt(value, [key]);
   }
   return node;
@@ -310,7 +313,7 @@ function describe(node: JsonSchema): Phrase {
       return { singular: `an object${keys}`, plural: `objects${keys}` };
     }
     default:
-      return same('a value');
+      return { singular: 'a value', plural: 'values' };
   }
 }
 
@@ -340,6 +343,7 @@ function numberBounds(node: JsonSchema): string {
   const upper =
     node.exclusiveMaximum !== undefined ? ['<', node.exclusiveMaximum] : maximum !== undefined ? ['<=', maximum] : undefined;
   if (lower?.[0] === '>=' && upper?.[0] === '<=') return ` between ${lower[1]} and ${upper[1]}`;
+  if (lower && upper) return ` in ${lower[0] === '>=' ? '[' : '('}${lower[1]}, ${upper[1]}${upper[0] === '<=' ? ']' : ')'}`;
   return [lower, upper].map((b) => (b ? ` ${b[0]} ${b[1]}` : '')).join('');
 }
 

@@ -1,33 +1,42 @@
 // The grid: a pure function from a validated config to the list of jobs, and the column labels of its attacks.
 import type { Job } from '../types.js';
 import { hashOf } from '../util/hash.js';
+import { settingsAt, sweepCombinations } from './sweep.js';
 import { ensembleVersion, type AttackConfig, type CorruptionType, type ExperimentConfig, type InnerAttackConfig, type LossName, type RankedTargetMode } from './schema.js';
 
 /** Column label of the accuracy without attack. */
 export const CLEAN_LABEL = 'clean';
 
-/** datasets x architectures x temperatures x seeds, dataset outermost; `runId` hashes everything but `runId`, `trainingId` and `index`. */
+/**
+ * datasets x architectures x sweep combinations x temperatures x seeds, dataset outermost (a sweep's first key is the
+ * outermost of its axes). `runId` hashes the resolved job but `runId`, `trainingId`, `index` and `sweep`: the sweep's
+ * values are in its training, data and eval already, so a config without a sweep keeps its ids, and a setting moved
+ * into a sweep (or a value added to an axis) keeps those of the jobs that ran.
+ */
 export function expandGrid(config: ExperimentConfig): Job[] {
   const jobs: Job[] = [];
+  const points = sweepCombinations(config.sweep).map((point) => ({ point, settings: settingsAt(config, point) }));
   for (const dataset of config.datasets) {
     for (const architecture of config.architectures) {
-      for (const temperature of config.temperatures) {
-        for (const seed of config.seeds) {
-          // Each job gets its own copies so a consumer that mutates one cannot change another (or its id).
-          const identity = structuredClone({
-            experiment: config.name,
-            dataset,
-            architecture,
-            temperature,
-            seed,
-            training: config.training,
-            data: config.data,
-            attacks: config.attacks,
-            ...(config.corruptions ? { corruptions: config.corruptions } : {}),
-            eval: config.eval,
-          });
-          const trainingId = trainingIdOf({ dataset, architecture, temperature, seed, training: identity.training, data: identity.data });
-          jobs.push({ runId: hashOf(identity), trainingId, index: jobs.length, ...identity });
+      for (const { point, settings } of points) {
+        for (const temperature of config.temperatures) {
+          for (const seed of config.seeds) {
+            // Each job gets its own copies so a consumer that mutates one cannot change another (or its id).
+            const identity = structuredClone({
+              experiment: config.name,
+              dataset,
+              architecture,
+              temperature,
+              seed,
+              training: settings.training,
+              data: settings.data,
+              attacks: config.attacks,
+              ...(config.corruptions ? { corruptions: config.corruptions } : {}),
+              eval: settings.eval,
+            });
+            const trainingId = trainingIdOf({ dataset, architecture, temperature, seed, training: identity.training, data: identity.data });
+            jobs.push({ runId: hashOf(identity), trainingId, index: jobs.length, ...identity, ...(config.sweep ? { sweep: structuredClone(point) } : {}) });
+          }
         }
       }
     }

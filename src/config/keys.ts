@@ -41,6 +41,8 @@ export interface JsonSchema extends JsonSchemaNode {
   exclusiveMaximum?: number;
   minItems?: number;
   pattern?: string;
+  /** The schema of every key of a record (`sweep`). */
+  additionalProperties?: JsonSchema | boolean;
 }
 
 const keysOf = new WeakMap<JsonSchemaNode, ConfigKey[]>();

@@ -5,12 +5,14 @@ import { extname, resolve } from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import YAML from 'yaml';
 import { configSchema, type ExperimentConfig } from './schema.js';
-import { listText, takesList } from './keys.js';
+import { configKeys, keysNamed, listText, takesList } from './keys.js';
+import { axisPath, describeSweepPoint, setSweepPoint, sweepableKeys, sweepCombinations, SWEEP_SECTIONS, type SweepPoint } from './sweep.js';
 import { unitProblems } from './units.js';
 import {
   adviceText,
   ConfigError,
   formatPath,
+  nearest,
   problem,
   setFlag,
   renderValue,
@@ -78,17 +80,31 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions): 
     if (instead.length > 0) return `from --set ${source.raw}; use ${instead.join(' or ')}`;
     return [adviceText(path, advice), `from --set ${source.raw}`].filter(Boolean).join('; ');
   };
-  const result = configSchema.safeParse(input);
+  const checkOne = (document: unknown) => checkDocument(document, file, opts.names.imageShapes, hintFor);
+  const { checked, sweepProblems } = checkWithSweep(input, file, hintFor, checkOne);
   const problems = [
-    ...(result.success ? [] : zodProblems(result.error.issues, input, configSchema, file, hintFor)),
+    ...checked.schema,
     ...checkNames(input, opts.names, file, hintFor),
     ...checkDuplicates(input, file, hintFor),
-    ...(result.success ? checkTransferSources(result.data, file, hintFor) : []),
-    ...(result.success ? checkBaselineTemperature(result.data, file, hintFor) : []),
-    ...(result.success ? unitProblems(result.data, { file, input, imageShapes: opts.names.imageShapes, hintFor }) : []),
+    ...checked.after,
+    ...sweepProblems,
   ];
-  if (!result.success || problems.length > 0) throw new ConfigError(problems);
-  return result.data;
+  if (!checked.data || problems.length > 0) throw new ConfigError(problems);
+  return checked.data;
+}
+
+/** A document checked against the schema (`schema`) and, where it passed, the rules across fields (`after`). */
+interface Checked {
+  data?: ExperimentConfig;
+  schema: ConfigProblem[];
+  after: ConfigProblem[];
+}
+
+function checkDocument(document: unknown, file: string, imageShapes: LoadOptions['names']['imageShapes'], hintFor: HintFor): Checked {
+  const result = configSchema.safeParse(document);
+  if (!result.success) return { schema: zodProblems(result.error.issues, document, configSchema, file, hintFor), after: [] };
+  const after = [...checkTransferSources(result.data, file, hintFor), ...checkBaselineTemperature(result.data, file, hintFor), ...unitProblems(result.data, { file, input: document, imageShapes, hintFor })];
+  return { data: result.data, schema: [], after };
 }
 
 function formatOf(file: string): 'json' | 'yaml' {
@@ -186,7 +202,8 @@ function parseOverride(raw: string, file: string): Override | ConfigProblem {
     const expected = 'key=value with a key like training.epochs or attacks[0].eps (e.g. training.epochs=1)';
     return problem({ file, path: '--set', expected, found: JSON.stringify(raw) });
   }
-  const path = [...key.matchAll(KEY_SEGMENT)].map(([, index, name]) => (index === undefined ? name! : Number(index)));
+  // Everything after `sweep.` is one sweep key: `sweep.training.labelSmoothing=[0,0.1]`.
+  const path = key.startsWith('sweep.') ? ['sweep', key.slice('sweep.'.length)] : [...key.matchAll(KEY_SEGMENT)].map(([, index, name]) => (index === undefined ? name! : Number(index)));
   const text = raw.slice(equals + 1);
   try {
     return { raw, path, value: YAML.parse(text) as unknown };
@@ -325,4 +342,111 @@ function listAt(input: unknown, path: PathSegment[]): unknown[] {
   let value = input;
   for (const key of path) value = isRecord(value) || Array.isArray(value) ? getOwn(value, key) : undefined;
   return Array.isArray(value) ? value : [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// sweep: its keys must be settings under training, data or eval; each value is checked at its key (reported as
+// `sweep["training.labelSmoothing"][1]`), then every combination as a whole, so rules across fields still apply.
+
+type Axis = [key: string, values: unknown[]];
+
+/**
+ * Checks `input` as the jobs will see it: with the sweep's first combination applied (a sweep value replaces the
+ * setting written elsewhere, which may be absent: sweeping `training.adversarial.eps` needs no eps outside the sweep).
+ */
+function checkWithSweep(input: unknown, file: string, hintFor: HintFor, checkOne: (document: unknown) => Checked): { checked: Checked; sweepProblems: ConfigProblem[] } {
+  const { axes, problems: keyProblems } = sweepAxes(input, file, hintFor);
+  if (!axes) return { checked: checkOne(input), sweepProblems: keyProblems };
+  const points = sweepCombinations(Object.fromEntries(axes));
+  const inSweep = (problemPath: string) => axes.some(([key]) => within(problemPath, formatPath(axisPath(key))));
+
+  const valueProblems = axes.flatMap(([key, values]) => values.flatMap((value, i) => valueProblemsAt(input, key, value, i, file, hintFor, checkOne)));
+  if (valueProblems.length > 0) {
+    // The first combination may hold a bad value: it is reported once, at its place in the sweep.
+    const first = checkOne(withPoint(input, points[0]!));
+    const keep = (list: ConfigProblem[]) => list.filter((p) => !inSweep(p.path));
+    return { checked: { schema: keep(first.schema), after: keep(first.after) }, sweepProblems: valueProblems };
+  }
+
+  // A problem of every combination is the config's; one of only some is reported with the first combination that has it.
+  const results = points.map((point) => checkOne(withPoint(input, point)));
+  const all = (checked: Checked) => [...checked.schema, ...checked.after];
+  const messages = results.map((checked) => new Set(all(checked).map((p) => p.message)));
+  const everywhere = (p: ConfigProblem) => messages.every((set) => set.has(p.message));
+  const seen = new Set<string>();
+  const sweepProblems = results.flatMap((checked, i) =>
+    all(checked)
+      .filter((p) => !everywhere(p) && !seen.has(p.message) && seen.add(p.message))
+      .map((p) => problem({ file, path: 'sweep', expected: p.expected, found: p.found, detail: `with ${describeSweepPoint(points[i]!)}: ${p.message.slice(file.length + 2)}` })),
+  );
+  const [first] = results as [Checked];
+  const checked = { ...first, schema: first.schema.filter(everywhere), after: first.after.filter(everywhere) };
+  return { checked, sweepProblems };
+}
+
+/** The problems one sweep value makes at its key, moved to its place in the sweep: `sweep["training.labelSmoothing"][1]`. */
+function valueProblemsAt(input: unknown, key: string, value: unknown, i: number, file: string, hintFor: HintFor, checkOne: (document: unknown) => Checked): ConfigProblem[] {
+  const at = formatPath(axisPath(key));
+  const checked = checkOne(withPoint(input, { [key]: value }));
+  const fromSet = hintFor(['sweep', key, i], {});
+  return [...checked.schema, ...checked.after]
+    .filter((p) => within(p.path, at))
+    .map((p) => {
+      const path = formatPath(['sweep', key, i]) + p.path.slice(at.length);
+      const message = `${file}: ${path}${p.message.slice(file.length + 2 + p.path.length)}${fromSet ? `; ${fromSet}` : ''}`;
+      return { ...p, path, message };
+    });
+}
+
+/** The sweep's axes when every key is sweepable and every value a non-empty list (the schema reports the lists). */
+function sweepAxes(input: unknown, file: string, hintFor: HintFor): { axes?: Axis[]; problems: ConfigProblem[] } {
+  const sweep = isRecord(input) ? input['sweep'] : undefined;
+  if (!isRecord(sweep)) return { problems: [] };
+  const allowed = sweepableKeys();
+  const problems = Object.keys(sweep)
+    .filter((key) => !allowed.includes(key))
+    .map((key) => sweepKeyProblem(key, allowed, file, hintFor));
+  const wellFormed = problems.length === 0 && Object.values(sweep).every((values) => Array.isArray(values) && values.length > 0);
+  return { problems, ...(wellFormed ? { axes: Object.entries(sweep) as Axis[] } : {}) };
+}
+
+const GRID_AXES = ['datasets', 'architectures', 'temperatures', 'seeds'];
+
+function sweepKeyProblem(key: string, allowed: string[], file: string, hintFor: HintFor): ConfigProblem {
+  const path = ['sweep', key];
+  const where = 'a setting under training, data or eval';
+  // `attacks[0].eps`: a key of the config, outside the sections a sweep varies.
+  const top = axisPath(key)[0]!.replace(/\[\d+\]$/, '');
+  const outside = !(SWEEP_SECTIONS as readonly string[]).includes(top) && configKeys().some((k) => k.path.length === 1 && k.path[0] === top);
+  const leaves = allowed.filter((other) => other.startsWith(`${key}.`));
+  const init = { file, path: formatPath(path), found: JSON.stringify(key) };
+  if (leaves.length > 0) {
+    const expected = `one of: ${leaves.join(', ')}`;
+    return problem({ ...init, expected, detail: `${key} is a group of settings; sweep one of them: ${leaves.join(', ')}`, hint: hintFor(path, {}) });
+  }
+  if (GRID_AXES.includes(key)) {
+    return problem({ ...init, expected: where, detail: `${key} is an axis of the grid already; list its values there`, hint: hintFor(path, {}) });
+  }
+  if (outside) {
+    const expected = `${where} (${allowed.join(', ')})`;
+    return problem({ ...init, expected, detail: `${key} cannot be a sweep axis; expected ${expected}`, hint: hintFor(path, {}) });
+  }
+  // A misspelt key: the keys spelt alike, else those with the same last name (`labelSmoothing`: training.labelSmoothing).
+  const close = nearest(key, allowed);
+  const named = keysNamed(axisPath(key).at(-1)!, configKeys().filter((k) => allowed.includes(k.path.join('.')))).map((k) => k.path.join('.'));
+  const meant = [...new Set([...(close ? [close] : []), ...named])].map((m): PathSegment[] => ['sweep', m]);
+  const hint = meant.length > 0 ? (hintFor(path, { meant }) ?? adviceText(path, { meant })) : [`a sweep takes: ${allowed.join(', ')}`, hintFor(path, {})].filter(Boolean).join('; ');
+  return problem({ ...init, expected: where, detail: `unknown key ${JSON.stringify(key)}; expected ${where}`, hint });
+}
+
+function withPoint(input: unknown, point: SweepPoint): unknown {
+  if (!isRecord(input)) return input;
+  const document = structuredClone(input);
+  setSweepPoint(document, point);
+  return document;
+}
+
+/** Whether a problem's path (`training.schedule.milestones[0]`) is at or under `at`. */
+function within(problemPath: string, at: string): boolean {
+  return problemPath === at || problemPath.startsWith(`${at}.`) || problemPath.startsWith(`${at}[`);
 }

@@ -379,6 +379,12 @@ export const configSchema = z
     eval: evalSchema.default(() => evalSchema.parse({})).describe('Clean and adversarial evaluation.'),
     data: dataSchema.default(() => dataSchema.parse({})).describe('Training data settings.'),
     report: reportSchema.optional().describe('How the views are written; changes no run, so no retraining.'),
+    sweep: z
+      .record(z.string(), z.array(z.unknown()).min(1))
+      .optional()
+      .describe(
+        'More grid axes: a setting under training, data or eval, by its key path ("training.labelSmoothing"), and the values to try. Every combination of the values is crossed with the datasets, architectures, temperatures and seeds (dataset outermost, then architecture, sweep combination with the first key outermost, temperature, seed). A sweep value replaces the same setting written elsewhere in the config.',
+      ),
   })
   .strict();
 

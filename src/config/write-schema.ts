@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
 import { configSchema } from './schema.js';
+import { sweepableKeys } from './sweep.js';
 
 export const SCHEMA_FILE = join('schema', 'temper.schema.json');
 
@@ -18,6 +19,9 @@ export interface SchemaNames {
 /** The config's JSON Schema as users write it: keys with defaults are optional. */
 export function buildJsonSchema(names?: SchemaNames): Record<string, unknown> {
   const { $schema, ...rest } = z.toJSONSchema(configSchema, { io: 'input' });
+  // The keys a sweep takes, for completion; the loader, not the schema, explains a wrong one.
+  const sweep = (rest['properties'] as Record<string, Record<string, unknown>>)['sweep']!;
+  sweep['propertyNames'] = { ...(sweep['propertyNames'] as object), enum: sweepableKeys() };
   if (names) {
     const properties = rest['properties'] as Record<string, { items?: Record<string, unknown> }>;
     properties['datasets']!.items = { ...properties['datasets']!.items, enum: names.datasets };
@@ -28,7 +32,7 @@ export function buildJsonSchema(names?: SchemaNames): Record<string, unknown> {
     $id: 'urn:temper:config-schema',
     title: 'temper experiment config',
     description:
-      'A softmax-temperature sweep: datasets x architectures x temperatures x seeds, each trained model evaluated under every attack.',
+      'A softmax-temperature sweep: datasets x architectures x sweep combinations x temperatures x seeds, each trained model evaluated under every attack.',
     ...rest,
   };
 }

@@ -5,7 +5,7 @@ import { auditWarnings } from './warnings.js';
 import { latestPerModel } from './models.js';
 import { formatTableText, pivotTables } from './tables.js';
 
-export { RUNS_CSV_COLUMNS, runsCsvRows, writeRunsCsv } from './runs-csv.js';
+export { RUNS_CSV_COLUMNS, runsCsvHeader, runsCsvRows, writeRunsCsv } from './runs-csv.js';
 export { formatTableText, pivotTables, resultTables, tableCsvRows, writeTables, TABLE_CSV_COLUMNS, type PivotTable, type ResultTable } from './tables.js';
 export { resultsSummary, type PairedComparisonCell, type ResultCell, type ResultsSummary } from './results.js';
 export { plotSpecs, type Plot } from './plots.js';

@@ -6,8 +6,9 @@ import type { AttackConfig } from '../config/schema.js';
 import type { AttackResult, Job, RunRecord } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { setupNamer } from './models.js';
+import { axisValueText, settingAt } from '../config/sweep.js';
 
-/** Column order is part of the contract (SPEC "Outputs"): new columns go at the end. */
+/** Column order is part of the contract (SPEC "Outputs"): new columns go at the end, before one column per sweep axis. */
 export const RUNS_CSV_COLUMNS = [
   'dataset',
   'architecture',
@@ -63,15 +64,24 @@ export function formatNumber(value: number | null | undefined, maxDecimals = 10)
   return String(Number(value.toFixed(maxDecimals)));
 }
 
+/** The header: the contract's columns, then one per sweep axis of the records (`training.labelSmoothing`), first seen first. */
+export function runsCsvHeader(records: RunRecord[]): string[] {
+  return [...RUNS_CSV_COLUMNS, ...sweepAxesOf(records)];
+}
+
+/** Rows in the order of `runsCsvHeader(records)`. */
 export function runsCsvRows(records: RunRecord[]): string[][] {
   // The same setup names as the tables, so a script can join a row to its table row.
   const setupOf = setupNamer(records);
+  const axes = sweepAxesOf(records);
   return records.flatMap((record) => {
     const run = { ...runColumns(record), setup: setupOf(record) };
+    // Read from the resolved settings, so a record written before the setting became an axis has its value too.
+    const axisCells = axes.map((key) => axisValueText(settingAt(record.job, key)));
     const cells = record.status === 'ok' ? measuredCells(record) : plannedCells(record);
     return cells.map((cell) => {
       const row: Row = { ...run, ...cell };
-      return RUNS_CSV_COLUMNS.map((column) => row[column] ?? '');
+      return [...RUNS_CSV_COLUMNS.map((column) => row[column] ?? ''), ...axisCells];
     });
   });
 }
@@ -79,8 +89,12 @@ export function runsCsvRows(records: RunRecord[]): string[][] {
 /** Writes `<outDir>/runs.csv` (header row first) and returns its path. */
 export function writeRunsCsv(outDir: string, records: RunRecord[]): string {
   const path = join(outDir, 'runs.csv');
-  writeFileAtomic(path, stringify([[...RUNS_CSV_COLUMNS], ...runsCsvRows(records)]));
+  writeFileAtomic(path, stringify([runsCsvHeader(records), ...runsCsvRows(records)]));
   return path;
+}
+
+function sweepAxesOf(records: RunRecord[]): string[] {
+  return [...new Set(records.flatMap((record) => Object.keys(record.job.sweep ?? {})))];
 }
 
 // Columns that describe the trained model, repeated on each of its rows.

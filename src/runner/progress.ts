@@ -3,6 +3,7 @@ import type { Job, RunRecord, AttackResult } from '../types.js';
 import type { AttackProgress } from '../eval/evaluate.js';
 import { LiveLines, type TerminalStream } from './live-lines.js';
 import { plural } from '../util/text.js';
+import { describeSweepPoint } from '../config/sweep.js';
 
 export interface ProgressSink {
   sweepStart(info: { total: number; toRun: number; skipped: number; outDir: string; backend: string }): void;
@@ -21,7 +22,8 @@ export interface ProgressSink {
 }
 
 export function jobName(job: Job): string {
-  return `${job.dataset} ${job.architecture} T=${job.temperature} seed=${job.seed}`;
+  const sweep = job.sweep && Object.keys(job.sweep).length > 0 ? ` ${describeSweepPoint(job.sweep)}` : '';
+  return `${job.dataset} ${job.architecture}${sweep} T=${job.temperature} seed=${job.seed}`;
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -6,6 +6,7 @@ import { readRecords } from './store.js';
 import { inspectLock, lockPath, type LockInfo, type LockOptions } from './lock.js';
 import { selectShard, type Shard } from './shard.js';
 import { latestPerModel, modelKey, setupsOf } from '../report/models.js';
+import { describeSweepPoint } from '../config/sweep.js';
 
 export type JobState = 'done' | 'failed' | 'running' | 'pending';
 
@@ -32,6 +33,8 @@ export interface SweepStatus {
    * first, and whether this config's finished jobs are in each; one entry with setup "" when all share one.
    */
   setups: Array<{ setup: string; models: number; ok: number; failed: number; thisConfig: boolean }>;
+  /** The config's jobs by sweep combination (`training.labelSmoothing=0.1`), in grid order; empty without a sweep. */
+  sweep: Array<{ combination: string; total: number; counts: Record<JobState, number> }>;
   /** Record files that could not be read. */
   problems: string[];
 }
@@ -64,6 +67,14 @@ export function sweepStatus(outDir: string, config: ExperimentConfig, options: L
     failed: models.filter((record) => record.status === 'failed').length,
     thisConfig: models.some((record) => mine.has(modelKey(record.job))),
   }));
+  const sweep = new Map<string, { combination: string; total: number; counts: Record<JobState, number> }>();
+  for (const { job, state } of config.sweep ? statuses : []) {
+    const combination = describeSweepPoint(job.sweep ?? {});
+    const group = sweep.get(combination) ?? { combination, total: 0, counts: { done: 0, failed: 0, running: 0, pending: 0 } };
+    group.total += 1;
+    group.counts[state] += 1;
+    sweep.set(combination, group);
+  }
   return {
     outDir,
     total: jobs.length,
@@ -71,6 +82,7 @@ export function sweepStatus(outDir: string, config: ExperimentConfig, options: L
     jobs: statuses,
     otherRecords: stored.records.filter((record) => !ids.has(record.runId)).length,
     setups,
+    sweep: [...sweep.values()],
     problems: stored.problems,
   };
 }

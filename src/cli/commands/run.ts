@@ -158,6 +158,7 @@ function runJson(result: SweepResult, otherRecords: number) {
         architecture: job.architecture,
         temperature: job.temperature,
         seed: job.seed,
+        ...(job.sweep ? { sweep: job.sweep } : {}),
         reason: failureReason ?? 'no reason recorded',
       })),
     otherRecords,

@@ -48,20 +48,28 @@ export const statusCommand: TemperCommand<StatusArgs> = {
     const status = sweepStatus(args.dir, config, options);
     const { done, failed, running, pending } = status.counts;
     if (args.json) {
-      const jobs = status.jobs.map(({ job, ...rest }) => ({ runId: job.runId, index: job.index, job: jobName(job), ...rest }));
-      const summary = { outDir: args.dir, shard: options.shard ?? null, total: status.total, done, failed, running, pending, jobs, otherRecords: status.otherRecords, setups: status.setups, problems: status.problems };
+      const jobs = status.jobs.map(({ job, ...rest }) => ({ runId: job.runId, index: job.index, job: jobName(job), ...(job.sweep ? { sweep: job.sweep } : {}), ...rest }));
+      const summary = { outDir: args.dir, shard: options.shard ?? null, total: status.total, done, failed, running, pending, jobs, otherRecords: status.otherRecords, setups: status.setups, sweep: status.sweep, problems: status.problems };
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return;
     }
     const scope = options.shard ? ` (shard ${options.shard.index}/${options.shard.count})` : '';
     const lines = [`${args.dir}${scope}: ${plural(status.total, 'job')}: ${done} done, ${failed} failed, ${running} running, ${pending} pending`];
+    // A sweep's combinations, one line each, before the jobs that are not done (whose names carry their values).
+    if (status.sweep.length > 0) {
+      const width = Math.max(...status.sweep.map(({ combination }) => combination.length));
+      lines.push(`by sweep combination:`);
+      lines.push(...status.sweep.map(({ combination, total, counts: c }) => `  ${combination.padEnd(width)}  ${plural(total, 'job')}: ${c.done} done, ${c.failed} failed, ${c.running} running, ${c.pending} pending`));
+    }
     lines.push(...status.jobs.filter((entry) => entry.state !== 'done').map(statusLine));
     if (status.otherRecords > 0) {
       const records = `${plural(status.otherRecords, 'record')} in runs/ ${status.otherRecords === 1 ? 'belongs' : 'belong'}`;
       lines.push(`${records} to no job of config.json (an earlier config?)`);
     }
     // The views (tables, summary.md, index.html) cover every record and keep setups apart; say which rows are which.
-    if (status.setups.length > 1) {
+    // Setups that are exactly this config's sweep combinations were listed just above.
+    const onlySweep = status.sweep.length > 0 && status.setups.length === status.sweep.length && status.setups.every((setup) => setup.thisConfig);
+    if (status.setups.length > 1 && !onlySweep) {
       lines.push(`the tables keep ${status.setups.length} setups apart (models trained or evaluated with other settings):`);
       lines.push(...status.setups.map(({ setup, models, failed: failedModels, thisConfig }) => `  ${setup}: ${plural(models, 'model')}${failedModels > 0 ? ` (${failedModels} failed)` : ''}${thisConfig ? ', config.json' : ''}`));
     }

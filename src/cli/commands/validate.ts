@@ -1,6 +1,7 @@
 // `temper validate <config>`: exit 0 with the grid size, or 2 with every error listed.
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
+import type { ExperimentConfig } from '../../config/schema.js';
 import { expandGrid } from '../../config/grid.js';
 import { configClasses, formatSweepCost, sweepCost } from '../../attacks/cost.js';
 import { shortBudgets } from '../../config/units.js';
@@ -42,13 +43,21 @@ export const validateCommand: TemperCommand<ValidateArgs> = {
     }
     process.stdout.write(
       `${args.config}: ok — ${plural(jobs.length, 'job')} (${plural(config.datasets.length, 'dataset')} x ` +
-        `${plural(config.architectures.length, 'architecture')} x ${plural(config.temperatures.length, 'temperature')} x ` +
+        `${plural(config.architectures.length, 'architecture')} x ${sweepPart(config)}${plural(config.temperatures.length, 'temperature')} x ` +
         `${plural(config.seeds.length, 'seed')}), ${plural(evaluations, 'attack evaluation')} per job` +
         (config.corruptions ? `, ${plural(config.corruptions.types.length * config.corruptions.severities.length, 'corruption evaluation')} per job` : '') +
-        (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${config.training.adversarial.eps})` : '') +
+        (config.training.adversarial ? `, adversarial training (${config.training.adversarial.attack} eps ${(config.sweep?.['training.adversarial.eps'] ?? [config.training.adversarial.eps]).join(', ')})` : '') +
         '\n' +
         formatSweepCost(cost).map((line) => `${line}\n`).join(''),
     );
     for (const line of shortBudgets(config)) process.stderr.write(`warning: ${line}\n`);
   },
 };
+
+/** `4 sweep combinations (2 training.labelSmoothing x 2 training.adversarial.eps) x `, or nothing without a sweep. */
+function sweepPart(config: ExperimentConfig): string {
+  const axes = Object.entries(config.sweep ?? {});
+  if (axes.length === 0) return '';
+  const combinations = axes.reduce((product, [, values]) => product * values.length, 1);
+  return `${plural(combinations, 'sweep combination')} (${axes.map(([key, values]) => `${values.length} ${key}`).join(' x ')}) x `;
+}
