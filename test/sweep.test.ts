@@ -46,7 +46,7 @@ describe('a sweep on synthetic, end to end', () => {
 
     assert.deepEqual(readdirSync(join(outDir, 'tables')).sort(), ['synthetic__cnn-small.csv', 'synthetic__mlp.csv']);
     const table = csvLines(join(outDir, 'tables', 'synthetic__mlp.csv'));
-    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`];
+    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`, `${label}_ci95_low`, `${label}_ci95_high`];
     assert.equal(
       table[0],
       ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', 'fgsm-ce(T=1)@0.05', 'fgsm-ce(T=1)@0.1', 'pgd3-cw@0.1'].flatMap(cells)].join(','),
