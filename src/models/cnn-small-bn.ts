@@ -1,5 +1,5 @@
 // cnn-small with batch norm after each convolution: conv3x3(32)-BN-relu-maxpool2 - conv3x3(64)-BN-relu-maxpool2 -
-// dense(128, relu) - dense(classes). The cheapest BN conv net: the same cost as cnn-small (~1.2x), so a sweep can set a
+// dense(128, relu) - dense(classes). The cheapest BN conv net, close to cnn-small in cost, so a sweep can set a
 // plain conv net beside a BN one on a laptop; BN is what makes the logit scale, and so T, interact with the weights.
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
