@@ -1,6 +1,6 @@
 // cnn-small with batch norm after each convolution: conv3x3(32)-BN-relu-maxpool2 - conv3x3(64)-BN-relu-maxpool2 -
 // dense(128, relu) - dense(classes). The cheapest BN conv net, close to cnn-small in cost, so a sweep can set a
-// plain conv net beside a BN one on a laptop; BN is what makes the logit scale, and so T, interact with the weights.
+// plain conv net beside a BN one on a laptop.
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
 import { seededInitializers } from './init.js';
