@@ -173,6 +173,17 @@ describe('APGD on a small trained model', () => {
     assert.notDeepEqual(other, first, 'another seed gave the same images');
   });
 
+  it('reports its step, and with target "top" the target class and the examples still standing', () => {
+    const seen: string[] = [];
+    const config = attackConfig({ name: 'apgd', loss: 'dlr', steps: 20, target: 'top', restarts: 3 });
+    const output = apgd.run({ target: fixture.target, images: fixture.images, labels: fixture.labels, eps: 0.05, loss: attackLoss('dlr', 1), config: config as never, seed: 1, progress: (detail) => seen.push(detail) });
+    disposeOutput(output);
+    assert.match(seen[0]!, /^target 1\/3, \d+ standing, step 1\/20$/);
+    assert.ok(seen.some((detail) => /^target 1\/3, \d+ standing, step 20\/20$/.test(detail)), seen.join('; '));
+    const standing = seen.map((detail) => Number(/, (\d+) standing/.exec(detail)![1]));
+    assert.ok(standing.every((count, i) => i === 0 || count <= standing[i - 1]!), `standing grew: ${standing.join(' ')}`);
+  });
+
   it('keeps no tensors alive', () => {
     const before = tf.memory().numTensors;
     for (const parts of [{ restarts: 2 }, { loss: 'dlr', target: 'least-likely' }, { loss: 'dlr', target: 'random', restarts: 2 }, { loss: 'dlr', target: 'top', restarts: 9 }]) {

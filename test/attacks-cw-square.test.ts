@@ -124,11 +124,9 @@ describe('Square Attack', () => {
 
   it('lowers accuracy well below clean with a few hundred queries, and more with restarts', async () => {
     const eps = 0.2;
-    const started = performance.now();
+    // Its cost is checked by counting queries (below), not by the clock: a shared machine can be slow at any time.
     const once = await robustAccuracy(runAttack(fixture, sq(), eps));
-    const seconds = (performance.now() - started) / 1000;
     assert.ok(once < fixture.clean / 2, `square left ${once} robust (clean ${fixture.clean})`);
-    assert.ok(seconds < 10, `300 queries took ${seconds} s`);
     const twice = await robustAccuracy(runAttack(fixture, sq({ restarts: 2, queries: 100 }), eps));
     const single = await robustAccuracy(runAttack(fixture, sq({ queries: 100 }), eps));
     assert.ok(twice <= single, `two restarts ${twice} > one ${single}`);

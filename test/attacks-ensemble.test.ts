@@ -142,11 +142,13 @@ describe('transfer and autoattack', () => {
     assert.equal(tf.memory().numTensors, before);
     for (const [i, accuracy] of alone.entries()) assert.ok(ensemble <= accuracy, `the ensemble leaves ${ensemble}, ${members[i]!.name} alone ${accuracy}`);
     assert.ok(ensemble < small.clean, 'the ensemble broke nothing');
-    // One line per member that ran, with the examples still standing (never more than before).
-    assert.match(details[0]!, /^apgd10-ce\(T=1\) 1\/4, \d+ of 48 standing$/);
+    // One line per member that ran, with the examples still standing (never more than before), then its own steps.
+    const stages = details.filter((detail) => /^[^,]+ \d\/4, \d+ of 48 standing$/.test(detail));
+    assert.match(stages[0]!, /^apgd10-ce\(T=1\) 1\/4, \d+ of 48 standing$/);
     const standing = details.map((detail) => Number(/, (\d+) of 48 standing/.exec(detail)![1]));
     assert.ok(standing.every((count, i) => i === 0 || count <= standing[i - 1]!), details.join('; '));
-    assert.ok(details.length >= 2 && details[1]!.startsWith('apgd10-dlr-top3 2/4'), details.join('; '));
+    assert.ok(stages.length >= 2 && stages[1]!.startsWith('apgd10-dlr-top3 2/4'), details.join('; '));
+    assert.ok(details.some((detail) => /^apgd10-ce\(T=1\) 1\/4, 48 of 48 standing, step 10\/10$/.test(detail)), details.join('; '));
     tf.dispose([small.images, small.labels]);
   });
 

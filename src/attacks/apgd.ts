@@ -133,6 +133,7 @@ function attackOnce(
   { target, images, labels, eps, loss, config }: { target: AttackTarget; images: tf.Tensor4D; labels: tf.Tensor1D; eps: number; loss: AttackLoss; config: { steps: number; rho: number } },
   targets: tf.Tensor1D | undefined,
   seed: number,
+  progress?: (detail: string) => void,
 ): AttackOutput {
   const checkpoints = apgdCheckpoints(config.steps);
   // Random start as in the reference code: uniform noise rescaled so that its largest component per example is eps.
@@ -162,6 +163,8 @@ function attackOnce(
 
   let lastCheckpoint = 0;
   for (let k = 1; k <= config.steps; k++) {
+    // Every tenth step: the bar moves without a read back from the device.
+    if (k === 1 || k % 10 === 0) progress?.(`step ${k}/${config.steps}`);
     const current = state;
     const moved = tf.tidy(() => {
       const z = projectLinf(tf.add(current.x, tf.mul(current.eta, exactSign(current.gradient))), images, eps);
@@ -231,15 +234,18 @@ export const apgd: AttackSpec<ApgdConfig> = {
   // The clean check, then per run: a target choice (least-likely: a forward pass) and steps + 1 gradients.
   cost: (config, { classes }) =>
     FORWARD_COST + apgdRuns(config, classes) * ((config.target === 'least-likely' ? FORWARD_COST : 0) + (config.steps + 1) * GRADIENT_COST),
-  run({ target, images, labels, eps, loss, config, seed }) {
+  run({ target, images, labels, eps, loss, config, seed, progress }) {
     return attackSurvivors({ target, images, labels }, (classes) => apgdRuns(config, classes), { gradients: true }, (restart, survivors) => {
+      const runs = apgdRuns(config, survivors.logits.shape[1]);
+      const run = config.target === 'top' ? `target ${restart + 1}/${runs}` : `restart ${restart + 1}/${runs}`;
+      const tell = progress && runs > 1 ? (detail: string) => progress(`${run}, ${survivors.labels.shape[0]} standing, ${detail}`) : progress;
       // "top": the next class down the clean ranking. "random": a new draw each restart, from the survivors' seed.
       const targets =
         config.target === 'top'
           ? rankedTargets(survivors.logits, restart + 2)
           : chooseTargets(config.target, target, survivors.images, survivors.labels, seed + 7919 * (restart + 1));
       try {
-        return attackOnce({ target, images: survivors.images, labels: survivors.labels, eps, loss, config }, targets, seed + restart);
+        return attackOnce({ target, images: survivors.images, labels: survivors.labels, eps, loss, config }, targets, seed + restart, tell);
       } finally {
         targets?.dispose();
       }
