@@ -104,11 +104,11 @@ describe('a robustness sweep on synthetic, end to end', () => {
 
   it('shows corruptions as one mean column in the main table and in full in their own table', () => {
     const main = readFileSync(join(outDir, 'tables', 'synthetic__mlp.csv'), 'utf8').split('\n')[0]!;
-    assert.ok(main.endsWith(',corruptions(mean)_mean,corruptions(mean)_std,corruptions(mean)_n'), main);
+    assert.ok(main.endsWith(',corruptions(mean)_mean,corruptions(mean)_std,corruptions(mean)_n,corruptions(mean)_ci95_low,corruptions(mean)_ci95_high'), main);
     assert.ok(!main.includes('@s1'));
     const corruptions = join(outDir, 'tables', 'synthetic__mlp__corruptions.csv');
     assert.ok(existsSync(corruptions));
-    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`];
+    const cells = (label: string) => [`${label}_mean`, `${label}_std`, `${label}_n`, `${label}_ci95_low`, `${label}_ci95_high`];
     assert.equal(
       readFileSync(corruptions, 'utf8').split('\n')[0],
       ['dataset', 'architecture', 'setup', 'temperature', 'seeds', 'seeds_failed', ...['clean', 'gaussian_noise@s1', 'gaussian_noise@s5', 'contrast@s1', 'contrast@s5'].flatMap(cells)].join(','),
