@@ -56,8 +56,8 @@ test('tables/*.csv hold fractions: mean, sample std, n and the 95% interval per 
   assert.equal(Number(high![`${LABELS[0]}_mean`]), 0.4);
   assert.equal(Number(high![`${LABELS[0]}_std`]), 0.141421);
   assert.equal(Number(high![`${LABELS[0]}_n`]), 2);
-  // 0.4 ± t(0.975, 1) * 0.141421 / sqrt(2) = 0.4 ± 12.706205 * 0.1 (not clipped to [0, 1]); one seed has none.
-  assert.deepEqual([high![`${LABELS[0]}_ci95_low`], high![`${LABELS[0]}_ci95_high`]], ['-0.870621', '1.670621']);
+  // 0.4 ± t(0.975, 1) * 0.141421 / sqrt(2) = 0.4 ± 12.7062047 * 0.1 = 0.4 ± 1.2706205 (not clipped to [0, 1]); one seed has none.
+  assert.deepEqual([high![`${LABELS[0]}_ci95_low`], high![`${LABELS[0]}_ci95_high`]], ['-0.87062', '1.67062']);
   assert.deepEqual([low!.clean_ci95_low, low!.clean_ci95_high], ['', '']);
   for (const row of rows) for (const label of ['clean', ...LABELS]) assert.ok(Number(row[`${label}_mean`]) <= 1, 'fractions like runs.csv');
 });
