@@ -137,7 +137,7 @@ export const square: AttackSpec<SquareConfig> = {
           const up = randomSigns(n, [1, 1, channels], random, active);
           const next = tf.tidy(() => {
             // A square that already holds the drawn values would change nothing; flipping its signs then guarantees a
-            // change (the reference code redraws instead), so no query is wasted.
+            // change (AutoAttack's Square spends such a query unchanged), so no query is wasted.
             const unchanged = tf.equal(tf.max(tf.mul(inSquare, tf.abs(tf.sub(choose(up, rows.plus, rows.minus), rows.best))), [1, 2, 3], true), 0);
             const flipped = tf.abs(tf.sub(up, tf.cast(unchanged, 'float32')));
             const candidate = choose(inSquare, choose(flipped, rows.plus, rows.minus), rows.best);
