@@ -2,7 +2,9 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { disposeOutput, type AttackOutput, type AttackTarget } from '../src/attacks/attack.js';
-import { squareShare, squareSide } from '../src/attacks/square.js';
+import { drawSquares, squareShare, squareSide } from '../src/attacks/square.js';
+import { attackName } from '../src/config/grid.js';
+import { rng } from '../src/util/rng.js';
 import { attackConfig, attackFixture, meanOf, perturbation, robustAccuracy, runAttack, type AttackFixture } from './attack-fixture.js';
 
 let fixture: AttackFixture;
@@ -111,6 +113,44 @@ describe('Square Attack', () => {
     assert.equal(squareSide(0.8 / 512, 12, 12), 1);
   });
 
+  it('draws one square and one sign per channel per query for the whole batch when shared, as AutoAttack does', async () => {
+    const random = rng('square-test', 1, 0);
+    const [height, width, channels] = [8, 8, 3];
+    const tops = new Set<number>();
+    for (let draw = 0; draw < 200; draw++) {
+      const { mask, signs } = drawSquares('shared', 5, [height, width, channels], 3, random, [0, 2, 4]);
+      assert.deepEqual(mask.shape, [1, height, width, 1]);
+      assert.deepEqual(signs.shape, [1, 1, 1, channels]);
+      const values = mask.dataSync() as Float32Array;
+      assert.equal(values.reduce((a, b) => a + b, 0), 9, 'one 3 x 3 square');
+      tops.add(values.findIndex((v) => v === 1) >> 3);
+      tf.dispose([mask, signs]);
+    }
+    // The reference's random_int(0, h - s) never draws the last top row (h - s = 5); the paper's code can.
+    assert.deepEqual([...tops].sort(), [0, 1, 2, 3, 4]);
+    const perExample = drawSquares('per-example', 5, [height, width, channels], 3, random, [0, 2, 4]);
+    assert.deepEqual(perExample.mask.shape, [3, height, width, 1]);
+    assert.deepEqual(perExample.signs.shape, [3, 1, 1, channels]);
+    tf.dispose([perExample.mask, perExample.signs]);
+    // A square that fills the image has one place to go.
+    const full = drawSquares('shared', 2, [height, width, 1], 8, random, [0, 1]);
+    assert.equal((full.mask.dataSync() as Float32Array).reduce((a, b) => a + b, 0), 64);
+    tf.dispose([full.mask, full.signs]);
+  });
+
+  it('shared squares are labelled -shared and give other images; both modes break most examples', async () => {
+    const shared = sq({ queries: 100, squares: 'shared' });
+    const perExample = sq({ queries: 100 });
+    assert.equal(attackName(perExample), 'square100-cw');
+    assert.equal(attackName(shared), 'square100-shared-cw');
+    const [a, b] = await Promise.all([imagesOf(runAttack(fixture, shared, 0.1)), imagesOf(runAttack(fixture, perExample, 0.1))]);
+    assert.notDeepEqual(a, b);
+    for (const squares of ['shared', 'per-example']) {
+      const accuracy = await robustAccuracy(runAttack(fixture, sq({ squares }), 0.2));
+      assert.ok(accuracy < fixture.clean / 2, `${squares} squares left ${accuracy} robust (clean ${fixture.clean})`);
+    }
+  });
+
   it('stays within the L-infinity ball and [0, 1] and reports no gradient mask (it has no gradients)', async () => {
     const eps = 0.1;
     const output = runAttack(fixture, sq(), eps);
@@ -191,7 +231,7 @@ describe('Square Attack', () => {
 
   it('keeps no tensors alive', () => {
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) disposeOutput(runAttack(fixture, sq({ queries: 60, restarts: 2, loss: i === 0 ? 'ce' : 'cw' }), 0.1));
+    for (let i = 0; i < 3; i++) disposeOutput(runAttack(fixture, sq({ queries: 60, restarts: 2, loss: i === 0 ? 'ce' : 'cw', squares: i === 2 ? 'per-example' : 'shared' }), 0.1));
     assert.equal(tf.memory().numTensors, before);
   });
 });

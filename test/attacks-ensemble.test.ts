@@ -64,12 +64,12 @@ describe('transfer and autoattack', () => {
   });
 
   it('the standard ensemble is AutoAttack as published: APGD-CE, APGD-T and FAB-T over 9 classes, Square-5000', () => {
-    assert.deepEqual(STANDARD_ENSEMBLE.map(attackName), ['apgd100-ce(T=1)', 'apgd100-dlr-top9', 'fab100-top9', 'square5000-cw']);
+    assert.deepEqual(STANDARD_ENSEMBLE.map(attackName), ['apgd100-ce(T=1)', 'apgd100-dlr-top9', 'fab100-top9', 'square5000-shared-cw']);
     const [apgdCe, apgdT, fabT, square] = STANDARD_ENSEMBLE.map((member) => ({ name: member.name, ...getAttack(member.name).params(member as never) }));
     assert.deepEqual(apgdCe, { name: 'apgd', steps: 100, restarts: 1, rho: 0.75, target: 'none' });
     assert.deepEqual(apgdT, { name: 'apgd', steps: 100, restarts: 9, rho: 0.75, target: 'top' });
     assert.deepEqual(fabT, { name: 'fab', steps: 100, restarts: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9, target: 'top' });
-    assert.deepEqual(square, { name: 'square', queries: 5000, pInit: 0.8, rescaleSchedule: false, restarts: 1 });
+    assert.deepEqual(square, { name: 'square', queries: 5000, pInit: 0.8, rescaleSchedule: false, squares: 'shared', restarts: 1 });
     // APGD-T ascends the targeted DLR loss; Square the margin (the reference's "margin" loss).
     assert.equal(STANDARD_ENSEMBLE[1]!.name === 'apgd' && STANDARD_ENSEMBLE[1]!.loss, 'dlr');
     assert.equal(STANDARD_ENSEMBLE[3]!.name === 'square' && STANDARD_ENSEMBLE[3]!.loss, 'cw');

@@ -14,13 +14,14 @@ import { getAttack, registerAttack } from './registry.js';
 
 /**
  * AutoAttack as published (version='standard'): APGD-CE, APGD-T over 9 target classes, FAB-T over 9, and Square-5000
- * on the paper's p schedule by iteration (the reference passes resc_schedule=False).
+ * on the paper's p schedule by iteration (the reference passes resc_schedule=False), its squares shared by the batch as
+ * the reference's Square draws them.
  */
 export const STANDARD_ENSEMBLE: InnerAttackConfig[] = [
   innerAttackSchema.parse({ name: 'apgd', loss: 'ce', steps: 100 }),
   innerAttackSchema.parse({ name: 'apgd', loss: 'dlr', steps: 100, target: 'top', restarts: 9 }),
   innerAttackSchema.parse({ name: 'fab', steps: 100, target: 'top', restarts: 9 }),
-  innerAttackSchema.parse({ name: 'square', queries: 5000, rescaleSchedule: false }),
+  innerAttackSchema.parse({ name: 'square', queries: 5000, rescaleSchedule: false, squares: 'shared' }),
 ];
 
 /**

@@ -1,9 +1,12 @@
 // Square Attack, L-infinity: Andriushchenko, Croce, Flammarion, Hein, "Square Attack: a query-efficient black-box
 // adversarial attack via random search", ECCV 2020. https://arxiv.org/abs/1912.00049 — score-based random search that
 // only reads logits. Start: x_best = clip(x + eps * s, 0, 1) with vertical stripes s (one random sign per example,
-// channel and column). Each later query: pick per example a random s x s square, set it to clip(x + eps * r, 0, 1)
-// with one random sign r per channel, and keep the candidate if the loss (AttackRun.loss, maximised; the CW margin by
-// default) improves or the model is fooled. `queries` such iterations follow the initial query, as the reference counts
+// channel and column). Each later query: pick a random s x s square, set it to clip(x + eps * r, 0, 1) with one random
+// sign r per channel, and keep the candidate if the loss (AttackRun.loss, maximised; the CW margin by default) improves
+// or the model is fooled. With `squares: "per-example"` (the default, as the paper's own code) each example draws its
+// own square, and one that would change nothing gets the opposite signs (the paper's code resamples it); with "shared"
+// (as the Square inside AutoAttack's code, and temper's standard autoattack) the square and its signs are drawn once per
+// query for the whole batch and a query that changes nothing is spent. `queries` such iterations follow the initial query, as the reference counts
 // n_queries. The square's side is round(sqrt(p * h * w)), where p starts at pInit and halves after iterations 10, 50,
 // 200, 500, 1000, 2000, 4000, 6000 and 8000 of the paper's 10000-query schedule, squeezed into `queries` (the
 // reference SquareAttack's default) or, with rescaleSchedule false, as is (how AutoAttack runs its Square-5000).
@@ -49,18 +52,32 @@ function randomSigns(rows: number, rowShape: number[], random: Rng, keep?: numbe
 }
 
 /**
- * A [kept rows, h, w, 1] 0/1 mask, 1 inside each example's side x side square at a uniformly drawn position (top-left
- * row in 0..h - side, column in 0..w - side; the reference code never draws the last one). A position is drawn for
- * every one of the `n` examples, as randomSigns does. Built on the host and uploaded: one op instead of a dozen.
+ * The squares of one query for the `keep` rows of an `n`-example batch: `mask`, [kept rows, h, w, 1] (or [1, h, w, 1] when
+ * shared), 1 inside the side x side square; `signs`, [kept rows, 1, 1, channels] (or [1, 1, 1, channels]), 1 for +eps and 0
+ * for -eps. `per-example` (the Square paper's own code): a position and signs per example, drawn for all `n` so the stream
+ * does not depend on which rows are still attacked; top-left row in 0..h - side. `shared` (AutoAttack's code): one
+ * position and one sign per channel for the whole batch, the top-left row in 0..h - side - 1 as the reference's
+ * random_int(0, h - s) draws it (0 when the square fills the image). Built on the host and uploaded.
  */
-function squareMask(n: number, height: number, width: number, side: number, random: Rng, keep: number[]): tf.Tensor4D {
-  const mask = new Float32Array(keep.length * height * width);
-  const positions = Array.from({ length: n }, () => [Math.floor(random() * (height - side + 1)), Math.floor(random() * (width - side + 1))] as const);
-  keep.forEach((example, i) => {
+export function drawSquares(
+  mode: SquareConfig['squares'],
+  n: number,
+  [height, width, channels]: [number, number, number],
+  side: number,
+  random: Rng,
+  keep: number[],
+): { mask: tf.Tensor4D; signs: tf.Tensor } {
+  const shared = mode === 'shared';
+  const positions = shared
+    ? [[Math.floor(random() * Math.max(height - side, 1)), Math.floor(random() * Math.max(width - side, 1))] as const]
+    : Array.from({ length: n }, () => [Math.floor(random() * (height - side + 1)), Math.floor(random() * (width - side + 1))] as const);
+  const rows = shared ? [0] : keep;
+  const mask = new Float32Array(rows.length * height * width);
+  rows.forEach((example, i) => {
     const [top, left] = positions[example]!;
     for (let row = top; row < top + side; row++) mask.fill(1, (i * height + row) * width + left, (i * height + row) * width + left + side);
   });
-  return tf.tensor4d(mask, [keep.length, height, width, 1]);
+  return { mask: tf.tensor4d(mask, [rows.length, height, width, 1]), signs: randomSigns(shared ? 1 : n, [1, 1, channels], random, shared ? undefined : keep) };
 }
 
 export const square: AttackSpec<SquareConfig> = {
@@ -69,7 +86,7 @@ export const square: AttackSpec<SquareConfig> = {
   norm: 'linf',
   access: 'black-box',
   iterative: false,
-  params: (config) => ({ queries: config.queries, pInit: config.pInit, rescaleSchedule: config.rescaleSchedule, restarts: config.restarts }),
+  params: (config) => ({ queries: config.queries, pInit: config.pInit, rescaleSchedule: config.rescaleSchedule, squares: config.squares, restarts: config.restarts }),
   // Per restart: the initial query, one per iteration and the final check; forward passes only.
   cost: (config) => config.restarts * (config.queries + 2) * FORWARD_COST,
   run({ target, images, labels, eps, loss, config, seed, progress }) {
@@ -133,14 +150,16 @@ export const square: AttackSpec<SquareConfig> = {
             if (active.length === 0) break;
           }
           const side = squareSide(squareShare(config.pInit, iteration, config.queries, config.rescaleSchedule), height, width);
-          const inSquare = squareMask(n, height, width, side, random, active);
-          const up = randomSigns(n, [1, 1, channels], random, active);
+          const { mask: inSquare, signs: up } = drawSquares(config.squares, n, [height, width, channels], side, random, active);
           const next = tf.tidy(() => {
-            // A square that already holds the drawn values would change nothing; flipping its signs then guarantees a
-            // change (AutoAttack's Square spends such a query unchanged), so no query is wasted.
-            const unchanged = tf.equal(tf.max(tf.mul(inSquare, tf.abs(tf.sub(choose(up, rows.plus, rows.minus), rows.best))), [1, 2, 3], true), 0);
-            const flipped = tf.abs(tf.sub(up, tf.cast(unchanged, 'float32')));
-            const candidate = choose(inSquare, choose(flipped, rows.plus, rows.minus), rows.best);
+            let signs = up;
+            if (config.squares === 'per-example') {
+              // A square that already holds the drawn values would change nothing; flipping its signs then guarantees a
+              // change, as the paper's code resamples such a square. (AutoAttack's shared squares spend that query.)
+              const unchanged = tf.equal(tf.max(tf.mul(inSquare, tf.abs(tf.sub(choose(up, rows.plus, rows.minus), rows.best))), [1, 2, 3], true), 0);
+              signs = tf.abs(tf.sub(up, tf.cast(unchanged, 'float32')));
+            }
+            const candidate = choose(inSquare, choose(signs, rows.plus, rows.minus), rows.best);
             const { value, margin } = evaluate(candidate, rows.labels);
             // Accept where the example is not fooled yet and the objective improved or the model is now fooled.
             const accept = tf.logicalAnd(tf.lessEqual(rows.margin, 0), tf.logicalOr(tf.greater(value, rows.value), tf.greater(margin, 0)));

@@ -83,7 +83,7 @@ export function attackName(attack: AttackConfig | InnerAttackConfig): string {
     return `fab${attack.steps}${attack.name === 'fab-l2' ? '-l2' : ''}${targetSuffix(attack.target, attack.restarts)}`;
   }
   const base =
-    attack.name === 'pgd-l2' ? `pgd${attack.steps}-l2` : attack.name === 'square' ? `square${attack.queries}` : attack.name + ('steps' in attack ? String(attack.steps) : '');
+    attack.name === 'pgd-l2' ? `pgd${attack.steps}-l2` : attack.name === 'square' ? `square${attack.queries}${attack.squares === 'shared' ? '-shared' : ''}` : attack.name + ('steps' in attack ? String(attack.steps) : '');
   const { loss, lossTemperature } = attackLossOf(attack);
   const lossPart = loss === 'ce' ? `ce(T=${lossTemperature})` : loss;
   return `${base}-${lossPart}${'target' in attack ? targetSuffix(attack.target, 'restarts' in attack ? attack.restarts : 1) : ''}`;

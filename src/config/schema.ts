@@ -156,6 +156,10 @@ export const squareSchema = z
       .boolean()
       .default(true)
       .describe('true (the reference SquareAttack\'s default): the paper\'s 10,000-query p schedule squeezed into `queries`; false: p halves after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 whatever the budget, as AutoAttack runs its Square-5000.'),
+    squares: z
+      .enum(['per-example', 'shared'])
+      .default('per-example')
+      .describe('"per-example" (the Square paper\'s own code): each example draws its own square, and one that would change nothing gets the opposite signs. "shared" (the Square inside AutoAttack\'s code, and inside temper\'s standard autoattack): one square position and one sign per channel per query for the whole batch, and a query that changes nothing is spent; a weaker search on small images, labelled square<queries>-shared.'),
     restarts,
   })
   .strict()

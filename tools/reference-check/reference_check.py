@@ -163,7 +163,8 @@ def member_of(config: dict, model_temperature: float) -> tuple[dict | None, str]
         if loss is None or (loss == 'ce' and loss_temperature(config, model_temperature) != 1):
             return None, f'AutoAttack\'s Square has no loss {config.get("loss")} at this temperature'
         return {'kind': 'square', 'n_queries': config['queries'], 'p_init': config.get('pInit', 0.8),
-                'n_restarts': config.get('restarts', 1), 'loss': loss, 'resc_schedule': config.get('rescaleSchedule', True)}, ''
+                'n_restarts': config.get('restarts', 1), 'loss': loss, 'resc_schedule': config.get('rescaleSchedule', True)}, \
+            ('' if config.get('squares') == 'shared' else 'temper draws a square per example (squares: per-example), the reference one per batch')
     return None, f'AutoAttack has no counterpart of temper\'s {name}'
 
 
