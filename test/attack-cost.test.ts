@@ -100,6 +100,23 @@ describe('attack cost against the attacks themselves', () => {
   }
 
   // A call under a gradient tape costs 2, a plain forward pass 1: the stated cost lies between the calls and twice them.
+  it("counts an attack with its own samples on those images only", () => {
+    const config = smallConfig({
+      temperatures: [1, 10],
+      attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 0.3, steps: 40, samples: 100 }],
+      eval: { samples: 1000, batchSize: 250 },
+    });
+    const cost = sweepCost(config, expandGrid(config).length, 4);
+    const fgsm = costOf({ name: 'fgsm' });
+    assert.equal(cost.perModel, fgsm * 1000 + 81 * 100);
+    assert.equal(cost.total, 2 * (fgsm * 1000 + 81 * 100));
+    assert.deepEqual(formatSweepCost(cost), [
+      `attack cost: at most ${(fgsm * 1000 + 8100).toLocaleString('en-US')} forward passes (a gradient counts 2) per trained model on 1,000 images, some attacks on fewer; ${(2 * (fgsm * 1000 + 8100)).toLocaleString('en-US')} for the 2 models`,
+      `  fgsm-ce(T=1)          ${fgsm}`,
+      '  pgd40-ce(T=1)[n=100]  81 on 100 images',
+    ]);
+  });
+
   it('bounds the model evaluations each attack makes: calls <= cost <= 2 x calls (cost an upper bound for those that stop early)', () => {
     const exact = [
       { name: 'fgsm' },

@@ -131,7 +131,7 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
   it('unknown key in a pgd attack lists the keys pgd takes', () => {
     const problems = problemsFor({ ...minimal, attacks: [{ name: 'pgd', eps: 0.1, stepsize: 0.01 }] });
     const problem = assertOneProblem(problems, { path: 'attacks[0].stepsize' });
-    assert.match(problem.message, /expected one of: name, eps, loss, lossTemperature, steps, stepSize, randomStart, restarts/);
+    assert.match(problem.message, /expected one of: name, eps, samples, loss, lossTemperature, steps, stepSize, randomStart, restarts/);
   });
 
   it('unknown dataset, listing the valid ones', () => {

@@ -85,6 +85,23 @@ describe('evaluateModel with every attack, corruptions and calibration', () => {
     assert.deepEqual(events, ['fgsm-ce(T=1)@0.1', '0/3', '1/3', '2/3', '3/3', 'pgd2-ce(T=1)@0.1', '0/3', ...steps(0), '1/3', ...steps(1), '2/3', ...steps(2), '3/3']);
   });
 
+  it("an attack's own samples: only the first N images, the same numbers as a run on those N, and a label that says so", async () => {
+    const pgd = { name: 'pgd', eps: 0.1, steps: 3, loss: 'cw' };
+    const [subsetJob] = expandGrid(smallConfig({ attacks: [{ name: 'fgsm', eps: 0.1 }, { ...pgd, samples: 80 }], eval: { samples: 96, batchSize: 40 } }));
+    const [smallJob] = expandGrid(smallConfig({ attacks: [{ name: 'fgsm', eps: 0.1 }, pgd], eval: { samples: 80, batchSize: 40 } }));
+    const before = tf.memory().numTensors;
+    const subset = await evaluateModel(fixture.model, fixture.dataset, subsetJob!);
+    const small = await evaluateModel(fixture.model, fixture.dataset, smallJob!);
+    assert.equal(tf.memory().numTensors, before);
+    const [fgsm, row] = subset.attacks;
+    assert.equal(fgsm!.n, 96);
+    assert.equal(row!.n, 80);
+    assert.equal(row!.label, 'pgd3-cw[n=80]@0.1');
+    // Same batches (40 + 40) and seeds as a run whose eval.samples is 80: the same robust accuracy, over 80.
+    assert.equal(row!.robustAccuracy, small.attacks[1]!.robustAccuracy);
+    assert.equal(subset.samples, 96, 'clean accuracy is still over every image');
+  });
+
   it('is deterministic: the same model, job and seed give the same rows', async () => {
     const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => {} }) };
     const strip = (rows: { label: string; robustAccuracy: number; zeroGradFraction: number | null }[]) => rows.map((r) => [r.label, r.robustAccuracy, r.zeroGradFraction]);

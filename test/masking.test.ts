@@ -103,6 +103,14 @@ describe('gradient-masking audit', () => {
     assert.deepEqual(checks([row('pgd40-ce(T=1)@0.1', 0.4), square]), [], 'different eps: not comparable');
   });
 
+  it('compares rows on the same images only: an attack run on a subset (its own samples) is no evidence against the full rows', () => {
+    const square = row('square1000-cw[n=100]@0.3', 0.1, { access: 'black-box', zeroGradFraction: null, n: 100 });
+    assert.deepEqual(checks([row('pgd40-ce(T=1)@0.3', 0.4), square]), []);
+    assert.deepEqual(checks([row('pgd40-ce(T=1)[n=100]@0.3', 0.4, { n: 100 }), square]), [
+      ['black-box-stronger', ['pgd40-ce(T=1)[n=100]@0.3', 'square1000-cw[n=100]@0.3']],
+    ]);
+  });
+
   it('ignores corruption rows and rows without gradients for the gradient checks', () => {
     const corruption = row('gaussian_noise@s5', 0.9, { kind: 'corruption', norm: '', loss: '', eps: 0, zeroGradFraction: null, access: undefined });
     const audit = auditMasking([corruption, row('square1000-cw@0.3', 0.5, { access: 'black-box', zeroGradFraction: null })], MNIST);

@@ -23,39 +23,54 @@ export function attackCost(config: AttackConfig | InnerAttackConfig, context: Co
 }
 
 export interface SweepCost {
-  rows: { attack: string; epsCount: number; cost: AttackCost }[];
+  /** One per attack entry; `samples` is the entry's own image budget, when it has one. */
+  rows: { attack: string; epsCount: number; cost: AttackCost; samples?: number }[];
   /** Forward-pass equivalents per image over every attack and eps of one trained model. */
   evaluationsPerImage: number;
   /** eval.samples: the images each model is attacked on (fewer if the test split is smaller); the largest when it is a sweep axis. */
   images: number;
+  /** Per trained model on `images` images; an attack with its own `samples` counts only those. */
   perModel: number;
   models: number;
   total: number;
 }
 
 /**
- * The attack cost of a whole sweep: per image, per trained model (times eval.samples) and in total (times the models).
- * `classes` is the largest class count among the config's datasets (FAB and targeted attacks grow with it).
+ * The attack cost of a whole sweep: per image, per trained model (times eval.samples, or an attack's own `samples`)
+ * and in total (times the models). `classes` is the largest class count among the config's datasets (FAB and targeted
+ * attacks grow with it).
  */
 export function sweepCost(config: ExperimentConfig, models: number, classes: number): SweepCost {
   const labels = attackLabels(config.attacks);
-  const rows = config.attacks.map((attack, i) => ({ attack: familyOf(labels[i]![0]!), epsCount: attack.eps.length, cost: attackCost(attack, { classes }) }));
+  const rows = config.attacks.map((attack, i) => ({
+    attack: familyOf(labels[i]![0]!),
+    epsCount: attack.eps.length,
+    cost: attackCost(attack, { classes }),
+    ...(attack.samples === undefined ? {} : { samples: attack.samples }),
+  }));
   const evaluationsPerImage = rows.reduce((sum, row) => sum + row.epsCount * row.cost.evaluationsPerImage, 0);
+  const perModelOn = (images: number) => rows.reduce((sum, row) => sum + row.epsCount * row.cost.evaluationsPerImage * Math.min(row.samples ?? images, images), 0);
   // eval.samples may be a sweep axis: each of its values is used by the same share of the models.
   const samples = (config.sweep?.['eval.samples'] as number[] | undefined) ?? [config.eval.samples];
   const images = Math.max(...samples);
-  const meanImages = samples.reduce((sum, n) => sum + n, 0) / samples.length;
-  return { rows, evaluationsPerImage, images, perModel: evaluationsPerImage * images, models, total: evaluationsPerImage * meanImages * models };
+  const meanPerModel = samples.reduce((sum, n) => sum + perModelOn(n), 0) / samples.length;
+  return { rows, evaluationsPerImage, images, perModel: perModelOn(images), models, total: meanPerModel * models };
 }
 
 /** Lines for people: the total first, then one line per attack entry. */
 export function formatSweepCost(cost: SweepCost): string[] {
   if (cost.rows.length === 0) return ['attack cost: no attacks'];
-  const head =
-    `attack cost: at most ${formatCount(cost.evaluationsPerImage)} forward passes per image (a gradient counts 2) ` +
-    `x ${formatCount(cost.images)} images = ${formatCount(cost.perModel)} per trained model, ${formatCount(cost.total)} for the ${formatCount(cost.models)} model${cost.models === 1 ? '' : 's'}`;
+  const subsets = cost.rows.some((row) => row.samples !== undefined && row.samples < cost.images);
+  const head = subsets
+    ? `attack cost: at most ${formatCount(cost.perModel)} forward passes (a gradient counts 2) per trained model on ${formatCount(cost.images)} images, ` +
+      `some attacks on fewer; ${formatCount(cost.total)} for the ${formatCount(cost.models)} model${cost.models === 1 ? '' : 's'}`
+    : `attack cost: at most ${formatCount(cost.evaluationsPerImage)} forward passes per image (a gradient counts 2) ` +
+      `x ${formatCount(cost.images)} images = ${formatCount(cost.perModel)} per trained model, ${formatCount(cost.total)} for the ${formatCount(cost.models)} model${cost.models === 1 ? '' : 's'}`;
   const width = Math.max(...cost.rows.map((row) => row.attack.length));
-  const lines = cost.rows.map(({ attack, epsCount, cost: c }) => `  ${attack.padEnd(width)}  ${formatCount(c.evaluationsPerImage)}${epsCount === 1 ? '' : ` x ${epsCount} eps`}`);
+  const lines = cost.rows.map(
+    ({ attack, epsCount, cost: c, samples }) =>
+      `  ${attack.padEnd(width)}  ${formatCount(c.evaluationsPerImage)}${epsCount === 1 ? '' : ` x ${epsCount} eps`}${samples !== undefined && samples < cost.images ? ` on ${formatCount(samples)} images` : ''}`,
+  );
   return [head, ...lines];
 }
 

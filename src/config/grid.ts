@@ -95,14 +95,17 @@ function targetSuffix(target: RankedTargetMode, restarts = 1): string {
 }
 
 /**
- * One label per eps for each attack, in order: `fgsm-ce(T=1)@0.1`, `pgd40-cw@0.3`, `pgd40-ce(T=train)@0.3`.
+ * One label per eps for each attack, in order: `fgsm-ce(T=1)@0.1`, `pgd40-cw@0.3`, `pgd40-ce(T=train)@0.3`, and with the
+ * attack's own `samples`, `autoattack[n=200]@0.1`.
  * An entry whose labels would repeat an earlier entry's gets `#2`, `#3`, ... after its base (`pgd40#2-cw@0.3`).
  */
 export function attackLabels(attacks: AttackConfig[]): string[][] {
   const used = new Set<string>([CLEAN_LABEL]);
   return attacks.map((attack) => {
     const [base, rest] = splitFirst(attackName(attack));
-    const labelsFor = (suffix: string) => attack.eps.map((eps) => `${base}${suffix}${rest}@${eps}`);
+    // An attack on fewer images than the others says so: autoattack[n=200]@0.1.
+    const images = attack.samples === undefined ? '' : `[n=${attack.samples}]`;
+    const labelsFor = (suffix: string) => attack.eps.map((eps) => `${base}${suffix}${rest}${images}@${eps}`);
     let labels = labelsFor('');
     for (let n = 2; labels.some((label) => used.has(label)); n++) labels = labelsFor(`#${n}`);
     for (const label of labels) used.add(label);

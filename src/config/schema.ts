@@ -39,8 +39,19 @@ export const rankedTargetSchema = z
     'Untargeted ("none"); a random wrong class per restart ("random"); the least likely class ("least-likely"); or "top", AutoAttack\'s APGD-T / FAB-T choice: restart r targets the class with the (r + 2)-th largest clean logit, so `restarts` counts the target classes (9 in AutoAttack; at most classes - 1 are run).',
   );
 
+/** An attack's own image budget, for the expensive ones (the standard AutoAttack is often run on a subset). */
+export const attackSamplesSchema = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe(
+    'Attack only the first N of the eval.samples test images (all of them when absent, or when N is larger): an expensive attack such as the standard AutoAttack is often run on a subset. Its accuracy is over those N images, and its label says so: autoattack[n=200]@0.1.',
+  );
+
 const attackCommon = {
   eps: epsSchema,
+  samples: attackSamplesSchema,
   loss: lossSchema.default('ce'),
   lossTemperature: lossTemperatureSchema.default(1),
 };
@@ -121,12 +132,12 @@ const fabFields = {
 };
 
 export const fabSchema = z
-  .object({ name: z.literal('fab'), eps: epsSchema.describe('Linf budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), ...fabFields })
+  .object({ name: z.literal('fab'), eps: epsSchema.describe('Linf budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), samples: attackSamplesSchema, ...fabFields })
   .strict()
   .describe('Fast Adaptive Boundary attack, L-infinity (Croce & Hein, ICML 2020): minimal-distortion adversarial images by projections onto the linearised decision boundary; target "top" with restarts 9 is AutoAttack\'s FAB-T.');
 
 export const fabL2Schema = z
-  .object({ name: z.literal('fab-l2'), eps: epsSchema.describe('L2 budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), ...fabFields })
+  .object({ name: z.literal('fab-l2'), eps: epsSchema.describe('L2 budget: an example counts as broken when the closest adversarial image FAB finds is within it.'), samples: attackSamplesSchema, ...fabFields })
   .strict()
   .describe('Fast Adaptive Boundary attack in L2 (Croce & Hein, ICML 2020): eps is the L2 radius over the whole image.');
 
@@ -134,6 +145,7 @@ export const cwL2Schema = z
   .object({
     name: z.literal('cw-l2'),
     eps: epsSchema.describe('L2 budget: an example counts as broken only by an adversarial image within this L2 distance.'),
+    samples: attackSamplesSchema,
     steps: steps(100).describe('Adam steps per binary-search round.'),
     binarySteps: positiveInt.default(5).describe('Binary-search rounds over the constant c.'),
     initialConst: z.number().positive().default(0.1).describe('Starting value of c.'),
@@ -148,6 +160,7 @@ export const squareSchema = z
   .object({
     name: z.literal('square'),
     eps: epsSchema,
+    samples: attackSamplesSchema,
     loss: lossSchema.default('cw'),
     lossTemperature: lossTemperatureSchema.default(1),
     queries: positiveInt.default(1000).describe('Random-search iterations per example, one model query each, after the initial query (the reference\'s n_queries).'),
@@ -167,23 +180,24 @@ export const squareSchema = z
 
 // Attacks that can run inside `transfer` (on the surrogate) or `autoattack` (on the model); eps comes from the entry.
 const innerGradientAttacks = [
-  fgsmSchema.omit({ eps: true }),
-  pgdSchema.omit({ eps: true }),
-  pgdL2Schema.omit({ eps: true }),
-  bimSchema.omit({ eps: true }),
-  mifgsmSchema.omit({ eps: true }),
-  apgdSchema.omit({ eps: true }),
-  cwL2Schema.omit({ eps: true }),
-  fabSchema.omit({ eps: true }),
-  fabL2Schema.omit({ eps: true }),
+  fgsmSchema.omit({ eps: true, samples: true }),
+  pgdSchema.omit({ eps: true, samples: true }),
+  pgdL2Schema.omit({ eps: true, samples: true }),
+  bimSchema.omit({ eps: true, samples: true }),
+  mifgsmSchema.omit({ eps: true, samples: true }),
+  apgdSchema.omit({ eps: true, samples: true }),
+  cwL2Schema.omit({ eps: true, samples: true }),
+  fabSchema.omit({ eps: true, samples: true }),
+  fabL2Schema.omit({ eps: true, samples: true }),
 ] as const;
 export const innerGradientAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks]);
-export const innerAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks, squareSchema.omit({ eps: true })]);
+export const innerAttackSchema = z.discriminatedUnion('name', [...innerGradientAttacks, squareSchema.omit({ eps: true, samples: true })]);
 
 export const transferSchema = z
   .object({
     name: z.literal('transfer'),
     eps: epsSchema,
+    samples: attackSamplesSchema,
     source: z
       .object({
         architecture: z.string().describe('Architecture of the surrogate; must be one of the config\'s architectures.'),
@@ -203,6 +217,7 @@ export const autoattackSchema = z
   .object({
     name: z.literal('autoattack'),
     eps: epsSchema,
+    samples: attackSamplesSchema,
     version: z
       .enum(AUTOATTACK_VERSIONS)
       .optional()

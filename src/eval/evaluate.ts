@@ -63,14 +63,20 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   const batches = Math.ceil(samples / batchSize);
 
   // Sums per-batch tensors on the device; one read per (attack, eps), not per step. `perBatch` returns sums over its batch.
-  // With `report`, each finished batch is reported to onAttackProgress.
-  async function overBatches(perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number, start: number) => tf.Tensor[], report = false): Promise<Float32Array[]> {
+  // With `report`, each finished batch is reported to onAttackProgress. `limit`: only the first that many images (an
+  // attack's own `samples`), in batches that start where the full run's do.
+  async function overBatches(
+    perBatch: (images: tf.Tensor4D, labels: tf.Tensor1D, batch: number, start: number) => tf.Tensor[],
+    report = false,
+    limit = samples,
+  ): Promise<Float32Array[]> {
     let sums: tf.Tensor[] | undefined;
+    const batches = Math.ceil(limit / batchSize);
     if (report) hooks.onAttackProgress?.({ batch: 0, batches });
-    for (let start = 0, batch = 0; start < samples; start += batchSize, batch++) {
+    for (let start = 0, batch = 0; start < limit; start += batchSize, batch++) {
       if (hooks.shouldStop?.()) throw new InterruptedError('interrupted');
       const next = tf.tidy(() => {
-        const { images, labels } = rangeTensors(dataset.test, dataset.imageShape, start, Math.min(batchSize, samples - start));
+        const { images, labels } = rangeTensors(dataset.test, dataset.imageShape, start, Math.min(batchSize, limit - start));
         const parts = perBatch(images, labels, batch, start);
         return sums ? parts.map((part, i) => tf.add(part, sums![i]!)) : parts;
       });
@@ -111,7 +117,7 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     try {
       for (const [e, eps] of config.eps.entries()) {
         const label = labels[a]![e]!;
-        hooks.onAttack?.({ label, kind: 'attack', index: index++, total, done: 0, samples });
+        hooks.onAttack?.({ label, kind: 'attack', index: index++, total, done: 0, samples: Math.min(config.samples ?? samples, samples) });
         const result = await runAttackRow(config, a, eps, label, surrogate);
         attacks.push(result);
         hooks.onResult?.(result);
@@ -128,23 +134,24 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
     const resolvedLoss = attackLoss(loss === '' ? 'cw' : loss, lossTemperature ?? 1);
     const attackStarted = performance.now();
     let zeroGradients = false;
+    const n = Math.min(config.samples ?? samples, samples);
     const [robust, zeroGradient] = await overBatches((images, batchLabels, batch) => {
       const seed = intSeed('attack', job.seed, a, eps, batch);
-      const progress = (detail: string) => hooks.onAttackProgress?.({ batch, batches, detail });
+      const progress = (detail: string) => hooks.onAttackProgress?.({ batch, batches: Math.ceil(n / batchSize), detail });
       const output = spec.run({ target, images, labels: batchLabels, eps, loss: resolvedLoss, config, seed, progress, ...(surrogate ? { surrogate } : {}) });
       output.adversarial.dispose();
       zeroGradients = output.zeroGradient !== null;
       return [tf.sum(output.robust), output.zeroGradient ? tf.sum(output.zeroGradient) : tf.scalar(0)];
-    }, true);
+    }, true, n);
     return {
       label,
       attack: config.name,
       eps,
       loss,
       lossTemperature,
-      robustAccuracy: robust![0]! / samples,
-      n: samples,
-      zeroGradFraction: zeroGradients ? zeroGradient![0]! / samples : null,
+      robustAccuracy: robust![0]! / n,
+      n,
+      zeroGradFraction: zeroGradients ? zeroGradient![0]! / n : null,
       params: spec.params(config),
       wallSeconds: (performance.now() - attackStarted) / 1000,
       kind: 'attack',

@@ -62,8 +62,9 @@ export function sameBudget(a: AttackResult, b: AttackResult): boolean {
   );
 }
 
+/** Same eps and norm, on the same images (an attack with its own `samples` sees only the first of them). */
 function sameEps(a: AttackResult, b: AttackResult): boolean {
-  return a.eps === b.eps && (a.norm ?? 'linf') === (b.norm ?? 'linf');
+  return a.eps === b.eps && (a.norm ?? 'linf') === (b.norm ?? 'linf') && a.n === b.n;
 }
 
 export interface AuditContext {
