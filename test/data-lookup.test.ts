@@ -92,6 +92,15 @@ describe('where datasets are looked for', () => {
     assert.match(off.stdout, /^fashion-mnist\s+missing/m);
     assert.match(off.stdout, /no system folders \(TEMPER_SYSTEM_DATA_DIRS is empty\)/);
   });
+
+  it('data fetch of a dataset a system folder provides downloads nothing and says where it is', () => {
+    const [dataDir, system] = [tempDir(), tempDir()];
+    const folder = fakeFashionMnist(system);
+    const fetched = temperCli(['data', 'fetch', 'fashion-mnist', '--data-dir', dataDir], { TEMPER_SYSTEM_DATA_DIRS: system });
+    assert.equal(fetched.status, 0, fetched.stderr);
+    assert.equal(fetched.stdout, `fashion-mnist: already installed in ${folder} (system), where every command reads it; nothing to fetch\n`);
+    assert.ok(!existsSync(join(dataDir, 'fashion-mnist')), 'something was written to the data folder');
+  });
 });
 
 describe('what a load checks', () => {

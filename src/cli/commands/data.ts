@@ -44,6 +44,12 @@ async function fetch(name: string | undefined, context: DataContext): Promise<vo
     process.stdout.write(`${name}: nothing to fetch (${spec.source})\n`);
     return;
   }
+  // A system package (Debian's dataset-fashion-mnist) already provides it, and every command reads it from there.
+  const location = spec.location?.(context);
+  if (location?.kind === 'system') {
+    process.stdout.write(`${name}: already installed in ${location.folder} (${kindLabel(location.kind)}), where every command reads it; nothing to fetch\n`);
+    return;
+  }
   const printer = fetchProgressPrinter();
   try {
     await fetchDataset(name, {
