@@ -166,7 +166,35 @@ function parseYaml(text: string, file: string): Parsed {
     const found = line ? renderValue(line) : 'the end of the file';
     return problem({ file, ...where, expected: 'valid YAML', found, detail: `YAML syntax error: ${error.message}` });
   });
+  if (problems.length === 0) problems.push(...missingSpaces(doc, text, file));
   return { value: problems.length > 0 ? undefined : doc.toJS(), problems };
+}
+
+/**
+ * `{name:autoattack}` is valid YAML, one key "name:autoattack" with no value, and the schema would then only say that
+ * `name` is missing. A key like that, with nothing after it, is almost always a missing space after the colon.
+ */
+function missingSpaces(doc: YAML.Document, text: string, file: string): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  YAML.visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key;
+      if (!YAML.isScalar(key) || typeof key.value !== 'string' || (pair.value !== null && !(YAML.isScalar(pair.value) && pair.value.value === null))) return;
+      const glued = /^([A-Za-z_][\w.-]*):(\S.*)$/.exec(key.value);
+      if (!glued) return;
+      found.push(
+        problem({
+          file,
+          ...lineColumn(text, key.range?.[0] ?? 0),
+          expected: 'a space after the colon',
+          found: renderValue(key.value),
+          detail: `"${key.value}" has no space after its colon, so YAML reads it as one key with no value`,
+          hint: `write "${glued[1]}: ${glued[2]}"`,
+        }),
+      );
+    },
+  });
+  return found;
 }
 
 function tokenAt(text: string, offset: number, length: number): string {
