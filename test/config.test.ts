@@ -228,7 +228,7 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
     const problem = assertOneProblem(problemsOf(() => parseConfigText(text, 'configs/x.yaml', { names })), { file: 'configs/x.yaml', line: 6, expected: 'a space after the colon' });
     assert.equal(problem.message, 'configs/x.yaml:6:6: "name:autoattack" has no space after its colon, so YAML reads it as one key with no value; write "name: autoattack"');
     // A URL-like value or a key with a value is left alone.
-    assert.doesNotThrow(() => parseConfigText('name: "a:b"\ndatasets: [mnist]\narchitectures: [mlp]\ntemperatures: [1]\n', 'configs/x.yaml', { names }));
+    assert.doesNotThrow(() => parseConfigText('name: x\ndescription: see a:b\ndatasets: [mnist]\narchitectures: [mlp]\ntemperatures: [1]\n', 'configs/x.yaml', { names }));
   });
 
   it('missing file, naming it', () => {
