@@ -253,3 +253,14 @@ test('the accuracy-vs-temperature band is the 95% interval of the mean, clipped 
   const clipped = (wide[0]!.spec as unknown as { data: { values: Array<{ series: string; lower: number; upper: number }> } }).data.values.find((p) => p.series === 'clean')!;
   assert.deepEqual([clipped.lower, clipped.upper], [0, 100]);
 });
+
+test('more than ten lines get a 20-colour palette, so no two lines share a colour', () => {
+  const few = record({ temperature: 1, seed: 0, accuracies: [0.9, 0.5, 0.3, 0.1] });
+  const many: RunRecord = { ...few, attacks: [...few.attacks!, ...Array.from({ length: 9 }, (_, k) => ({ ...few.attacks![0]!, label: `fgsm-ce(T=1)@0.0${k + 1}`, eps: (k + 1) / 100 }))] };
+  const palette = (records: RunRecord[]) => {
+    const plot = plotSpecs(records).find((p) => p.kind === 'accuracy-vs-temperature')!;
+    return [plot.series.length, JSON.stringify(plot.spec).includes('"scheme":"category20"')];
+  };
+  assert.deepEqual(palette([few]), [4, false]);
+  assert.deepEqual(palette([many]), [13, true]);
+});

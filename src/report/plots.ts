@@ -178,8 +178,10 @@ function subtitle(notes: string[], maskedPoints: string[]): string[] {
   return [...notes, ...(maskedPoints.length > 0 ? [MASKED_NOTE] : [])].flatMap(wrapLine);
 }
 
+// vega's default palette has 10 colours; more lines than that would share them, so 20 then.
 function seriesColor(series: string[], title: string) {
-  return { field: 'series', type: 'nominal' as const, scale: { domain: series }, legend: { ...LEGEND, columns: legendColumns(series) }, title };
+  const scale = series.length > 10 ? { domain: series, scheme: 'category20' } : { domain: series };
+  return { field: 'series', type: 'nominal' as const, scale, legend: { ...LEGEND, columns: legendColumns(series) }, title };
 }
 
 // Attack labels are long: two to a row; temperatures are short: all on one row up to eight.
