@@ -231,6 +231,17 @@ describe('a malformed config is rejected, naming the file, the path, what was ex
     assert.doesNotThrow(() => parseConfigText('name: x\ndescription: see a:b\ndatasets: [mnist]\narchitectures: [mlp]\ntemperatures: [1]\n', 'configs/x.yaml', { names }));
   });
 
+  it("an attack's samples above eval.samples is an error naming the field; zero or a fraction is one too", () => {
+    const base = (attack: string, evalPart = '"eval": {"samples": 100}') =>
+      `{"name": "x", "datasets": ["mnist"], "architectures": ["mlp"], "temperatures": [1], "attacks": [{"name": "fgsm", "eps": 0.1}, ${attack}], ${evalPart}}`;
+    const above = assertOneProblem(problemsOf(() => parseConfigText(base('{"name": "autoattack", "eps": 0.1, "samples": 200}'), 'configs/x.json', { names })), { path: 'attacks[1].samples', found: '200' });
+    assert.match(above.message, /expected at most eval\.samples \(100\)/);
+    const swept = base('{"name": "fgsm", "eps": 0.3, "samples": 200}', '"eval": {"samples": 1000}, "sweep": {"eval.samples": [100, 1000]}');
+    assertOneProblem(problemsOf(() => parseConfigText(swept, 'configs/x.json', { names })), { path: 'attacks[1].samples', found: '200' });
+    for (const bad of ['0', '-5', '2.5']) assert.ok(problemsOf(() => parseConfigText(base(`{"name": "fgsm", "eps": 0.3, "samples": ${bad}}`), 'configs/x.json', { names })).some((p) => p.path === 'attacks[1].samples'), bad);
+    assert.doesNotThrow(() => parseConfigText(base('{"name": "autoattack", "eps": 0.1, "samples": 100}'), 'configs/x.json', { names }));
+  });
+
   it('missing file, naming it', () => {
     const file = join(tempDir(), 'absent.json');
     const problem = assertOneProblem(problemsOf(() => loadConfig(file, { names })), { file, found: 'no such file' });

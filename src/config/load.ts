@@ -103,7 +103,7 @@ interface Checked {
 function checkDocument(document: unknown, file: string, imageShapes: LoadOptions['names']['imageShapes'], hintFor: HintFor): Checked {
   const result = configSchema.safeParse(document);
   if (!result.success) return { schema: zodProblems(result.error.issues, document, configSchema, file, hintFor), after: [] };
-  const after = [...checkTransferSources(result.data, file, hintFor), ...checkBaselineTemperature(result.data, file, hintFor), ...unitProblems(result.data, { file, input: document, imageShapes, hintFor })];
+  const after = [...checkTransferSources(result.data, file, hintFor), ...checkBaselineTemperature(result.data, file, hintFor), ...checkAttackSamples(result.data, file, hintFor), ...unitProblems(result.data, { file, input: document, imageShapes, hintFor })];
   return { data: result.data, schema: [], after };
 }
 
@@ -336,6 +336,21 @@ function checkBaselineTemperature(config: ExperimentConfig, file: string, hintFo
   if (baseline === undefined || config.temperatures.includes(baseline)) return [];
   const path = ['report', 'baselineTemperature'];
   return [problem({ file, path: formatPath(path), expected: `one of the config's temperatures (${config.temperatures.join(', ')})`, found: String(baseline), hint: hintFor(path, {}) })];
+}
+
+/**
+ * An attack's own `samples` above eval.samples (the smallest, when eval.samples is a sweep axis) would label the row
+ * `[n=N]` while it is measured on fewer images.
+ */
+function checkAttackSamples(config: ExperimentConfig, file: string, hintFor: HintFor): ConfigProblem[] {
+  const swept = config.sweep?.['eval.samples'] as number[] | undefined;
+  const smallest = Math.min(...(swept ?? [config.eval.samples]));
+  return config.attacks.flatMap((attack, i) => {
+    if (attack.samples === undefined || attack.samples <= smallest) return [];
+    const path = ['attacks', i, 'samples'];
+    const expected = `at most eval.samples (${smallest}${swept ? ', its smallest sweep value' : ''}): the attack runs on the first N of those images`;
+    return [problem({ file, path: formatPath(path), expected, found: String(attack.samples), hint: ['lower it, or leave it out to attack every eval image', hintFor(path, {})].filter(Boolean).join('; ') })];
+  });
 }
 
 function checkDuplicates(input: unknown, file: string, hintFor: HintFor): ConfigProblem[] {
