@@ -56,52 +56,6 @@ function singleTensor(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
 }
 
 /**
- * Batch normalisation over every axis but the last with batch statistics, as one differentiable op.
- * Forward: mean and biased variance per channel, y = gamma * (x - mean) / sqrt(var + eps) + beta.
- * Backward (M elements per channel, xhat = (x - mean) / sqrt(var + eps), a = gamma / sqrt(var + eps)):
- * dbeta = sum(dy), dgamma = sum(dy * xhat), dx = a * dy - (a / M) * (dbeta + xhat * dgamma).
- * `gamma` or `beta` null: the layer has no scale or no centre (1 and 0), and no gradient is returned for it.
- * `onStatistics` receives the batch mean and variance inside the op (tensors freed when it returns).
- */
-export function batchNormTraining(
-  x: tf.Tensor,
-  gamma: tf.Tensor | null,
-  beta: tf.Tensor | null,
-  epsilon: number,
-  onStatistics: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
-): tf.Tensor {
-  const rank = x.rank;
-  const axes = Array.from({ length: rank - 1 }, (_, i) => i);
-  const count = x.size / x.shape[rank - 1]!;
-  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args.pop() as tf.GradSaveFunc;
-    const [input, scale, offset] = [args[0] as tf.Tensor, gamma ? (args[1] as tf.Tensor) : null, beta ? (args[gamma ? 2 : 1] as tf.Tensor) : null];
-    // Sums, not tf.mean: wasm's Mean transposes a channels-last tensor first, and the project's wasm Sum does not.
-    const mean = tf.mul(tf.sum(input, axes), 1 / count) as tf.Tensor1D;
-    const variance = tf.mul(tf.sum(tf.squaredDifference(input, mean), axes), 1 / count) as tf.Tensor1D;
-    onStatistics(mean, variance);
-    const value = tf.batchNorm(input, mean, variance, offset ?? undefined, scale ?? undefined, epsilon);
-    save(scale ? [input, mean, variance, scale] : [input, mean, variance]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [savedX, savedMean, savedVariance, savedScale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D?];
-      const inverseStd = tf.rsqrt(tf.add(savedVariance, epsilon));
-      const a = savedScale ? tf.mul(savedScale, inverseStd) : inverseStd;
-      const minusAOverCount = tf.mul(a, -1 / count);
-      const dBeta = tf.sum(dy, axes);
-      const normalized = tf.batchNorm(savedX, savedMean, savedVariance, undefined, undefined, epsilon);
-      const dGamma = tf.sum(tf.mul(dy, normalized), axes);
-      // -(a / M) * (dbeta + xhat * dgamma) is one more batchNorm of x: offset -(a / M) dbeta, scale -(a / M) dgamma.
-      const correction = tf.batchNorm(savedX, savedMean, savedVariance, tf.mul(minusAOverCount, dBeta), tf.mul(minusAOverCount, dGamma), epsilon);
-      const dx = tf.add(tf.mul(dy, a), correction);
-      return [dx, ...(gamma ? [dGamma] : []), ...(beta ? [dBeta] : [])];
-    };
-    return { value, gradFunc };
-  });
-  return op(...inputs);
-}
-
-/**
  * The internal of tfjs-core's Engine (4.22, engine.ts; private in its typings) that tf.customGrad is a thin wrapper
  * of. tf.customGrad calls the user's gradFunc eagerly and so computes the gradient of every input, used or not;
  * runKernelFunc takes the per-input gradient thunks that registered gradients use, and the tape then calls only the
@@ -118,6 +72,77 @@ interface KernelFuncEngine {
 function kernelFuncEngine(): KernelFuncEngine | null {
   const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
   return typeof engine.runKernelFunc === 'function' ? (engine as KernelFuncEngine) : null;
+}
+
+/**
+ * Batch normalisation over every axis but the last with batch statistics, as one differentiable op.
+ * Forward: mean and biased variance per channel, y = gamma * (x - mean) / sqrt(var + eps) + beta.
+ * Backward (M elements per channel, xhat = (x - mean) / sqrt(var + eps), a = gamma / sqrt(var + eps)):
+ * dbeta = sum(dy), dgamma = sum(dy * xhat), dx = a * dy - (a / M) * (dbeta + xhat * dgamma).
+ * `gamma` or `beta` null: the layer has no scale or no centre (1 and 0), and no gradient is returned for it.
+ * `onStatistics` receives the batch mean and variance inside the op (tensors freed when it returns).
+ * The backward pass keeps only per-channel tensors between its parts: dbeta and dgamma are summed in a tidy, and dx
+ * is computed in the tape's tidy of its own, so no full-size temporary outlives the node (tf.customGrad computes every
+ * gradient where the tape does not tidy, and they stay allocated until the whole backward pass ends).
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor | null,
+  beta: tf.Tensor | null,
+  epsilon: number,
+  onStatistics: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
+): tf.Tensor {
+  const rank = x.rank;
+  const axes = Array.from({ length: rank - 1 }, (_, i) => i);
+  const count = x.size / x.shape[rank - 1]!;
+  const forward = (input: tf.Tensor, scale: tf.Tensor | null, offset: tf.Tensor | null, save: tf.GradSaveFunc): tf.Tensor => {
+    // Sums, not tf.mean: wasm's Mean transposes a channels-last tensor first, and the project's wasm Sum does not.
+    const mean = tf.mul(tf.sum(input, axes), 1 / count) as tf.Tensor1D;
+    const variance = tf.mul(tf.sum(tf.squaredDifference(input, mean), axes), 1 / count) as tf.Tensor1D;
+    onStatistics(mean, variance);
+    save(scale ? [input, mean, variance, scale] : [input, mean, variance]);
+    return tf.batchNorm(input, mean, variance, offset ?? undefined, scale ?? undefined, epsilon);
+  };
+  /** The gradient of each input, as thunks; the per-channel sums they share are computed once, here. */
+  const backward = (dy: tf.Tensor, saved: tf.Tensor[]): Record<'x' | 'gamma' | 'beta', () => tf.Tensor> => {
+    const [savedX, savedMean, savedVariance, savedScale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D?];
+    const [dBeta, dGamma] = tf.tidy(() => {
+      const normalized = tf.batchNorm(savedX, savedMean, savedVariance, undefined, undefined, epsilon);
+      return [tf.sum(dy, axes), tf.sum(tf.mul(dy, normalized), axes)];
+    });
+    return {
+      x: () => {
+        const inverseStd = tf.rsqrt(tf.add(savedVariance, epsilon));
+        const a = savedScale ? tf.mul(savedScale, inverseStd) : inverseStd;
+        const minusAOverCount = tf.mul(a, -1 / count);
+        // -(a / M) * (dbeta + xhat * dgamma) is one more batchNorm of x: offset -(a / M) dbeta, scale -(a / M) dgamma.
+        const correction = tf.batchNorm(savedX, savedMean, savedVariance, tf.mul(minusAOverCount, dBeta), tf.mul(minusAOverCount, dGamma), epsilon);
+        return tf.add(tf.mul(dy, a), correction);
+      },
+      gamma: () => dGamma,
+      beta: () => dBeta,
+    };
+  };
+  const engine = kernelFuncEngine();
+  if (engine !== null) {
+    const inputs: Record<string, tf.Tensor> = { x, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) };
+    // A named scope: the tape node and a tf.profile entry take its name.
+    return tf.tidy('FastBatchNormTraining', () =>
+      engine.runKernelFunc({ inputs, forwardFunc: (_backend, save) => forward(x, gamma, beta, save), backwardsFunc: backward }),
+    );
+  }
+  // Another tfjs than 4.22: tf.customGrad, every gradient computed at once.
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [input, scale, offset] = [args[0] as tf.Tensor, gamma ? (args[1] as tf.Tensor) : null, beta ? (args[gamma ? 2 : 1] as tf.Tensor) : null];
+    const value = forward(input, scale, offset, save);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const grads = backward(dy, saved);
+      return [grads.x(), ...(gamma ? [grads.gamma()] : []), ...(beta ? [grads.beta()] : [])];
+    };
+    return { value, gradFunc };
+  });
+  return op(...[x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])]);
 }
 
 /** The 4-D shape tfjs-core's batchNorm gives its FusedBatchNorm kernel (batchnorm_util.ts xAs4D), ranks 2 to 4. */

@@ -11,6 +11,7 @@ import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig } from './fused-con
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { makeSumConfig } from './sum.js';
+import { installEarlyRelease } from '../early-release.js';
 
 /** Builds a kernel config given the stock kernel it replaces (undefined where the backend has none). */
 type KernelFactory = (stock: tf.KernelFunc | undefined) => tf.KernelConfig;
@@ -57,6 +58,8 @@ const registered = new Map<string, string[]>();
  */
 export function registerProjectKernels(backendName: string): string[] {
   if (process.env['TEMPER_STOCK_KERNELS'] === '1') return [];
+  // Not a kernel, but the same switch: backward passes free saved tensors and gradients as soon as they are read.
+  installEarlyRelease();
   const done = registered.get(backendName);
   if (done !== undefined) return [...done];
   const factories = KERNELS_BY_BACKEND[backendName] ?? {};
