@@ -201,6 +201,9 @@ describe('project kernels on wasm', () => {
         // Only b transposed and larger than a: computed as (b a^T)^T, batched and not.
         tf.matMul(tf.slice(e!, [0, 0, 0], [1, 2, 9]), d!.reshape([1, 18, 8]).slice([0, 0, 0], [1, 18, 8]).transpose([0, 2, 1]).slice([0, 0, 0], [1, 8, 9]), false, true),
         tf.matMul(tf.reshape(tf.slice(e!, [0, 0, 0], [1, 4, 9]), [4, 9]), tf.reshape(d!, [16, 9]), false, true),
+        // Batches of matrices, one matrix at a time on views: equal batches, one against many either way, rank 4.
+        tf.matMul(tf.reshape(d!, [2, 2, 4, 9]), tf.reshape(e!, [2, 2, 9, 3])), tf.matMul(tf.slice(b!, [0, 0, 0], [1, 4, 5]), a!),
+        tf.matMul(d!, tf.slice(d!, [0, 0, 0], [1, 6, 8]), false, true),
       ],
     );
     cpu.forEach((want, i) => assertClose(wasm[i]!, want, 24, `result ${i}`));
@@ -283,6 +286,18 @@ describe('project kernels on wasm', () => {
     assert.equal(tf.memory().numTensors, tensorsBefore);
     assert.equal(backend.numDataIds(), buffersBefore);
     tf.dispose([x, w]);
+  });
+
+  it('a batch of matrix products leaves no wasm buffer behind (its per-matrix views included)', () => {
+    const a = tf.tensor3d(seededValues(6 * 5 * 4, 30), [6, 5, 4]);
+    const b = tf.tensor3d(seededValues(6 * 7 * 4, 31), [6, 7, 4]);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const step = (): void => tf.tidy(() => void tf.matMul(tf.matMul(a, b, false, true), tf.slice(b, [0, 0, 0], [1, 7, 4])));
+    step();
+    const buffersBefore = backend.numDataIds();
+    for (let i = 0; i < 20; i++) step();
+    assert.equal(backend.numDataIds(), buffersBefore);
+    tf.dispose([a, b]);
   });
 
   it('refuses NCHW data with a message that says what to do', () => {

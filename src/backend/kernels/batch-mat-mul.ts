@@ -1,7 +1,8 @@
-// BatchMatMul for wasm: stock XNNPACK multiplies transposed operands ~10x slower than an explicit Transpose first.
+// BatchMatMul for wasm: stock XNNPACK multiplies transposed operands ~10x slower than an explicit Transpose first, and
+// a batch of matrices (attention's heads) with a plain loop at ~1 GFLOP/s, where it does one matrix at ~20.
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './simd/index.js';
-import { runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
+import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
 /** Swaps the last two axes (SIMD, else the backend's Transpose kernel), so the stock product runs untransposed. */
 export function makeBatchMatMulConfig(stock: tf.KernelFunc): tf.KernelConfig {
@@ -9,7 +10,32 @@ export function makeBatchMatMulConfig(stock: tf.KernelFunc): tf.KernelConfig {
     const { inputs, backend, attrs = {} } = args;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
-    if (!transposeA && !transposeB) return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    const plainProduct = (left: tf.TensorInfo, right: tf.TensorInfo): tf.TensorInfo => {
+      const run = (l: tf.TensorInfo, r: tf.TensorInfo) =>
+        stock({ inputs: { a: l, b: r }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+      const batchLeft = tf.util.sizeFromShape(left.shape.slice(0, -2));
+      const batchRight = tf.util.sizeFromShape(right.shape.slice(0, -2));
+      const batch = Math.max(batchLeft, batchRight);
+      // One matrix, other dtypes, or batch shapes that broadcast otherwise than one against many: the stock kernel.
+      if (batch === 1 || left.dtype !== 'float32' || right.dtype !== 'float32') return run(left, right);
+      if ((batchLeft !== batch && batchLeft !== 1) || (batchRight !== batch && batchRight !== 1)) return run(left, right);
+      const [m, k] = left.shape.slice(-2) as [number, number];
+      const n = right.shape.at(-1)!;
+      const batchShape = tf.backend_util.assertAndGetBroadcastShape(left.shape.slice(0, -2), right.shape.slice(0, -2));
+      const out = backend.makeOutput([...batchShape, m, n], 'float32');
+      // Matrix by matrix through the stock kernel, on views of the operands' memory; each product is copied into place.
+      for (let i = 0; i < batch; i++) {
+        const l = heapView(backend, left, batchLeft === 1 ? 0 : i * m * k, [m, k]);
+        const r = heapView(backend, right, batchRight === 1 ? 0 : i * k * n, [k, n]);
+        const product = run(l, r);
+        heapFloat32(backend, out).set(heapFloat32(backend, product), i * m * n);
+        backend.disposeData(product.dataId);
+        disposeHeapView(backend, l);
+        disposeHeapView(backend, r);
+      }
+      return out;
+    };
+    if (!transposeA && !transposeB) return plainProduct(a, b);
     const simd = simdKernels(backend);
     const swapLastAxes = (t: tf.TensorInfo): tf.TensorInfo => {
       if (simd && t.dtype === 'float32') {
@@ -40,7 +66,7 @@ export function makeBatchMatMulConfig(stock: tf.KernelFunc): tf.KernelConfig {
     }
     const aPlain = transposeA ? swapLastAxes(a) : a;
     const bPlain = transposeB ? swapLastAxes(b) : b;
-    const out = stock({ inputs: { a: aPlain, b: bPlain }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    const out = plainProduct(aPlain, bPlain);
     if (transposeA) backend.disposeData(aPlain.dataId);
     if (transposeB) backend.disposeData(bPlain.dataId);
     return out;

@@ -38,3 +38,29 @@ export function assertNhwcUndilated(kernelName: string, attrs: tf.NamedAttrMap):
     throw new Error(`${kernelName} on wasm supports dilations 1 only, found ${JSON.stringify(dilations)}`);
   }
 }
+
+/** The parts of the wasm backend's internals a heap view touches (tfjs-backend-wasm 4.22, backend_wasm.ts). */
+interface BackendWasmInternals {
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } | undefined; delete(dataId: tf.DataId): boolean };
+  wasm: { tfjs: { disposeData(id: number): void } };
+}
+
+/**
+ * A tensor that reads `shape.size` floats of `owner` starting `floatOffset` floats in, without copying: a matrix of
+ * a batch handed to a kernel that takes one. Free it with disposeHeapView, never with backend.disposeData (which
+ * would free the owner's memory from the middle).
+ */
+export function heapView(backend: BackendWasm, owner: tf.TensorInfo, floatOffset: number, shape: number[]): tf.TensorInfo {
+  const base = (backend as unknown as BackendWasmInternals).dataIdMap.get(owner.dataId);
+  if (base === undefined) throw new Error('heapView: the owner tensor is not on this backend');
+  return backend.makeOutput(shape, 'float32', base.memoryOffset + 4 * floatOffset);
+}
+
+/** Forgets a heapView (and whatever the C++ side cached under its id), leaving the owner's memory alone. */
+export function disposeHeapView(backend: BackendWasm, view: tf.TensorInfo): void {
+  const internals = backend as unknown as BackendWasmInternals;
+  const data = internals.dataIdMap.get(view.dataId);
+  if (data === undefined) return;
+  internals.wasm.tfjs.disposeData(data.id);
+  internals.dataIdMap.delete(view.dataId);
+}
