@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { BENCH_KINDS, DEFAULT_BENCH_SETTINGS, type BenchKind, type BenchSettings } from '../../bench/measure.js';
-import { BENCH_MODELS, type BenchModelName } from '../../bench/models.js';
+import { BENCH_MODELS, DEFAULT_BENCH_MODELS, type BenchModelName } from '../../bench/models.js';
 import { formatBench, runBench } from '../../bench/run.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
 import { withExamples, type Example, type TemperCommand } from '../help.js';
@@ -27,20 +27,26 @@ const examples: Example[] = [
   { command: '$0 bench', note: 'every backend that loads here' },
   { command: '$0 bench --backend wasm --json > bench.json', note: 'one backend, machine-readable' },
   { command: '$0 bench --backend wasm --model cnn-small --batch 16 --min-seconds 0', note: 'a quick check' },
+  { command: '$0 bench --backend wasm --model resnet18 vit-tiny', note: 'the paper-class nets (minutes on a CPU)' },
 ];
 
 export const benchCommand: TemperCommand<BenchArgs> = {
   command: 'bench',
   examples,
-  describe: 'Measure train-step and PGD-step throughput (images/s) of cnn-small and vgg6-bn on each backend',
+  describe: 'Measure train-step and PGD-step throughput (images/s) of the benchmark models on each backend',
   builder: (yargs: Argv) =>
     withExamples(yargs, examples)
       .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'backend to measure; auto: every one of tensorflow, webgpu (on a hardware GPU), wasm, cpu that loads, each in its own process' })
       .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object on stdout' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines on stderr' })
-      .option('model', { choices: BENCH_MODELS, array: true, default: [...BENCH_MODELS], describe: 'models to measure' })
+      .option('model', {
+        choices: BENCH_MODELS,
+        array: true,
+        default: [...DEFAULT_BENCH_MODELS],
+        describe: 'models to measure; by default the two small ones, so that a run stays quick: resnet18 and vit-tiny (32x32x3) are measured only when named',
+      })
       .option('what', { choices: BENCH_KINDS, array: true, default: [...BENCH_KINDS], describe: 'steps to measure: train (adam on CE at T = 10), pgd (one input-gradient step)' })
-      .option('batch', { type: 'number', group: ADVANCED, describe: 'batch size for every backend (default 128; on cpu 16 for cnn-small, 1 for vgg6-bn)' })
+      .option('batch', { type: 'number', group: ADVANCED, describe: 'batch size for every backend (default 128; on cpu 16 for cnn-small, 1 for the others)' })
       .option('warmup', { type: 'number', group: ADVANCED, describe: 'untimed steps first (default 2; on cpu 1)' })
       .option('min-steps', { type: 'number', group: ADVANCED, describe: 'time at least this many steps... (default 3; on cpu 1)' })
       .option('min-seconds', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.minSeconds, describe: '...and at least this long' })
