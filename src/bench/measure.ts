@@ -279,7 +279,7 @@ export async function measureStep(modelName: BenchModelName, what: BenchKind, pl
 }
 
 /** What the backend runs on, in words. */
-function deviceOf(info: BackendInfo): string {
+export function deviceOf(info: BackendInfo): string {
   if (info.name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     const threads = wasmThreadsInUse();
@@ -298,7 +298,7 @@ function deviceOf(info: BackendInfo): string {
 }
 
 /** Version of the package that provides the backend, from its package.json (not every backend package exports one). */
-function providerVersion(info: BackendInfo): string | null {
+export function providerVersion(info: BackendInfo): string | null {
   // The provider names the package first, e.g. "@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)".
   const name = info.provider.split(' ')[0]!;
   try {
@@ -344,7 +344,7 @@ export async function measureBackend(info: BackendInfo, settings: BenchSettings,
   return result;
 }
 
-export function describeMeasurement(m: Measurement): string {
+export function describeMeasurement(m: Pick<Measurement, 'error' | 'msPerStep' | 'imagesPerSecond' | 'steps' | 'capped'>): string {
   if (m.error !== null) return `failed: ${m.error}`;
   const capped = m.capped ? ' (capped)' : '';
   return `${m.msPerStep!.toFixed(1)} ms/step, ${formatRate(m.imagesPerSecond!)} images/s over ${plural(m.steps!, 'step')}${capped}`;
