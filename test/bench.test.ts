@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { temperCli, wasmBackend } from './helpers.js';
 import { CPU_PLAN, STANDARD_PLAN, DEFAULT_BENCH_SETTINGS, formatRate, measureStep, median, planFor, type BenchSettings, type StepPlan } from '../src/bench/measure.js';
-import { BENCH_MODEL_SPECS, BENCH_MODELS } from '../src/bench/models.js';
+import { BENCH_MODEL_SPECS, BENCH_MODELS, DEFAULT_BENCH_MODELS, type BenchModelName } from '../src/bench/models.js';
 import { formatBench, runBench, type BenchReport } from '../src/bench/run.js';
 
 // Tiny batches and step counts: the numbers mean nothing here, only that they are measured and nothing leaks.
 const QUICK: StepPlan = { batch: 4, warmupSteps: 1, minSteps: 2, minSeconds: 0, maxSeconds: 30 };
+// The paper-class nets at batch 2, so that each measurement stays a few seconds.
+const QUICK_PLANS: Record<BenchModelName, StepPlan> = { 'cnn-small': QUICK, 'vgg6-bn': QUICK, resnet18: { ...QUICK, batch: 2 }, 'vit-tiny': { ...QUICK, batch: 2 } };
 const QUICK_SETTINGS: BenchSettings = { ...DEFAULT_BENCH_SETTINGS, batch: 4, warmupSteps: 1, minSteps: 1, minSeconds: 0 };
 const QUICK_FLAGS = ['--batch', '4', '--warmup', '1', '--min-steps', '1', '--min-seconds', '0', '--quiet'];
 // Project kernels on in the child processes whatever the test runner's environment says.
@@ -36,6 +38,19 @@ describe('temper bench', () => {
     cnn.dispose();
   });
 
+  it('resnet18 and vit-tiny are the registered architectures on 32x32x3 with 10 logits, measured only when named', () => {
+    for (const name of ['resnet18', 'vit-tiny'] as const) {
+      const model = BENCH_MODEL_SPECS[name].build(0);
+      assert.deepEqual(model.inputs[0]!.shape, [null, 32, 32, 3], name);
+      assert.deepEqual(model.outputs[0]!.shape, [null, 10], name);
+      model.dispose();
+    }
+    assert.deepEqual(DEFAULT_BENCH_MODELS, ['cnn-small', 'vgg6-bn']);
+    assert.deepEqual(DEFAULT_BENCH_SETTINGS.models, DEFAULT_BENCH_MODELS);
+    assert.equal(planFor('cpu', 'resnet18', DEFAULT_BENCH_SETTINGS).batch, 1);
+    assert.equal(planFor('cpu', 'vit-tiny', DEFAULT_BENCH_SETTINGS).batch, 1);
+  });
+
   it('the same seed builds the same vgg6-bn weights, another seed different ones', () => {
     const weights = (seed: number) => {
       const model = BENCH_MODEL_SPECS['vgg6-bn'].build(seed);
@@ -52,16 +67,17 @@ describe('temper bench', () => {
     for (const what of ['train', 'pgd'] as const) {
       it(`measures a ${what} step of ${model} on wasm: positive finite images/s, no tensor left behind`, async () => {
         const tensorsBefore = tf.memory().numTensors;
-        const m = await measureStep(model, what, QUICK, 0);
+        const plan = QUICK_PLANS[model];
+        const m = await measureStep(model, what, plan, 0);
         assert.equal(m.error, null);
-        assert.equal(m.batch, 4);
+        assert.equal(m.batch, plan.batch);
         assert.equal(m.warmupSteps, 1);
         assert.ok(m.steps >= 2, `${m.steps} timed steps`);
         assert.equal(m.stepMs.length, m.steps);
         assert.ok(m.stepMs.every((ms) => Number.isFinite(ms) && ms > 0));
         assert.equal(m.msPerStep, median(m.stepMs));
         assert.ok(Number.isFinite(m.imagesPerSecond) && m.imagesPerSecond! > 0, `images/s ${m.imagesPerSecond}`);
-        assert.ok(Math.abs(m.imagesPerSecond! - (4 * 1000) / m.msPerStep!) < 1e-9);
+        assert.ok(Math.abs(m.imagesPerSecond! - (plan.batch * 1000) / m.msPerStep!) < 1e-9);
         assert.equal(m.capped, false);
         // Steady state: the timed steps keep nothing; the model, inputs and optimiser are freed afterwards.
         assert.ok(m.memory.before!.numTensors > 0);

@@ -12,7 +12,7 @@ import { exactSign, inputGradient, projectLinf, type AttackTarget } from '../att
 import { createOptimizer, disposeOptimizer } from '../train/optimizers.js';
 import { rng } from '../util/rng.js';
 import { plural } from '../util/text.js';
-import { BENCH_MODEL_SPECS, BENCH_MODELS, type BenchModelName, type BenchModelSpec } from './models.js';
+import { BENCH_MODEL_SPECS, DEFAULT_BENCH_MODELS, type BenchModelName, type BenchModelSpec } from './models.js';
 
 export const BENCH_KINDS = ['train', 'pgd'] as const;
 export type BenchKind = (typeof BENCH_KINDS)[number];
@@ -40,10 +40,15 @@ export const STANDARD_PLAN = { batch: 128, warmupSteps: 2, minSteps: 3 } as cons
 /**
  * The cpu backend (pure JavaScript) trains cnn-small at about 1 image/s and takes 20-60 s for one vgg6-bn step at
  * batch 1 (its Conv2DBackpropFilter is a plain loop, and the fused conv's gradient computes it in PGD too), so it
- * measures small batches with 1 warm-up and at least 1 timed step. Its images/s are a little pessimistic (fixed
- * per-step costs weigh more at small batches) but of the right order.
+ * measures small batches with 1 warm-up and at least 1 timed step; resnet18 and vit-tiny do more work per image than
+ * vgg6-bn, so batch 1 as well. Its images/s are a little pessimistic (fixed per-step costs weigh more at small
+ * batches) but of the right order.
  */
-export const CPU_PLAN = { batch: { 'cnn-small': 16, 'vgg6-bn': 1 } as Record<BenchModelName, number>, warmupSteps: 1, minSteps: 1 } as const;
+export const CPU_PLAN = {
+  batch: { 'cnn-small': 16, 'vgg6-bn': 1, resnet18: 1, 'vit-tiny': 1 } as Record<BenchModelName, number>,
+  warmupSteps: 1,
+  minSteps: 1,
+} as const;
 
 export interface BenchSettings {
   /** Unset: the backend's plan (STANDARD_PLAN, or CPU_PLAN on cpu); set: the same for every backend. */
@@ -61,7 +66,7 @@ export interface BenchSettings {
 export const DEFAULT_BENCH_SETTINGS: BenchSettings = {
   minSeconds: 2,
   maxSeconds: 60,
-  models: [...BENCH_MODELS],
+  models: [...DEFAULT_BENCH_MODELS],
   kinds: [...BENCH_KINDS],
   seed: 0,
 };
@@ -274,7 +279,7 @@ export async function measureStep(modelName: BenchModelName, what: BenchKind, pl
 }
 
 /** What the backend runs on, in words. */
-function deviceOf(info: BackendInfo): string {
+export function deviceOf(info: BackendInfo): string {
   if (info.name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     const threads = wasmThreadsInUse();
@@ -293,7 +298,7 @@ function deviceOf(info: BackendInfo): string {
 }
 
 /** Version of the package that provides the backend, from its package.json (not every backend package exports one). */
-function providerVersion(info: BackendInfo): string | null {
+export function providerVersion(info: BackendInfo): string | null {
   // The provider names the package first, e.g. "@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)".
   const name = info.provider.split(' ')[0]!;
   try {
@@ -339,7 +344,7 @@ export async function measureBackend(info: BackendInfo, settings: BenchSettings,
   return result;
 }
 
-export function describeMeasurement(m: Measurement): string {
+export function describeMeasurement(m: Pick<Measurement, 'error' | 'msPerStep' | 'imagesPerSecond' | 'steps' | 'capped'>): string {
   if (m.error !== null) return `failed: ${m.error}`;
   const capped = m.capped ? ' (capped)' : '';
   return `${m.msPerStep!.toFixed(1)} ms/step, ${formatRate(m.imagesPerSecond!)} images/s over ${plural(m.steps!, 'step')}${capped}`;

@@ -1,13 +1,16 @@
-// The two benchmark models of /work/shared/PERF.md: the project's `cnn-small` on 28x28x1, and `vgg6-bn`, a small
-// batch-norm conv net on 32x32x3 that only the benchmark uses (BatchNorm in training mode is the slow part on GPUs).
+// The benchmark models: the two of /work/shared/PERF.md, the project's `cnn-small` on 28x28x1 and `vgg6-bn`, a small
+// batch-norm conv net on 32x32x3 that only the benchmark uses (BatchNorm in training mode is the slow part on GPUs);
+// and the registered paper-class nets `resnet18` and `vit-tiny` on 32x32x3, which take minutes per measurement on a CPU.
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../models/index.js';
 import { seededInitializers } from '../models/init.js';
 import { modelInput } from '../models/layers/index.js';
 import { batchNorm, conv, relu } from '../models/blocks.js';
 
-export const BENCH_MODELS = ['cnn-small', 'vgg6-bn'] as const;
+export const BENCH_MODELS = ['cnn-small', 'vgg6-bn', 'resnet18', 'vit-tiny'] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
+/** What `temper bench` measures unless --model names others: the small two, so that it stays quick. */
+export const DEFAULT_BENCH_MODELS: BenchModelName[] = ['cnn-small', 'vgg6-bn'];
 
 export interface BenchModelSpec {
   name: BenchModelName;
@@ -47,5 +50,19 @@ export const BENCH_MODEL_SPECS: Record<BenchModelName, BenchModelSpec> = {
     inputShape: [32, 32, 3],
     numClasses: 10,
     build: (seed) => buildVgg6Bn([32, 32, 3], 10, seed),
+  },
+  resnet18: {
+    name: 'resnet18',
+    description: 'the registered resnet18 architecture (createModel), 32x32x3, 10 classes',
+    inputShape: [32, 32, 3],
+    numClasses: 10,
+    build: (seed) => createModel('resnet18', { inputShape: [32, 32, 3], numClasses: 10, seed }),
+  },
+  'vit-tiny': {
+    name: 'vit-tiny',
+    description: 'the registered vit-tiny architecture (createModel), 32x32x3, 10 classes',
+    inputShape: [32, 32, 3],
+    numClasses: 10,
+    build: (seed) => createModel('vit-tiny', { inputShape: [32, 32, 3], numClasses: 10, seed }),
   },
 };

@@ -92,12 +92,16 @@ export function benchInChild(backend: BenchBackend, settings: BenchSettings, qui
   });
 }
 
-/** Runs the benchmark: `backend` in this process, or with `auto` every backend in a child process each. */
-export async function runBench(backend: BackendChoice, settings: BenchSettings, options: { quiet?: boolean; log?: BenchLog } = {}): Promise<BenchReport> {
-  const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+/** Where progress lines go: nowhere when quiet, else to the caller's log, else to stderr. */
+export function benchLog(options: { quiet?: boolean; log?: BenchLog }): BenchLog {
+  return options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+}
+
+/** The head of a report: when, which versions, kernels and host, and how every measurement is taken. */
+export function reportHead(backend: BackendChoice, settings: BenchSettings): Pick<BenchReport, 'date' | 'versions' | 'kernels' | 'host' | 'settings'> {
   const env = process.env['TEMPER_STOCK_KERNELS'] ?? null;
   const cpuList = cpus();
-  const report: BenchReport = {
+  return {
     date: new Date().toISOString(),
     versions: versions(),
     kernels: { project: env !== '1', env },
@@ -113,9 +117,13 @@ export async function runBench(backend: BackendChoice, settings: BenchSettings, 
       stepSize: BENCH_STEP_SIZE,
       optimizer: 'adam',
     },
-    backends: [],
-    complete: false,
   };
+}
+
+/** Runs the benchmark: `backend` in this process, or with `auto` every backend in a child process each. */
+export async function runBench(backend: BackendChoice, settings: BenchSettings, options: { quiet?: boolean; log?: BenchLog } = {}): Promise<BenchReport> {
+  const log = benchLog(options);
+  const report: BenchReport = { ...reportHead(backend, settings), backends: [], complete: false };
   if (backend === 'auto') {
     for (const name of BENCH_AUTO_BACKENDS) {
       log(`bench ${name}: starting a process for it`);
