@@ -694,3 +694,78 @@ describe('models built from blocks with the fast layers', () => {
     model.dispose();
   });
 });
+
+describe('GELU and LayerNorm that keep only their input for the gradient', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  /** The output computed under a tape, and the gradients of sum(output * weights) w.r.t. every input. */
+  function underTape(inputs: tf.Tensor[], compute: (...args: tf.Tensor[]) => tf.Tensor, weights: tf.Tensor) {
+    let out: Float32Array | undefined;
+    const grads = tf.grads((...args: tf.Tensor[]) => {
+      const y = compute(...args);
+      out = y.dataSync() as Float32Array;
+      return tf.sum(tf.mul(y, weights));
+    })(inputs);
+    const result = { out: out!, grads: grads.map((g) => g.dataSync() as Float32Array) };
+    tf.dispose(grads);
+    return result;
+  }
+
+  it("FastGelu is tfjs-layers' gelu activation: same output bit for bit, the same gradient within float rounding", async () => {
+    const dense = tf.layers.dense({ units: 6, activation: 'gelu', inputShape: [5] });
+    dense.build([null, 5]);
+    const activation = (dense as unknown as { activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string } }).activation;
+    assert.equal(activation.getClassName(), 'gelu');
+    const x = tf.tensor2d(seededValues(4 * 6, 41, 3), [4, 6]);
+    const w = tf.tensor2d(seededValues(4 * 6, 42), [4, 6]);
+    const fast = underTape([x], (a) => activation.apply(a), w);
+    const stock = await withStockKernels(() => underTape([x], (a) => activation.apply(a), w));
+    assert.deepEqual(Array.from(fast.out), Array.from(stock.out));
+    assertClose(fast.grads[0]!, stock.grads[0]!, 1e-5, 'dx');
+    // The fused op keeps x alone: its tape node saved one tensor, where the stock ops save several.
+    const kernels = (await tf.profile(() => tf.tidy(() => void tf.grad((a: tf.Tensor) => tf.sum(activation.apply(a)))(x)))).kernels.map((k) => k.name);
+    assert.ok(kernels.includes('FastGelu'), kernels.join());
+    tf.dispose([x, w]);
+    dense.weights.forEach((weight) => weight.dispose());
+  });
+
+  it('LayerNorm under a tape: the same output bit for bit and the same gradients (x, gamma, beta) as op by op', async () => {
+    const { LayerNorm } = await import('../src/models/layers/layer-norm.js');
+    const layer = new LayerNorm({ epsilon: 1e-6 });
+    layer.build([2, 3, 8]);
+    layer.setWeights([tf.tensor1d(seededValues(8, 43, 0.5, 1)), tf.tensor1d(seededValues(8, 44, 0.2))]);
+    const x = tf.tensor3d(seededValues(2 * 3 * 8, 45, 2, 0.5), [2, 3, 8]);
+    const w = tf.tensor3d(seededValues(2 * 3 * 8, 46), [2, 3, 8]);
+    const [gammaName, betaName] = layer.trainableWeights.map((v) => (v.read() as tf.Variable).name);
+    const run = () => {
+      let tapeY: Float32Array | undefined;
+      const { grads, value } = tf.variableGrads(() => {
+        const y = layer.apply(x) as tf.Tensor;
+        tapeY = y.dataSync() as Float32Array;
+        return tf.sum(tf.mul(y, w)) as tf.Scalar;
+      });
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, w)))(x);
+      const y = layer.apply(x) as tf.Tensor;
+      const result = {
+        tapeY: tapeY!,
+        y: y.dataSync() as Float32Array,
+        dx: dx.dataSync() as Float32Array,
+        dGamma: grads[gammaName!]!.dataSync() as Float32Array,
+        dBeta: grads[betaName!]!.dataSync() as Float32Array,
+      };
+      tf.dispose([value, dx, y, ...Object.values(grads)]);
+      return result;
+    };
+    const fast = run();
+    const stock = await withStockKernels(run);
+    assert.deepEqual(Array.from(fast.tapeY), Array.from(stock.tapeY), 'output under a tape');
+    assert.deepEqual(Array.from(fast.y), Array.from(stock.y), 'output without a tape');
+    assertClose(fast.dx, stock.dx, 1e-5, 'dx');
+    assertClose(fast.dGamma, stock.dGamma, 1e-5, 'dgamma');
+    assertClose(fast.dBeta, stock.dBeta, 1e-5, 'dbeta');
+    tf.dispose([x, w]);
+    layer.weights.forEach((weight) => weight.dispose());
+  });
+});

@@ -283,3 +283,87 @@ export class FastConv2D extends StockConv2D {
   }
 }
 tf.serialization.registerClass(FastConv2D);
+
+// The stock GELU activation class (tfjs-layers activations.ts, exported only through its registry).
+const StockGelu = Object.getPrototypeOf((tf.layers.activation({ activation: 'gelu', name: 'temper_probe' }) as unknown as { activation: object }).activation)
+  .constructor as new () => { apply(x: tf.Tensor): tf.Tensor };
+
+/**
+ * GELU(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, with the stock forward ops (bit for bit), as one tape node
+ * that saves only x. Differentiated op by op, the stock activation keeps five full-size tensors per call for its
+ * gradient (x / sqrt 2, erf of it, 1 + erf, Phi, x), on the widest activation of a transformer block; here the gradient
+ * dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi), is recomputed from x. Null where the engine has no
+ * runKernelFunc: the caller runs the stock code.
+ */
+export function geluSavingInput(x: tf.Tensor): tf.Tensor | null {
+  const engine = kernelFuncEngine();
+  if (engine === null) return null;
+  const cdf = (t: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.div(t, Math.SQRT2))));
+  return tf.tidy('FastGelu', () =>
+    engine.runKernelFunc({
+      inputs: { x },
+      forwardFunc: (_backend, save) => {
+        save([x]);
+        return tf.mul(x, cdf(x));
+      },
+      backwardsFunc: (dy, saved) => ({
+        x: () => {
+          const input = saved[0]!;
+          const density = tf.mul(Math.sqrt(0.5 / Math.PI), tf.exp(tf.mul(tf.square(input), -0.5)));
+          return tf.mul(dy, tf.add(cdf(input), tf.mul(input, density)));
+        },
+      }),
+    }),
+  );
+}
+
+/** tfjs-layers' 'gelu' activation whose gradient keeps only its input (geluSavingInput); stock with TEMPER_STOCK_KERNELS=1. */
+export class FastGelu extends StockGelu {
+  static className = 'gelu';
+
+  override apply(x: tf.Tensor): tf.Tensor {
+    if (stockRequested() || x.dtype !== 'float32' || !tf.engine().isTapeOn()) return super.apply(x);
+    return geluSavingInput(x) ?? super.apply(x);
+  }
+}
+tf.serialization.registerClass(FastGelu as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+/**
+ * Layer normalisation over the last axis, (x - mean) * rsqrt(var + eps) * gamma + beta, with the LayerNorm layer's
+ * forward ops (bit for bit), as one tape node that saves x and the per-token mean and rsqrt(var + eps). Op by op its
+ * gradient keeps about four full-size tensors per call. Backward (D features, xhat = (x - mean) * r, g = dy * gamma):
+ * dbeta = sum(dy), dgamma = sum(dy * xhat) over the leading axes, dx = r * (g - mean(g) - xhat * mean(g * xhat)) over
+ * the last. Null where the engine has no runKernelFunc: the caller runs its own ops.
+ */
+export function layerNormSavingInput(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): tf.Tensor | null {
+  const engine = kernelFuncEngine();
+  if (engine === null) return null;
+  const leading = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  return tf.tidy('FastLayerNorm', () =>
+    engine.runKernelFunc({
+      inputs: { x, gamma, beta },
+      forwardFunc: (_backend, save) => {
+        const { mean, variance } = tf.moments(x, -1, true);
+        const inverseStd = tf.rsqrt(tf.add(variance, epsilon));
+        save([x, mean, inverseStd, gamma]);
+        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), inverseStd), gamma), beta);
+      },
+      backwardsFunc: (dy, saved) => {
+        const [input, mean, inverseStd, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor1D];
+        const normalized = () => tf.mul(tf.sub(input, mean), inverseStd);
+        // The per-feature sums are small; computing them here frees their full-size operands at once.
+        const [dGamma, dBeta] = tf.tidy(() => [tf.sum(tf.mul(dy, normalized()), leading), tf.sum(dy, leading)]);
+        return {
+          x: () => {
+            const xhat = normalized();
+            const g = tf.mul(dy, scale);
+            const centred = tf.sub(g, tf.mean(g, -1, true));
+            return tf.mul(inverseStd, tf.sub(centred, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))));
+          },
+          gamma: () => dGamma,
+          beta: () => dBeta,
+        };
+      },
+    }),
+  );
+}

@@ -3,6 +3,7 @@
 // slice + add per repetition: 16,000 kernels per ViT-Tiny step at batch 2. Broadcasting ops reduce with one Sum.
 import * as tf from '@tensorflow/tfjs';
 import { featureDim, singleShape, singleTensor, type LayerArgs } from './common.js';
+import { layerNormSavingInput } from '../fast-layers.js';
 
 export interface LayerNormArgs extends LayerArgs {
   /** Added to the variance; ViT uses 1e-6. */
@@ -29,8 +30,13 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = singleTensor(inputs);
+    // Under a gradient tape one node that keeps x alone (fast-layers.ts); with TEMPER_STOCK_KERNELS=1, op by op.
+    if (tf.engine().isTapeOn() && process.env['TEMPER_STOCK_KERNELS'] !== '1' && x.dtype === 'float32') {
+      const fused = layerNormSavingInput(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
+      if (fused !== null) return fused;
+    }
     return tf.tidy(() => {
-      const x = singleTensor(inputs);
       const { mean, variance } = tf.moments(x, -1, true);
       const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
       return tf.add(tf.mul(normalized, this.gamma!.read()), this.beta!.read());
