@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
-import { FastBatchNormalization, FastConv2D } from '../src/models/fast-layers.js';
+import { FastBatchNormalization, FastConv2D, FastDense } from '../src/models/fast-layers.js';
 import { loadModel, saveModel } from '../src/models/index.js';
 import { batchNorm, conv, relu } from '../src/models/blocks.js';
 import { seededInitializers } from '../src/models/init.js';
@@ -768,4 +768,52 @@ describe('GELU and LayerNorm that keep only their input for the gradient', () =>
     tf.dispose([x, w]);
     layer.weights.forEach((weight) => weight.dispose());
   });
+});
+
+describe('FastDense against tfjs-layers Dense', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  for (const activation of ['linear', 'gelu', 'relu'] as const) {
+    it(`${activation}: the stock output bit for bit under a tape, the stock gradients, and an input gradient without the kernel's`, async () => {
+      const args = { units: 6, activation, useBias: true } as const;
+      const fast = new FastDense(args);
+      const stock = tf.layers.dense(args);
+      // Rank 3, as in a transformer block: the product runs on [tokens, features] rows.
+      fast.build([2, 3, 5]);
+      stock.build([2, 3, 5]);
+      const weights = [tf.tensor2d(seededValues(5 * 6, 51), [5, 6]), tf.tensor1d(seededValues(6, 52, 0.5))];
+      fast.setWeights(weights);
+      stock.setWeights(weights);
+      const x = tf.tensor3d(seededValues(2 * 3 * 5, 53, 2), [2, 3, 5]);
+      const w = tf.tensor3d(seededValues(2 * 3 * 6, 54), [2, 3, 6]);
+      const run = (layer: tf.layers.Layer) => {
+        let out: Float32Array | undefined;
+        const grads = tf.grads((a: tf.Tensor, k: tf.Tensor, bias: tf.Tensor) => {
+          void k;
+          void bias;
+          const y = layer.apply(a) as tf.Tensor;
+          out = y.dataSync() as Float32Array;
+          return tf.sum(tf.mul(y, w));
+        })([x, layer.trainableWeights[0]!.read(), layer.trainableWeights[1]!.read()]);
+        const { grads: weightGrads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, w)) as tf.Scalar);
+        const result = { out: out!, dx: grads[0]!.dataSync() as Float32Array, dw: Object.values(weightGrads).map((g) => g.dataSync() as Float32Array) };
+        tf.dispose([...grads, ...Object.values(weightGrads)]);
+        return result;
+      };
+      const got = run(fast);
+      const want = run(stock);
+      assert.deepEqual(Array.from(got.out), Array.from(want.out), 'output under a tape');
+      assertClose(got.dx, want.dx, 1e-5, 'dx');
+      got.dw.forEach((g, i) => assertClose(g, want.dw[i]!, 1e-5, `weight gradient ${i}`));
+      // An input gradient alone: the stock fused product computes the kernel's gradient too, a second matrix product.
+      const products = async (layer: tf.layers.Layer) =>
+        (await tf.profile(() => tf.tidy(() => void tf.grad((a: tf.Tensor) => tf.sum(layer.apply(a) as tf.Tensor))(x)))).kernels.filter((k) => k.name === tf.BatchMatMul).length;
+      if (activation === 'relu') assert.equal(await products(fast), await products(stock), 'relu: the stock code');
+      else assert.ok((await products(fast)) < (await products(stock)), `${activation}: ${await products(fast)} products, stock ${await products(stock)}`);
+      tf.dispose([x, w, ...weights]);
+      [...fast.weights, ...stock.weights].forEach((v) => v.dispose());
+    });
+  }
 });

@@ -6,6 +6,7 @@ import { createModel } from '../models/index.js';
 import { seededInitializers } from '../models/init.js';
 import { modelInput } from '../models/layers/index.js';
 import { batchNorm, conv, relu } from '../models/blocks.js';
+import { FastDense } from '../models/fast-layers.js';
 
 export const BENCH_MODELS = ['cnn-small', 'vgg6-bn', 'resnet18', 'vit-tiny'] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
@@ -32,7 +33,7 @@ function buildVgg6Bn(inputShape: [number, number, number], numClasses: number, s
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
   }
   const flat = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: numClasses, ...init() }).apply(flat) as tf.SymbolicTensor;
+  const logits = new FastDense({ units: numClasses, ...init() }).apply(flat) as tf.SymbolicTensor;
   return tf.model({ name: 'vgg6_bn', inputs: input, outputs: logits });
 }
 

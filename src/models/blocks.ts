@@ -1,7 +1,7 @@
 // Layers the convolutional architectures share, with PyTorch's defaults so runs compare with the papers' code.
 import * as tf from '@tensorflow/tfjs';
 import type { SeededInitializers } from './init.js';
-import { FastBatchNormalization, FastConv2D } from './fast-layers.js';
+import { FastBatchNormalization, FastConv2D, FastDense } from './fast-layers.js';
 
 type Tensor = tf.SymbolicTensor;
 
@@ -32,7 +32,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 /** Global average pooling then a linear layer: the head reads `channels` features at any input size. */
 export function poolAndClassify(init: SeededInitializers, x: Tensor, numClasses: number): Tensor {
   const pooled = tf.layers.globalAveragePooling2d({}).apply(x) as Tensor;
-  return tf.layers.dense({ units: numClasses, ...init() }).apply(pooled) as Tensor;
+  return new FastDense({ units: numClasses, ...init() }).apply(pooled) as Tensor;
 }
 
 /**

@@ -3,6 +3,7 @@
 // plain conv net beside a BN one on a laptop.
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
+import { FastDense } from './fast-layers.js';
 import { seededInitializers } from './init.js';
 import { modelInput } from './layers/index.js';
 import { batchNorm, conv, relu } from './blocks.js';
@@ -19,8 +20,8 @@ registerArchitecture({
       x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
     }
     x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ units: 128, activation: 'relu', ...init() }).apply(x) as tf.SymbolicTensor;
-    const logits = tf.layers.dense({ units: numClasses, ...init() }).apply(x) as tf.SymbolicTensor;
+    x = new FastDense({ units: 128, activation: 'relu', ...init() }).apply(x) as tf.SymbolicTensor;
+    const logits = new FastDense({ units: numClasses, ...init() }).apply(x) as tf.SymbolicTensor;
     return tf.model({ name: 'cnn_small_bn', inputs: input, outputs: logits });
   },
 });

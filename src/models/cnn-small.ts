@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
 import { seededInitializers } from './init.js';
 import { sequentialInput } from './layers/index.js';
-import { FastConv2D } from './fast-layers.js';
+import { FastConv2D, FastDense } from './fast-layers.js';
 
 registerArchitecture({
   name: 'cnn-small',
@@ -20,8 +20,8 @@ registerArchitecture({
         new FastConv2D({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }),
         tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
         tf.layers.flatten(),
-        tf.layers.dense({ units: 128, activation: 'relu', ...init() }),
-        tf.layers.dense({ units: numClasses, ...init() }),
+        new FastDense({ units: 128, activation: 'relu', ...init() }),
+        new FastDense({ units: numClasses, ...init() }),
       ],
     });
   },

@@ -17,6 +17,7 @@
 // then register nothing: stock tfjs numbers to compare against.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_CONV } from '../backend/kernels/fused-conv.js';
+import { FUSED_MAT_MUL } from '../backend/kernels/fused-mat-mul.js';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
 type LayerStatics = Pick<typeof tf.layers.Layer, 'fromConfig'>;
@@ -367,3 +368,52 @@ export function layerNormSavingInput(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.
     }),
   );
 }
+
+type StockDense = ReturnType<typeof tf.layers.dense>;
+export type DenseArgs = Parameters<typeof tf.layers.dense>[0];
+const StockDense = Object.getPrototypeOf(tf.layers.dense({ name: 'temper_probe', units: 1 })).constructor as LayerStatics &
+  (new (args: DenseArgs) => StockDense);
+
+/** The stock layer's private state FastDense reads (tfjs-layers 4.22, layers/core.ts). */
+interface DenseState {
+  units: number;
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor };
+}
+
+/**
+ * tfjs-layers' Dense whose product, under a gradient tape, is TemperFusedMatMul (src/backend/kernels/fused-mat-mul.ts):
+ * the backend's own _FusedMatMul kernel, given what tfjs' fused matMul gives it, so the same bits as the stock layer,
+ * with a gradient that computes the weight gradient only when it is asked for (a training step), not in an attack
+ * step. The stock layer's product (K.dot: tfjs' fused matMul, linear) keeps its product fused under a tape, and that
+ * op's gradient computes every input's. Linear layers and layers whose activation tfjs does not fuse (GELU: product,
+ * bias add, activation) take this path; ReLU and ELU layers, which tfjs already unfuses under a tape into ops with lazy
+ * gradients, keep the stock code, as do calls outside a tape, where the backend lacks the kernel, and every call with
+ * TEMPER_STOCK_KERNELS=1.
+ */
+export class FastDense extends StockDense {
+  static className = 'Dense';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const state = this as unknown as DenseState;
+    const x = singleTensor(inputs);
+    const activation = state.activation?.getClassName() ?? 'linear';
+    const ownPath = activation !== 'relu' && activation !== 'elu' && tf.getKernel(FUSED_MAT_MUL, tf.getBackend()) !== undefined;
+    if (!ownPath || !tf.engine().isTapeOn() || stockRequested() || x.dtype !== 'float32' || x.rank < 2) return super.call(inputs, kwargs);
+    return tf.tidy(() => {
+      // K.dot's rows and kernel in the 3-D form tfjs' fused matMul hands its kernel (a batch of one).
+      const rows = tf.reshape(x, [1, -1, x.shape.at(-1)!]);
+      const kernel = state.kernel.read();
+      const b = tf.reshape(kernel, [1, ...kernel.shape]);
+      const fuseBias = activation === 'linear' && state.bias !== null;
+      const operands: tf.NamedTensorMap = fuseBias ? { a: rows, b, bias: state.bias!.read() } : { a: rows, b };
+      const attrs = { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0.2 };
+      let y = tf.reshape(tf.engine().runKernel(FUSED_MAT_MUL, operands, attrs as unknown as tf.NamedAttrMap) as tf.Tensor, [...x.shape.slice(0, -1), state.units]);
+      if (activation === 'linear') return y;
+      if (state.bias) y = tf.add(y, state.bias.read());
+      return state.activation.apply(y);
+    });
+  }
+}
+tf.serialization.registerClass(FastDense);

@@ -1,6 +1,7 @@
 // A two-hidden-layer perceptron: the smallest model that still shows the temperature effect.
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
+import { FastDense } from './fast-layers.js';
 import { seededInitializers } from './init.js';
 import { sequentialInput } from './layers/index.js';
 
@@ -15,9 +16,9 @@ registerArchitecture({
       layers: [
         ...head,
         tf.layers.flatten(first),
-        tf.layers.dense({ units: 256, activation: 'relu', ...init() }),
-        tf.layers.dense({ units: 128, activation: 'relu', ...init() }),
-        tf.layers.dense({ units: numClasses, ...init() }),
+        new FastDense({ units: 256, activation: 'relu', ...init() }),
+        new FastDense({ units: 128, activation: 'relu', ...init() }),
+        new FastDense({ units: numClasses, ...init() }),
       ],
     });
   },

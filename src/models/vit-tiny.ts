@@ -3,6 +3,7 @@
 // of ratio 4, LayerNorm (epsilon 1e-6), learned position embeddings, and the class token as the readout.
 import * as tf from '@tensorflow/tfjs';
 import { registerArchitecture } from './registry.js';
+import { FastDense } from './fast-layers.js';
 import { seededInitializers } from './init.js';
 import { ClassToken, ClassTokenReadout, LayerNorm, modelInput, MultiHeadSelfAttention, PositionEmbedding } from './layers/index.js';
 
@@ -33,10 +34,10 @@ registerArchitecture({
     for (let block = 0; block < DEPTH; block++) {
       // Pre-norm residual blocks, Dosovitskiy et al. eqs. 2-3.
       tokens = add(tokens, new MultiHeadSelfAttention({ numHeads: HEADS, seed: init.seed() }).apply(layerNorm(tokens)) as Tensor);
-      const hidden = tf.layers.dense({ units: DIM * MLP_RATIO, activation: 'gelu', ...init() }).apply(layerNorm(tokens)) as Tensor;
-      tokens = add(tokens, tf.layers.dense({ units: DIM, ...init() }).apply(hidden) as Tensor);
+      const hidden = new FastDense({ units: DIM * MLP_RATIO, activation: 'gelu', ...init() }).apply(layerNorm(tokens)) as Tensor;
+      tokens = add(tokens, new FastDense({ units: DIM, ...init() }).apply(hidden) as Tensor);
     }
     const representation = new ClassTokenReadout({}).apply(layerNorm(tokens)) as Tensor;
-    return tf.model({ name: 'vit_tiny', inputs: input, outputs: tf.layers.dense({ units: numClasses, ...init() }).apply(representation) as Tensor });
+    return tf.model({ name: 'vit_tiny', inputs: input, outputs: new FastDense({ units: numClasses, ...init() }).apply(representation) as Tensor });
   },
 });

@@ -8,6 +8,7 @@ import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-w
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig } from './fused-conv.js';
+import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { makeSumConfig } from './sum.js';
@@ -37,6 +38,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
     [FUSED_CONV]: () => fusedConvConfigFor('wasm'),
+    [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('wasm'),
   },
   // The filter gradient, the Adam update and the tape-proof fused conv: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
   // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
@@ -44,6 +46,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Conv2DBackpropFilter]: requireStock(tf.Conv2DBackpropFilter, 'webgpu', (stock) => makeWebGPUConv2DBackpropFilterConfig(stock)),
     [ADAM_UPDATE]: () => adamUpdateWebGPUConfig,
     [FUSED_CONV]: () => fusedConvConfigFor('webgpu'),
+    [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('webgpu'),
   },
 };
 
@@ -75,6 +78,7 @@ export function registerProjectKernels(backendName: string): string[] {
   // Kernels of the project's own (not tfjs') names need their gradient pointed at them; gradients are global.
   if (names.includes(RELU_GRAD)) tf.registerGradient(reluGradConfig);
   if (names.includes(FUSED_CONV)) tf.registerGradient(fusedConvGradConfig);
+  if (names.includes(FUSED_MAT_MUL)) tf.registerGradient(fusedMatMulGradConfig);
   registered.set(backendName, names);
   return [...names];
 }
