@@ -267,7 +267,7 @@ describe('webgpu backend on lavapipe (Dawn on a CPU Vulkan driver)', { skip: LAV
     assert.equal(result.info.name, 'webgpu');
     assert.match(result.info.provider, /tfjs-backend-webgpu/);
     assert.match(result.info.reason, /requested with --backend webgpu \(llvmpipe: Mesa .*software adapter \(llvmpipe\)\)/);
-    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter', 'TemperAdamUpdate', 'TemperFusedConv2D']);
+    assert.deepEqual(result.info.projectKernels, ['Conv2DBackpropFilter', 'TemperAdamUpdate', 'TemperFusedConv2D', 'TemperFusedMatMul']);
     assert.equal(webgpu.code, 0);
   });
 

@@ -40,7 +40,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [FUSED_CONV]: () => fusedConvConfigFor('wasm'),
     [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('wasm'),
   },
-  // The filter gradient, the Adam update and the tape-proof fused conv: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
+  // The filter gradient, the Adam update and the tape-proof fused conv and product: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
   // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
   webgpu: {
     [tf.Conv2DBackpropFilter]: requireStock(tf.Conv2DBackpropFilter, 'webgpu', (stock) => makeWebGPUConv2DBackpropFilterConfig(stock)),
