@@ -100,10 +100,8 @@ export interface MemorySnapshot {
   numBytes: number;
 }
 
-export interface Measurement {
-  model: BenchModelName;
-  inputShape: [number, number, number];
-  what: BenchKind;
+/** How one kind of step was timed, and what came of it: the fields temper and the PyTorch peer (peer.ts) share. */
+export interface StepTiming {
   batch: number;
   warmupSteps: number;
   /** Timed steps. */
@@ -116,10 +114,16 @@ export interface Measurement {
   imagesPerSecond: number | null;
   /** True when maxSeconds stopped timing before minSteps and minSeconds were both reached. */
   capped: boolean;
-  /** tf.memory() after warm-up and after the last timed step: growth is a leak of the step. */
-  memory: { before: MemorySnapshot | null; after: MemorySnapshot | null };
   /** Why the measurement failed (e.g. a kernel the backend lacks); null when it ran. */
   error: string | null;
+}
+
+export interface Measurement extends StepTiming {
+  model: BenchModelName;
+  inputShape: [number, number, number];
+  what: BenchKind;
+  /** tf.memory() after warm-up and after the last timed step: growth is a leak of the step. */
+  memory: { before: MemorySnapshot | null; after: MemorySnapshot | null };
 }
 
 /** What one backend measured, or why it did not load. */

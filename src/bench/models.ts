@@ -37,6 +37,17 @@ function buildVgg6Bn(inputShape: [number, number, number], numClasses: number, s
   return tf.model({ name: 'vgg6_bn', inputs: input, outputs: logits });
 }
 
+/** A registered architecture (createModel) on 32x32x3 with 10 classes, as the paper's CIFAR-10 nets. */
+function registered(name: 'resnet18' | 'vit-tiny'): BenchModelSpec {
+  return {
+    name,
+    description: `the registered ${name} architecture (createModel), 32x32x3, 10 classes`,
+    inputShape: [32, 32, 3],
+    numClasses: 10,
+    build: (seed) => createModel(name, { inputShape: [32, 32, 3], numClasses: 10, seed }),
+  };
+}
+
 export const BENCH_MODEL_SPECS: Record<BenchModelName, BenchModelSpec> = {
   'cnn-small': {
     name: 'cnn-small',
@@ -52,18 +63,6 @@ export const BENCH_MODEL_SPECS: Record<BenchModelName, BenchModelSpec> = {
     numClasses: 10,
     build: (seed) => buildVgg6Bn([32, 32, 3], 10, seed),
   },
-  resnet18: {
-    name: 'resnet18',
-    description: 'the registered resnet18 architecture (createModel), 32x32x3, 10 classes',
-    inputShape: [32, 32, 3],
-    numClasses: 10,
-    build: (seed) => createModel('resnet18', { inputShape: [32, 32, 3], numClasses: 10, seed }),
-  },
-  'vit-tiny': {
-    name: 'vit-tiny',
-    description: 'the registered vit-tiny architecture (createModel), 32x32x3, 10 classes',
-    inputShape: [32, 32, 3],
-    numClasses: 10,
-    build: (seed) => createModel('vit-tiny', { inputShape: [32, 32, 3], numClasses: 10, seed }),
-  },
+  resnet18: registered('resnet18'),
+  'vit-tiny': registered('vit-tiny'),
 };

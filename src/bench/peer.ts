@@ -20,6 +20,7 @@ import {
   type BenchSettings,
   type Measurement,
   type StepPlan,
+  type StepTiming,
 } from './measure.js';
 import type { BenchModelName } from './models.js';
 import { benchLog, reportHead, type BenchReport } from './run.js';
@@ -82,18 +83,10 @@ function lastLine(text: string | null | undefined): string {
   return (text ?? '').trim().split('\n').at(-1)?.trim() ?? '';
 }
 
-/** One measurement as torch_reference.py reports it: the fields temper's Measurement has too. */
-export interface TorchMeasurement {
+/** One measurement as torch_reference.py reports it: the timing fields of temper's Measurement. */
+export interface TorchMeasurement extends StepTiming {
   model: string;
   what: string;
-  batch: number;
-  warmupSteps: number;
-  steps: number;
-  stepMs: number[];
-  msPerStep: number | null;
-  imagesPerSecond: number | null;
-  capped: boolean;
-  error: string | null;
 }
 
 /** The parts of torch_reference.py's report read here. */

@@ -9,11 +9,28 @@ import { RELU_GRAD } from './relu-grad.js';
 /** The project kernel: the backend's FusedConv2D kernel under this name (inputs x, filter, bias?; FusedConv2D's attrs). */
 export const FUSED_CONV = 'TemperFusedConv2D';
 
+/** The stock kernel `stockName` of `backendName` under the project's name `kernelName`; throws if the backend has none. */
+export function stockKernelAs(kernelName: string, stockName: string, backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel(stockName, backendName);
+  if (!stock) throw new Error(`${stockName} is not registered for ${backendName}`);
+  return { kernelName, backendName, kernelFunc: stock.kernelFunc };
+}
+
+/**
+ * The gradient at the pre-activation of a fused kernel's output y: dy where y is positive (ReLU; y > 0 exactly where
+ * the pre-activation is), dy itself (linear); `kernelName` names the kernel in the error for any other activation.
+ */
+export function activationGradient<T extends tf.Tensor>(kernelName: string, dy: T, y: T, activation: string | undefined): T {
+  if (activation === 'linear') return dy;
+  if (activation !== 'relu') throw new Error(`${kernelName}: no gradient for activation '${activation}'`);
+  return tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
+    ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as T)
+    : (tf.mul(dy, tf.cast(tf.step(y), 'float32')) as T);
+}
+
 /** FusedConv2D of `backendName` registered as FUSED_CONV; throws if the backend has none. */
 export function fusedConvConfigFor(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.FusedConv2D, backendName);
-  if (!stock) throw new Error(`${tf.FusedConv2D} is not registered for ${backendName}`);
-  return { kernelName: FUSED_CONV, backendName, kernelFunc: stock.kernelFunc };
+  return stockKernelAs(FUSED_CONV, tf.FusedConv2D, backendName);
 }
 
 /**
@@ -27,15 +44,7 @@ export const fusedConvGradConfig: tf.GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     const { strides, pad, dataFormat, dimRoundingMode, activation } = attrs as unknown as tf.FusedConv2DAttrs;
-    const grad = dy as tf.Tensor4D;
-    let dz = grad;
-    if (activation === 'relu') {
-      dz = tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
-        ? (tf.engine().runKernel(RELU_GRAD, { dy: grad, x: y }) as tf.Tensor4D)
-        : tf.mul(grad, tf.cast(tf.step(y), 'float32'));
-    } else if (activation !== 'linear') {
-      throw new Error(`${FUSED_CONV}: no gradient for activation '${activation}'`);
-    }
+    const dz = activationGradient(FUSED_CONV, dy as tf.Tensor4D, y, activation);
     const common = { strides, pad, dataFormat, dimRoundingMode } as unknown as tf.NamedAttrMap;
     return {
       x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dz, filter }, { ...common, inputShape: x.shape }) as tf.Tensor,

@@ -5,16 +5,14 @@
 // _FusedMatMul under another name, so its outputs are bit for bit tfjs' fused ones. src/models/fast-layers.ts (FastDense)
 // uses it.
 import * as tf from '@tensorflow/tfjs';
-import { RELU_GRAD } from './relu-grad.js';
+import { activationGradient, stockKernelAs } from './fused-conv.js';
 
 /** The project kernel: the backend's _FusedMatMul under this name (inputs a, b, bias?; its attrs, untransposed only). */
 export const FUSED_MAT_MUL = 'TemperFusedMatMul';
 
 /** _FusedMatMul of `backendName` registered as FUSED_MAT_MUL; throws if the backend has none. */
 export function fusedMatMulConfigFor(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf._FusedMatMul, backendName);
-  if (!stock) throw new Error(`${tf._FusedMatMul} is not registered for ${backendName}`);
-  return { kernelName: FUSED_MAT_MUL, backendName, kernelFunc: stock.kernelFunc };
+  return stockKernelAs(FUSED_MAT_MUL, tf._FusedMatMul, backendName);
 }
 
 /**
@@ -30,15 +28,7 @@ export const fusedMatMulGradConfig: tf.GradConfig = {
     const [a, b, y] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     const { activation, transposeA, transposeB } = attrs as unknown as tf._FusedMatMulAttrs;
     if (transposeA || transposeB) throw new Error(`${FUSED_MAT_MUL}: no gradient for transposed operands`);
-    const grad = dy as tf.Tensor3D;
-    let dz = grad;
-    if (activation === 'relu') {
-      dz = tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
-        ? (tf.engine().runKernel(RELU_GRAD, { dy: grad, x: y }) as tf.Tensor3D)
-        : tf.mul(grad, tf.cast(tf.step(y), 'float32'));
-    } else if (activation !== 'linear') {
-      throw new Error(`${FUSED_MAT_MUL}: no gradient for activation '${activation}'`);
-    }
+    const dz = activationGradient(FUSED_MAT_MUL, dy as tf.Tensor3D, y, activation);
     return {
       a: () => tf.matMul(dz, b, false, true),
       b: () => tf.matMul(a, dz, true, false),
