@@ -102,6 +102,17 @@ describe('evaluateModel with every attack, corruptions and calibration', () => {
     assert.equal(subset.samples, 96, 'clean accuracy is still over every image');
   });
 
+  it('onlyRows: just the rows named, each with the number it has in the full evaluation (same seeds), no corruptions', async () => {
+    const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => {} }) };
+    const full = await evaluateModel(fixture.model, fixture.dataset, job!, {}, context);
+    const picked = ['pgd3-ce(T=1)-random@0.1', 'autoattack-custom@0.1'];
+    const before = tf.memory().numTensors;
+    const only = await evaluateModel(fixture.model, fixture.dataset, job!, {}, { ...context, onlyRows: new Set(picked) });
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(only.attacks.map((row) => row.label), picked);
+    for (const row of only.attacks) assert.equal(row.robustAccuracy, full.attacks.find((r) => r.label === row.label)!.robustAccuracy, row.label);
+  });
+
   it('is deterministic: the same model, job and seed give the same rows', async () => {
     const context = { surrogate: async () => ({ ...modelTarget(surrogate.model, 1), dispose: () => {} }) };
     const strip = (rows: { label: string; robustAccuracy: number; zeroGradFraction: number | null }[]) => rows.map((r) => [r.label, r.robustAccuracy, r.zeroGradFraction]);

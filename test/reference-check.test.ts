@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -11,7 +11,7 @@ import { createModel } from '../src/models/index.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { SYNTHETIC_SHAPE } from '../src/data/synthetic.js';
 import type { Normalization } from '../src/data/types.js';
-import { repoRoot, tempDir, wasmBackend } from './helpers.js';
+import { repoRoot, tempDir, temperCli, wasmBackend, writeConfigFile } from './helpers.js';
 
 const PYTHON = process.env['TEMPER_REFERENCE_PYTHON'] ?? '/usr/bin/python3';
 const TOOL = join(repoRoot, 'tools', 'reference-check');
@@ -66,5 +66,43 @@ describe('reference check: a temper checkpoint in PyTorch', { skip }, () => {
       assert.ok(check.maxRelativeDifference <= 1e-4, `${check.checkpoint}: ${check.maxRelativeDifference}`);
       assert.equal(check.argmaxAgreement, 1);
     }
+  });
+});
+
+// temper_rows.mjs needs no PyTorch: it reruns a run's rows at another job seed for reference_check.py --seeds.
+describe('reference check: temper_rows.mjs reruns a row of a run', () => {
+  it("gives the run's own number at its job seed, and another seed's on request, leaving no tensors", async () => {
+    await wasmBackend();
+    const out = tempDir('temper-rows-');
+    const config = writeConfigFile({
+      name: 'rows',
+      datasets: ['synthetic'],
+      architectures: ['mlp'],
+      temperatures: [1],
+      seeds: [3],
+      training: { epochs: 1, batchSize: 64, checkpoint: true },
+      attacks: [{ name: 'fgsm', eps: 0.05 }, { name: 'apgd', eps: [0.03, 0.05], steps: 5, loss: 'dlr' }],
+      corruptions: { types: ['gaussian_noise'], severities: [2] },
+      eval: { samples: 100, batchSize: 40 },
+    });
+    const run = temperCli(['run', config, '--out', out]);
+    assert.equal(run.status, 0, run.stderr);
+    const recordFile = join(out, 'runs', readdirSync(join(out, 'runs')).find((name) => name.endsWith('.json'))!);
+    const record = JSON.parse(readFileSync(recordFile, 'utf8')) as { job: { trainingId: string }; attacks: { label: string; robustAccuracy: number }[] };
+    const row = record.attacks.find((r) => r.label === 'apgd5-dlr@0.05')!;
+    const { temperRows } = (await import(pathToFileURL(join(TOOL, 'temper_rows.mjs')).href)) as {
+      temperRows(options: Record<string, unknown>): Promise<{ seed: number; samples: number; rows: { label: string; robustAccuracy: number }[] }>;
+    };
+    const checkpoint = join(out, 'checkpoints', record.job.trainingId);
+    const before = tf.memory().numTensors;
+    const same = await temperRows({ record, checkpoint, seed: 3, labels: [row.label] });
+    assert.deepEqual(same.rows.map((r) => [r.label, r.robustAccuracy]), [[row.label, row.robustAccuracy]], 'the job seed reproduces the run');
+    assert.equal(same.samples, 100);
+    const other = await temperRows({ record, checkpoint, seed: 4, labels: [row.label, 'fgsm-ce(T=1)@0.05'] });
+    assert.deepEqual(other.rows.map((r) => r.label), ['fgsm-ce(T=1)@0.05', row.label], 'in the run\'s row order, no corruption rows');
+    // FGSM draws nothing at random: another seed gives its number again.
+    assert.equal(other.rows[0]!.robustAccuracy, record.attacks.find((r) => r.label === 'fgsm-ce(T=1)@0.05')!.robustAccuracy);
+    assert.equal(tf.memory().numTensors, before);
+    await assert.rejects(temperRows({ record, checkpoint, seed: 4, labels: ['pgd9@0.1'] }), /no attack row "pgd9@0.1"/);
   });
 });

@@ -37,6 +37,12 @@ export interface Surrogate extends AttackTarget {
 }
 
 export interface EvalContext {
+  /**
+   * Only the attack rows whose labels are here (corruptions are skipped too). The rows that run get the seeds they get in
+   * a full evaluation, so a row's number is the same with or without the others (tools/reference-check reruns one row
+   * at other seeds this way).
+   */
+  onlyRows?: ReadonlySet<string>;
   /** Data folder, where the published corruption files are looked for. */
   dataDir?: string;
   /** The model of the same sweep with this architecture and temperature (same dataset, seed and training), for `transfer`. */
@@ -107,16 +113,19 @@ export async function evaluateModel(model: tf.LayersModel, dataset: Dataset, job
   };
 
   const labels = attackLabels(job.attacks);
-  const corruptions = job.corruptions;
+  const wanted = (label: string) => !context.onlyRows || context.onlyRows.has(label);
+  const corruptions = context.onlyRows ? undefined : job.corruptions;
   const corruptionCount = corruptions ? corruptions.types.length * corruptions.severities.length : 0;
-  const total = labels.reduce((sum, row) => sum + row.length, 0) + corruptionCount;
+  const total = labels.reduce((sum, row) => sum + row.filter(wanted).length, 0) + corruptionCount;
   const attacks: AttackResult[] = [];
   let index = 0;
   for (const [a, config] of job.attacks.entries()) {
+    if (!labels[a]!.some(wanted)) continue;
     const surrogate = config.name === 'transfer' ? await surrogateFor(config, context) : undefined;
     try {
       for (const [e, eps] of config.eps.entries()) {
         const label = labels[a]![e]!;
+        if (!wanted(label)) continue;
         hooks.onAttack?.({ label, kind: 'attack', index: index++, total, done: 0, samples: Math.min(config.samples ?? samples, samples) });
         const result = await runAttackRow(config, a, eps, label, surrogate);
         attacks.push(result);

@@ -291,23 +291,36 @@ def percent(value) -> str:
     return '—' if value is None else f'{100 * value:.1f}%'
 
 
+def mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def cell(value, seeds: list[float]) -> str:
+    """A robust accuracy; with several seeds, their mean and then each seed's value."""
+    if value is None or len(seeds) < 2:
+        return percent(value)
+    return f'{percent(value)} ({" / ".join(f"{100 * v:.1f}" for v in seeds)})'
+
+
 def table(rows: list[dict]) -> str:
     head = '| attack | eps | temper robust | reference robust | difference | reference attack |\n| --- | --- | --- | --- | --- | --- |\n'
     lines = []
     for r in rows:
-        diff = '—' if r['temper'] is None or r['reference'] is None else f'{100 * (r["temper"] - r["reference"]):+.1f}'
-        lines.append(f'| {r["attack"]} | {r["eps"]:g} | {percent(r["temper"])} | {percent(r["reference"])} | {diff} | {r["referenceAttack"]} |')
+        diff = '—' if r['temper'] is None or r['reference'] is None else f'{round(100 * (r["temper"] - r["reference"]), 6) + 0.0:+.1f}'
+        lines.append(f'| {r["attack"]} | {r["eps"]:g} | {cell(r["temper"], r["temperSeeds"])} | {cell(r["reference"], r["referenceSeeds"])} | {diff} | {r["referenceAttack"]} |')
     return head + '\n'.join(lines)
 
 
 def compare(args) -> int:
+    if args.seeds < 1:
+        fail(f'--seeds must be at least 1 (found {args.seeds})')
     torch = import_torch()
     if args.threads:
         torch.set_num_threads(args.threads)
     autoattack = import_autoattack(args.autoattack)
     work = args.work or tempfile.mkdtemp(prefix='temper-reference-')
     report = {'tool': 'tools/reference-check/reference_check.py', 'results': os.path.abspath(args.results), 'torch': torch.__version__,
-              'autoattack': os.path.dirname(autoattack.__file__), 'seed': args.seed, 'models': []}
+              'autoattack': os.path.dirname(autoattack.__file__), 'seed': args.seed, 'seeds': args.seeds, 'models': []}
     status = 0
     models = []
     for record in latest_records(args.results):
@@ -333,7 +346,8 @@ def compare(args) -> int:
         with open(os.path.join(folder, 'attacks.json')) as f:
             attacks = json.load(f)
         models.append({'name': name, 'job': job, 'entry': entry, 'model': model, 'x': x, 'y': y, 'attacks': attacks, 'folder': folder,
-                       'results': {r['label']: r for r in record['attacks']}, 'cache': {}})
+                       'results': {r['label']: r for r in record['attacks']}, 'cache': {}, 'record': record['_file'], 'checkpoint': checkpoint,
+                       'samples': meta['samples']})
 
     wanted = set(args.eps) if args.eps else None
     # Cheapest and most telling first: temper's own rows, then the standard ensemble, then its members one by one.
@@ -342,15 +356,26 @@ def compare(args) -> int:
             continue
         for m in models:
             for attack, eps, temper, members, note in phase_rows(phase, m, wanted):
-                row = {'attack': attack, 'eps': eps, 'temper': temper, 'reference': None, 'referenceSeconds': None, 'referenceWarnings': [],
+                row = {'attack': attack, 'eps': eps, 'temper': temper, 'temperSeeds': [] if temper is None else [temper], 'reference': None,
+                       'referenceSeeds': [], 'referenceSeconds': None, 'referenceWarnings': [],
                        'referenceAttack': note if members is None else ' + '.join(describe(x) for x in members) + (f' ({note})' if note else '')}
+                m['entry']['rows'].append(row)
                 if members is not None:
                     try:
-                        robust, row['referenceSeconds'], row['referenceWarnings'] = reference(m, members, eps, args, autoattack)
-                        row['reference'] = robust.float().mean().item()
+                        for k in range(args.seeds):
+                            robust, seconds, warnings = reference(m, members, eps, args, autoattack, args.seed + k)
+                            row['referenceSeeds'].append(robust.float().mean().item())
+                            row['referenceSeconds'] = (row['referenceSeconds'] or 0) + seconds
+                            row['referenceWarnings'] = sorted(set(row['referenceWarnings']) | set(warnings))
+                            row['reference'] = mean(row['referenceSeeds'])
+                            write_report(report, args.json)
                     except ValueError as error:
                         row['referenceAttack'] = f'not compared: {error}'
-                m['entry']['rows'].append(row)
+                # temper's own number is the run's (its job seed); further seeds rerun the row with the next job seeds.
+                for k in range(1, args.seeds if temper is not None else 0):
+                    row['temperSeeds'].append(temper_row(m, attack, m['job']['seed'] + k, args))
+                    row['temper'] = mean(row['temperSeeds'])
+                    write_report(report, args.json)
                 write_report(report, args.json)
     for m in models:
         notes = [f'- {r["attack"]} at eps {r["eps"]:g}: AutoAttack says: {w}' for r in m['entry']['rows'] for w in r['referenceWarnings']]
@@ -381,17 +406,33 @@ def phase_rows(phase: str, m: dict, wanted):
                 yield f'standard {member["kind"]}', eps, None, [member], ''
 
 
-def reference(m: dict, members: list[dict], eps: float, args, autoattack):
-    """The reference result for `members` at `eps` on model `m`, run once and kept; an ensemble resumes from its longest
-    prefix already run."""
+def temper_row(m: dict, label: str, seed: int, args) -> float:
+    """temper's robust accuracy for row `label` of model `m`, rerun with job seed `seed` (temper_rows.mjs)."""
+    command = ['node', os.path.join(HERE, 'temper_rows.mjs'), '--record', m['record'], '--checkpoint', m['checkpoint'], '--seed', str(seed),
+               '--label', label, '--samples', str(m['samples'])]
+    if args.data_dir:
+        command += ['--data-dir', args.data_dir]
+    log(f'{m["name"]}: temper {label} with job seed {seed}...')
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f'{" ".join(command)} failed (exit {done.returncode}); is temper built (npm run build)?\n{done.stderr.strip()}')
+    row = json.loads(done.stdout.strip().splitlines()[-1])['rows'][0]
+    log(f'{m["name"]}: temper {label} with job seed {seed}: {percent(row["robustAccuracy"])} ({row["seconds"]:.0f} s)')
+    return row['robustAccuracy']
+
+
+def reference(m: dict, members: list[dict], eps: float, args, autoattack, seed: int):
+    """The reference result for `members` at `eps` on model `m` with `seed`, run once and kept; an ensemble resumes from its
+    longest prefix already run with that seed."""
     cache = m['cache']
-    key = lambda ms: key_of(ms) + f'@{eps}'
+    key = lambda ms: key_of(ms) + f'@{eps}#{seed}'
     if key(members) in cache:
         return cache[key(members)]
     resume = next(((members[:j], cache[key(members[:j])][0]) for j in range(len(members) - 1, 0, -1) if key(members[:j]) in cache), None)
     label = ' + '.join(describe(x) for x in members)
+    label += '' if args.seeds == 1 else f', seed {seed}'
     log(f'{m["name"]}: reference {label} at eps {eps:g}' + (f' (resuming after {len(resume[0])} members already run)' if resume else '') + '...')
-    robust, seconds, warnings = run_reference(autoattack, m['model'], m['x'], m['y'], eps, members, args.seed, args.batch, resume)
+    robust, seconds, warnings = run_reference(autoattack, m['model'], m['x'], m['y'], eps, members, seed, args.batch, resume)
     cache[key(members)] = (robust, seconds, warnings)
     log(f'{m["name"]}: reference {label} at eps {eps:g}: {percent(robust.float().mean().item())} ({seconds:.0f} s)')
     for warning in warnings:
@@ -451,7 +492,10 @@ def main() -> int:
     c.add_argument('--json', help='also write every number to this JSON file (rewritten after each row)')
     c.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s choice; 1 on a shared machine)')
     c.add_argument('--batch', type=int, default=250, help='reference batch size')
-    c.add_argument('--seed', type=int, default=0)
+    c.add_argument('--seed', type=int, default=0, help='the reference\'s seed (its first, with --seeds)')
+    c.add_argument('--seeds', type=int, default=1, help='run every row at this many seeds and give their mean: the reference with --seed, '
+                   '--seed + 1, ...; temper\'s rows with the run\'s job seed (its own number), then job seed + 1, ... (temper_rows.mjs). '
+                   'Random starts move the last few examples of an ensemble; one seed each can differ by that much')
     c.set_defaults(run=compare)
     l = sub.add_parser('logits', help='only check that PyTorch\'s clean logits equal temper\'s (exported by export_inputs.mjs)')
     l.add_argument('--checkpoint', action='append', required=True)
