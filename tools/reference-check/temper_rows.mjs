@@ -55,7 +55,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.stderr.write('temper_rows.mjs: expected --record FILE --checkpoint DIR --seed S (S >= 0) --label LABEL [--label ...] [--samples N >= 1]\n');
     process.exit(2);
   }
-  const record = JSON.parse(readFileSync(values.record, 'utf8'));
+  let record;
+  try {
+    record = JSON.parse(readFileSync(values.record, 'utf8'));
+  } catch (error) {
+    process.stderr.write(`temper_rows.mjs: cannot read the run record --record ${values.record}: ${error.message}\n`);
+    process.exit(2);
+  }
   const result = await temperRows({
     record,
     checkpoint: values.checkpoint,
