@@ -5,6 +5,8 @@
 // only when asked for. src/models/fast-layers.ts (FastConv2D) uses it.
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from './relu-grad.js';
+import { transformFilter, winogradApplies, winogradConv } from './winograd.js';
+import type { WasmKernelArgs } from './wasm-compose.js';
 
 /** The project kernel: the backend's FusedConv2D kernel under this name (inputs x, filter, bias?; FusedConv2D's attrs). */
 export const FUSED_CONV = 'TemperFusedConv2D';
@@ -31,6 +33,38 @@ export function activationGradient<T extends tf.Tensor>(kernelName: string, dy: 
 /** FusedConv2D of `backendName` registered as FUSED_CONV; throws if the backend has none. */
 export function fusedConvConfigFor(backendName: string): tf.KernelConfig {
   return stockKernelAs(FUSED_CONV, tf.FusedConv2D, backendName);
+}
+
+/**
+ * FUSED_CONV on wasm: 3x3 stride-1 convolutions with enough channels (winogradApplies), linear or ReLU, as Winograd
+ * F(2x2, 3x3); everything else the backend's FusedConv2D.
+ */
+export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
+  function fusedConv(args: WasmKernelArgs): tf.TensorInfo {
+    const { inputs, backend, attrs = {} } = args;
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = attrs as unknown as tf.FusedConv2DAttrs;
+    const plain = x!.dtype === 'float32' && filter!.dtype === 'float32' && x!.shape.length === 4
+      && (dataFormat === undefined || dataFormat === 'NHWC') && preluActivationWeights === undefined
+      && (activation === undefined || activation === 'linear' || activation === 'relu')
+      && (bias === undefined || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === filter!.shape[3]));
+    if (plain) {
+      const info = tf.backend_util.computeConv2DInfo(
+        x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
+        strides, dilations ?? 1, pad, dimRoundingMode, false, 'channelsLast');
+      if (winogradApplies(info, backend) && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
+        const u = transformFilter(backend, filter!, false);
+        const y = winogradConv(backend, x!, {
+          u, outShape: info.outShape as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left,
+          bias, relu: activation === 'relu',
+        });
+        backend.disposeData(u.dataId);
+        return y;
+      }
+    }
+    return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  return { kernelName: FUSED_CONV, backendName: 'wasm', kernelFunc: fusedConv as unknown as tf.KernelFunc };
 }
 
 /**

@@ -7,7 +7,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-webgpu.js';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
-import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig } from './fused-conv.js';
+import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig, makeFusedConvWasmConfig } from './fused-conv.js';
 import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
@@ -37,7 +37,8 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
-    [FUSED_CONV]: () => fusedConvConfigFor('wasm'),
+    // Not a stock name: the stock FusedConv2D is its fallback (Winograd takes 3x3 stride-1 convolutions with enough channels).
+    [FUSED_CONV]: () => makeFusedConvWasmConfig(fusedConvConfigFor('wasm').kernelFunc),
     [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('wasm'),
   },
   // The filter gradient, the Adam update and the tape-proof fused conv and product: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient

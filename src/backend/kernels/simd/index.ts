@@ -10,6 +10,9 @@ export interface SimdKernels {
   max_pool_grad_2x2(x: number, dy: number, dx: number, rows: number, width: number, channels: number): void;
   col2im(cols: number, dx: number, geometry: number): void;
   transpose(input: number, output: number, rows: number, cols: number): void;
+  winograd_filter(g: number, u: number, taps: number, flip: number): void;
+  winograd_input(x: number, v: number, zeros: number, geometry: number): void;
+  winograd_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
   filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,

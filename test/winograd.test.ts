@@ -1,0 +1,475 @@
+// Winograd F(2x2, 3x3) on wasm (src/backend/kernels/winograd.ts): the SIMD transforms equal their JavaScript twins bit
+// for bit; the forward convolution and the input gradient equal the cpu backend's within an error bound derived for
+// the algorithm; the size threshold picks the layers it was measured to speed up; nothing leaks; the same inputs give
+// the same bits at 1 and 2 threads; a few training steps give the losses of the direct convolution within rounding.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { FUSED_CONV } from '../src/backend/kernels/fused-conv.js';
+import { heapOffset, simdKernels } from '../src/backend/kernels/simd/index.js';
+import {
+  WINOGRAD_MIN_CHANNELS,
+  transformFilter,
+  winogradApplies,
+  winogradConv,
+  winogradFilterJs,
+  winogradInputJs,
+  winogradOutputJs,
+  type WinogradShape,
+} from '../src/backend/kernels/winograd.js';
+import { repoRoot, tempDir, wasmBackend } from './helpers.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+type Shape4 = [number, number, number, number];
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
+function seededValues(size: number, seed: number): Float32Array {
+  const values = new Float32Array(size);
+  let state = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    values[i] = state / 2 ** 31 - 1;
+  }
+  return values;
+}
+
+const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+
+function withWinograd<T>(mode: string, run: () => T): T {
+  const saved = process.env['TEMPER_WINOGRAD'];
+  process.env['TEMPER_WINOGRAD'] = mode;
+  try {
+    return run();
+  } finally {
+    if (saved === undefined) delete process.env['TEMPER_WINOGRAD'];
+    else process.env['TEMPER_WINOGRAD'] = saved;
+  }
+}
+
+// The algorithm's transforms with absolute values (|B^T|, |G|, |A^T|): the error bound below runs them on |x| and |g|.
+const ABS_BT = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]];
+const ABS_G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]];
+const ABS_AT = [[1, 1, 1, 0], [0, 1, 1, 1]];
+
+/**
+ * Per output element (NHWC, float64): W = sum over input channels of |A^T| [(|G| |g| |G^T|) . (|B^T| |d| |B|)] |A|,
+ * plus |bias|; and M = (|x| conv |g|) + |bias|, the direct convolution of the absolute values.
+ *
+ * The tolerance is the first-order forward error bound of each computation, u = 2^-24 (float32 rounding):
+ * - Winograd: every element of B^T d B is one addition of two terms per direction (2 roundings); of G g G^T, two
+ *   additions and an exact halving per direction (4); the product U V (1) summed over `in` channels in any order
+ *   (in - 1); A^T m A, two additions per direction (4), and the bias (1): at most (in + 11) u W in all.
+ * - The cpu backend's direct convolution, 9 in products summed in some order, plus the bias: (9 in + 1) u M.
+ * So |wasm - cpu| <= (in + 12) u W + (9 in + 1) u M. Measured errors reach 0.04-4% of it (the bound adds every
+ * rounding with the same sign, real ones cancel). A wrong transform, tile or padding gives errors of the size of the
+ * outputs themselves, orders of magnitude above it.
+ */
+function errorBound(
+  x: Float32Array, [n, h, w, ci]: Shape4, g: Float32Array, co: number, padTop: number, padLeft: number,
+  [, oh, ow]: Shape4, bias: Float32Array | undefined,
+): Float64Array {
+  const out = new Float64Array(n * oh * ow * co);
+  const tilesHigh = Math.ceil(oh / 2);
+  const tilesWide = Math.ceil(ow / 2);
+  // |G| |g| |G^T| per (in, out) channel pair, once.
+  const u = new Float64Array(ci * co * 16);
+  for (let i = 0; i < ci; i++) {
+    for (let o = 0; o < co; o++) {
+      for (let a = 0; a < 4; a++) {
+        for (let b = 0; b < 4; b++) {
+          let sum = 0;
+          for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) sum += ABS_G[a]![r]! * Math.abs(g[((r * 3 + s) * ci + i) * co + o]!) * ABS_G[b]![s]!;
+          u[(i * co + o) * 16 + a * 4 + b] = sum;
+        }
+      }
+    }
+  }
+  const v = new Float64Array(16);
+  const m = new Float64Array(co * 16);
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < tilesHigh; ty++) {
+      for (let tx = 0; tx < tilesWide; tx++) {
+        m.fill(0);
+        for (let i = 0; i < ci; i++) {
+          const d = (p: number, q: number): number => {
+            const ih = 2 * ty - padTop + p;
+            const iw = 2 * tx - padLeft + q;
+            return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
+          };
+          for (let a = 0; a < 4; a++) {
+            for (let c = 0; c < 4; c++) {
+              let sum = 0;
+              for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) sum += ABS_BT[a]![p]! * d(p, q) * ABS_BT[c]![q]!;
+              v[a * 4 + c] = sum;
+            }
+          }
+          for (let o = 0; o < co; o++) for (let k = 0; k < 16; k++) m[o * 16 + k]! += u[(i * co + o) * 16 + k]! * v[k]!;
+        }
+        for (let r = 0; r < 2; r++) {
+          for (let c = 0; c < 2; c++) {
+            const oy = 2 * ty + r;
+            const ox = 2 * tx + c;
+            if (oy >= oh || ox >= ow) continue;
+            for (let o = 0; o < co; o++) {
+              let sum = bias ? Math.abs(bias[o]!) : 0;
+              for (let a = 0; a < 4; a++) for (let e = 0; e < 4; e++) sum += ABS_AT[r]![a]! * m[o * 16 + a * 4 + e]! * ABS_AT[c]![e]!;
+              out[((b * oh + oy) * ow + ox) * co + o] = sum;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** |x| conv |g| + |bias| (float64), the magnitude the cpu backend's own rounding scales with. */
+function directMagnitude(
+  x: Float32Array, [n, h, w, ci]: Shape4, g: Float32Array, co: number, padTop: number, padLeft: number,
+  [, oh, ow]: Shape4, bias: Float32Array | undefined,
+): Float64Array {
+  const out = new Float64Array(n * oh * ow * co);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let z = 0; z < ow; z++) {
+        for (let o = 0; o < co; o++) {
+          let sum = bias ? Math.abs(bias[o]!) : 0;
+          for (let r = 0; r < 3; r++) {
+            for (let s = 0; s < 3; s++) {
+              const ih = y - padTop + r;
+              const iw = z - padLeft + s;
+              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+              for (let i = 0; i < ci; i++) sum += Math.abs(x[((b * h + ih) * w + iw) * ci + i]! * g[((r * 3 + s) * ci + i) * co + o]!);
+            }
+          }
+          out[((b * oh + y) * ow + z) * co + o] = sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Asserts |got - want| <= (in + 12) u W + (9 in + 1) u M elementwise; returns the largest error / tolerance seen. */
+function assertWithinBound(got: Float32Array, want: Float32Array, w: Float64Array, m: Float64Array, inChannels: number, what: string): number {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const unit = 2 ** -24;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const tolerance = (inChannels + 12) * unit * w[i]! + (9 * inChannels + 1) * unit * m[i]!;
+    const error = Math.abs(got[i]! - want[i]!);
+    if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > bound ${tolerance})`);
+    worst = Math.max(worst, error / tolerance);
+  }
+  return worst;
+}
+
+/** The explicit [top, bottom, left, right] padding of a 3x3 stride-1 convolution, and its output shape. */
+function geometry(x: Shape4, co: number, pad: Pad): { top: number; left: number; outShape: Shape4 } {
+  const info = tf.backend_util.computeConv2DInfo(x, [3, 3, x[3], co], 1, 1, pad, undefined, false, 'channelsLast');
+  return { top: info.padInfo.top, left: info.padInfo.left, outShape: info.outShape as Shape4 };
+}
+
+interface Case {
+  x: Shape4;
+  co: number;
+  pad: Pad;
+  activation: 'relu' | 'linear';
+  bias: boolean;
+}
+
+// Odd and even heights and widths (partial tiles at the bottom and right), 'same', 'valid' and uneven explicit padding,
+// 1-3 images, channel counts from the SIMD minimum (4) past WINOGRAD_MIN_CHANNELS.
+const cases: Case[] = [
+  { x: [1, 5, 6, 4], co: 8, pad: 'same', activation: 'relu', bias: true },
+  { x: [3, 7, 7, 12], co: 4, pad: 'valid', activation: 'linear', bias: false },
+  { x: [2, 8, 9, 16], co: 20, pad: 'same', activation: 'linear', bias: true },
+  { x: [1, 6, 5, 8], co: 8, pad: [[0, 0], [2, 1], [0, 2], [0, 0]], activation: 'relu', bias: false },
+  { x: [2, 4, 4, WINOGRAD_MIN_CHANNELS], co: WINOGRAD_MIN_CHANNELS, pad: 'same', activation: 'relu', bias: true },
+  { x: [1, 3, 3, 2 * WINOGRAD_MIN_CHANNELS], co: 36, pad: 'valid', activation: 'linear', bias: true },
+  { x: [2, 11, 10, WINOGRAD_MIN_CHANNELS - 4], co: 12, pad: 'same', activation: 'relu', bias: true },
+];
+const describeCase = (c: Case): string => `x [${c.x}] -> ${c.co}, ${JSON.stringify(c.pad)}, ${c.activation}${c.bias ? ', bias' : ''}`;
+
+describe('Winograd F(2x2, 3x3) on wasm', () => {
+  let backend: BackendWasm;
+  before(async () => {
+    await wasmBackend();
+    backend = tf.backend() as unknown as BackendWasm;
+  });
+  after(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it('the SIMD filter, input and output transforms equal their JavaScript twins bit for bit', () => {
+    const simd = simdKernels(backend);
+    assert.ok(simd, 'the SIMD kernels load');
+    const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    const out = (shape: number[]) => backend.makeOutput(shape, 'float32');
+    const free: tf.TensorInfo[] = [];
+    // Filter, both orientations: [3, 3, 8, 12] -> [16, 96].
+    for (const flip of [0, 1]) {
+      const g = tf.tensor(seededValues(9 * 96, 1), [3, 3, 8, 12]);
+      const u = out([16, 96]);
+      simd.winograd_filter(heapOffset(backend, g), heapOffset(backend, u), 96, flip);
+      const want = new Float32Array(16 * 96);
+      winogradFilterJs(heap(g), want, 96, flip === 1);
+      assert.equal(bits(heap(u)), bits(want), `filter transform, flip ${flip}`);
+      free.push(g, u);
+    }
+    // Input: 'same' on 5x7 (partial tiles), 'valid' on 6x6, and padding 2 (the input gradient's) on 5x7.
+    for (const [padTop, padLeft, outH, outW] of [[1, 1, 5, 7], [0, 0, 4, 4], [2, 2, 7, 9]] as const) {
+      const shape: Shape4 = [2, outH === 4 ? 6 : 5, outW === 4 ? 6 : 7, 8];
+      const tilesHigh = Math.ceil(outH / 2);
+      const tilesWide = Math.ceil(outW / 2);
+      const tiles = shape[0] * tilesHigh * tilesWide;
+      const x = tf.tensor(seededValues(sizeOf(shape), 2), shape);
+      const v = out([16, tiles, 8]);
+      const zeros = out([8]);
+      heap(zeros).fill(0);
+      const geometryInfo = backend.makeOutput([9], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
+      simd.winograd_input(heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
+      const want = new Float32Array(16 * tiles * 8);
+      winogradInputJs(heap(x), want, shape, tilesHigh, tilesWide, padTop, padLeft);
+      assert.equal(bits(heap(v)), bits(want), `input transform, pad ${padTop}, ${padLeft}`);
+      free.push(x, v, zeros, geometryInfo);
+    }
+    // Output: odd height and width (outputs past the edge go to the sink), with and without bias and ReLU.
+    for (const [relu, withBias] of [[true, true], [false, false]] as const) {
+      const yShape: Shape4 = [2, 5, 3, 12];
+      const tiles = 2 * 3 * 2;
+      const m = tf.tensor(seededValues(16 * tiles * 12, 3), [16, tiles, 12]);
+      const bias = tf.tensor(seededValues(12, 4));
+      const y = out(yShape);
+      const scratch = out([24]);
+      heap(scratch).fill(0);
+      const table = backend.makeOutput([16], 'int32');
+      (backend.typedArrayFromHeap(table) as Int32Array).set(Array.from({ length: 16 }, (_, k) => heapOffset(backend, m) + 4 * k * tiles * 12));
+      const geometryInfo = backend.makeOutput([7], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...yShape, 3, 2, relu ? 1 : 0]);
+      simd.winograd_output(
+        heapOffset(backend, table), heapOffset(backend, y), withBias ? heapOffset(backend, bias) : heapOffset(backend, scratch),
+        heapOffset(backend, scratch) + 48, heapOffset(backend, geometryInfo));
+      const want = new Float32Array(sizeOf(yShape));
+      winogradOutputJs(heap(m), want, withBias ? heap(bias) : undefined, yShape, relu);
+      assert.equal(bits(heap(y)), bits(want), `output transform, relu ${relu}, bias ${withBias}`);
+      free.push(m, bias, y, scratch, table, geometryInfo);
+    }
+    for (const t of free) backend.disposeData(t.dataId);
+  });
+
+  for (const c of cases) {
+    it(`the forward convolution and the input gradient equal the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
+      const { top, left, outShape } = geometry(c.x, c.co, c.pad);
+      const filterShape: Shape4 = [3, 3, c.x[3], c.co];
+      const x = seededValues(sizeOf(c.x), 11);
+      const g = seededValues(sizeOf(filterShape), 12);
+      const bias = c.bias ? seededValues(c.co, 13) : undefined;
+      const dy = seededValues(sizeOf(outShape), 14);
+      const conv = (fused: boolean): Float32Array[] => {
+        const results = tf.tidy(() => {
+          const xt = tf.tensor4d(x, c.x);
+          const gt = tf.tensor4d(g, filterShape);
+          const bt = bias ? tf.tensor1d(bias) : undefined;
+          let y: tf.Tensor;
+          if (fused) {
+            y = tf.engine().runKernel(FUSED_CONV, { x: xt, filter: gt, ...(bt ? { bias: bt } : {}) },
+              { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC', dilations: [1, 1], activation: c.activation } as unknown as tf.NamedAttrMap) as tf.Tensor;
+          } else {
+            const z = bt ? tf.add(tf.conv2d(xt, gt, 1, c.pad), bt) : tf.conv2d(xt, gt, 1, c.pad);
+            y = c.activation === 'relu' ? tf.relu(z) : z;
+          }
+          const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor4d(dy, outShape), filter: gt },
+            { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+          return [y, dx];
+        });
+        return results.map((t) => {
+          const values = t.dataSync() as Float32Array;
+          t.dispose();
+          return values;
+        });
+      };
+      await tf.setBackend('cpu');
+      const [yCpu, dxCpu] = conv(false);
+      await tf.setBackend('wasm');
+      const [yWino, dxWino] = withWinograd('all', () => conv(true));
+      const [yDirect, dxDirect] = withWinograd('0', () => conv(true));
+
+      const yW = errorBound(x, c.x, g, c.co, top, left, outShape, bias);
+      const yM = directMagnitude(x, c.x, g, c.co, top, left, outShape, bias);
+      const worstY = assertWithinBound(yWino!, yCpu!, yW, yM, c.x[3], `forward, ${describeCase(c)}`);
+      // The input gradient is the convolution of dy with the filter rotated by 180 degrees, channels swapped, padded by
+      // 2 - padding on the top and left: the same bound with dy's channels summed.
+      const rotated = new Float32Array(g.length);
+      for (let k = 0; k < 9; k++) {
+        for (let i = 0; i < c.x[3]; i++) for (let o = 0; o < c.co; o++) rotated[(k * c.co + o) * c.x[3] + i] = g[((8 - k) * c.x[3] + i) * c.co + o]!;
+      }
+      const dxW = errorBound(dy, outShape, rotated, c.x[3], 2 - top, 2 - left, c.x, undefined);
+      const dxM = directMagnitude(dy, outShape, rotated, c.x[3], 2 - top, 2 - left, c.x, undefined);
+      const worstDx = assertWithinBound(dxWino!, dxCpu!, dxW, dxM, c.co, `input gradient, ${describeCase(c)}`);
+      // Winograd ran: its rounding differs from the direct convolution's somewhere (and the direct one is within bound too).
+      assert.notEqual(bits(yWino!), bits(yDirect!), 'forward: Winograd gave the direct convolution\'s bits');
+      assert.notEqual(bits(dxWino!), bits(dxDirect!), 'input gradient: Winograd gave the direct convolution\'s bits');
+      t.diagnostic(`largest error / bound: forward ${worstY.toFixed(4)}, input gradient ${worstDx.toFixed(4)}`);
+    });
+  }
+
+  it('the same inputs give the same bits on every call', () => {
+    const x = tf.tensor4d(seededValues(2 * 9 * 8 * 16, 21), [2, 9, 8, 16]);
+    const g = tf.tensor4d(seededValues(9 * 16 * 24, 22), [3, 3, 16, 24]);
+    const dy = tf.tensor4d(seededValues(2 * 9 * 8 * 24, 23), [2, 9, 8, 24]);
+    const run = (): string => withWinograd('all', () => tf.tidy(() => {
+      const y = tf.engine().runKernel(FUSED_CONV, { x, filter: g }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor;
+      const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: g }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor;
+      return bits(y.dataSync() as Float32Array) + bits(dx.dataSync() as Float32Array);
+    }));
+    const first = run();
+    for (let i = 0; i < 3; i++) assert.equal(run(), first);
+    tf.dispose([x, g, dy]);
+  });
+
+  it('chunks of images give the bits of one pass over the batch, and free what they allocate', () => {
+    const x = tf.tensor4d(seededValues(5 * 7 * 6 * 8, 41), [5, 7, 6, 8]);
+    const g = tf.tensor4d(seededValues(9 * 8 * 16, 42), [3, 3, 8, 16]);
+    const b = tf.tensor1d(seededValues(16, 43));
+    const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    const run = (chunkFloats: number): string => {
+      const u = transformFilter(backend, g, false);
+      const y = winogradConv(backend, x, { u, outShape: [5, 7, 6, 16], padTop: 1, padLeft: 1, bias: b, relu: true, chunkFloats });
+      const values = bits(backend.typedArrayFromHeap(y) as Float32Array);
+      backend.disposeData(u.dataId);
+      backend.disposeData(y.dataId);
+      return values;
+    };
+    const whole = run(1 << 24);
+    const buffersBefore = ids();
+    // 1 float: one image per chunk; 16 * 12 tiles * 24 channels * 2: two images per chunk, the last chunk one.
+    assert.equal(run(1), whole);
+    assert.equal(run(16 * 12 * 24 * 2), whole);
+    assert.equal(ids(), buffersBefore);
+    tf.dispose([x, g, b]);
+  });
+
+  it('leaks no tensor and no wasm buffer over 20 forward and input-gradient computations', () => {
+    const x = tf.tensor4d(seededValues(3 * 6 * 7 * 8, 31), [3, 6, 7, 8]);
+    const g = tf.tensor4d(seededValues(9 * 8 * 12, 32), [3, 3, 8, 12]);
+    const b = tf.tensor1d(seededValues(12, 33));
+    const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    const step = (): void => withWinograd('all', () => tf.tidy(() => {
+      const loss = (a: tf.Tensor) => tf.sum(tf.engine().runKernel(FUSED_CONV, { x: a, filter: g, bias: b },
+        { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor);
+      void tf.grad(loss)(x);
+    }));
+    step();
+    const tensorsBefore = tf.memory().numTensors;
+    const buffersBefore = ids();
+    for (let i = 0; i < 20; i++) step();
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    assert.equal(ids(), buffersBefore);
+    tf.dispose([x, g, b]);
+  });
+
+  it('applies where it was measured to pay: 64+ channels and 2^25+ multiply-adds per product, 3x3 stride 1 only', () => {
+    const shape = (batchSize: number, side: number, inChannels: number, outChannels: number, rest: Partial<WinogradShape> = {}): WinogradShape => ({
+      filterHeight: 3, filterWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+      inChannels, outChannels, batchSize, outHeight: side, outWidth: side, ...rest,
+    });
+    withWinograd('1', () => {
+      // vgg6-bn's 3x3 layers past the first at batch 128, ResNet-18's stride-1 ones at batch 32.
+      for (const [n, side, i, o] of [[128, 32, 64, 64], [128, 16, 64, 128], [128, 16, 128, 128], [128, 8, 128, 256], [128, 8, 256, 256],
+        [32, 32, 64, 64], [32, 16, 128, 128], [32, 8, 256, 256], [32, 4, 512, 512]] as const) {
+        assert.ok(winogradApplies(shape(n, side, i, o), backend), `[${n}, ${side}, ${side}, ${i}] -> ${o}`);
+      }
+      // First layers, too few channels, too little work, other geometry.
+      assert.ok(!winogradApplies(shape(128, 32, 3, 64), backend), 'first layer');
+      assert.ok(!winogradApplies(shape(128, 32, 32, 32), backend), '32 channels');
+      assert.ok(!winogradApplies(shape(8, 32, 64, 64), backend), 'batch 8');
+      assert.ok(!winogradApplies(shape(128, 8, 64, 64), backend), '2^23 per product');
+      assert.ok(!winogradApplies(shape(128, 32, 64, 64, { strideHeight: 2, strideWidth: 2 }), backend), 'stride 2');
+      assert.ok(!winogradApplies(shape(128, 32, 64, 64, { filterHeight: 5, filterWidth: 5 }), backend), '5x5');
+      assert.ok(!winogradApplies(shape(128, 32, 64, 64, { dilationHeight: 2 }), backend), 'dilated');
+      assert.ok(!winogradApplies(shape(128, 32, 66, 64), backend), 'channels not a multiple of 4');
+    });
+    withWinograd('0', () => assert.ok(!winogradApplies(shape(128, 32, 64, 64), backend), 'TEMPER_WINOGRAD=0'));
+    withWinograd('all', () => assert.ok(winogradApplies(shape(1, 4, 4, 4), backend), 'TEMPER_WINOGRAD=all'));
+  });
+});
+
+const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
+const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+
+// Trains cnn-small (conv3x3(32) on 1 channel, then conv3x3(64) on 32: the second runs as Winograd under
+// TEMPER_WINOGRAD=all, forward and input gradient) for 5 Adam steps on fixed data; prints the losses and a hash of the
+// weights. With TEMPER_STOCK_KERNELS=1 (stock tfjs-wasm has no filter gradient) it hashes the logits and the input gradient instead.
+const CHILD = `
+import { createHash } from 'node:crypto';
+const tf = await import(${JSON.stringify(TFJS)});
+const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
+const { createModel } = await import(${JSON.stringify(dist('src/models/index.js'))});
+await initBackend('wasm');
+const model = createModel('cnn-small', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
+const optimizer = tf.train.adam(0.003);
+const x = tf.randomUniform([32, 28, 28, 1], 0, 1, 'float32', 9);
+const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+const losses = [];
+const hash = createHash('sha256');
+if (process.env.TEMPER_STOCK_KERNELS === '1') {
+  hash.update(Buffer.from(model.apply(x).dataSync().buffer));
+  hash.update(Buffer.from(tf.grad((v) => tf.sum(tf.square(model.apply(v))))(x).dataSync().buffer));
+}
+for (let i = 0; i < (process.env.TEMPER_STOCK_KERNELS === '1' ? 0 : 5); i++) {
+  const loss = tf.tidy(() => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })), true));
+  losses.push(loss.dataSync()[0]);
+  loss.dispose();
+}
+for (const w of model.getWeights()) hash.update(Buffer.from(w.dataSync().buffer));
+console.log(JSON.stringify({ threads: wasmThreadsInUse(), losses, hash: hash.digest('hex') }));
+`;
+
+function train(env: Record<string, string>): { threads: number; losses: number[]; hash: string } {
+  const script = join(tempDir('temper-winograd-'), 'child.mjs');
+  writeFileSync(script, CHILD);
+  const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env }, cwd: repoRoot });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+}
+
+describe('Winograd in training', () => {
+  it('gives the same bits at 1 and 2 threads, and the direct convolution\'s losses within rounding', (t) => {
+    const one = train({ TEMPER_WINOGRAD: 'all', TEMPER_WASM_THREADS: '1' });
+    const two = train({ TEMPER_WINOGRAD: 'all', TEMPER_WASM_THREADS: '2' });
+    const direct = train({ TEMPER_WINOGRAD: '0', TEMPER_WASM_THREADS: '1' });
+    assert.equal(one.threads, 1);
+    assert.equal(two.threads, 2);
+    assert.deepEqual(two.losses, one.losses);
+    assert.equal(two.hash, one.hash);
+    assert.notEqual(one.hash, direct.hash, 'Winograd changed no bit: it did not run');
+    // Both are float32 evaluations of the same steps: they part at rounding level (measured: 1.1e-7 relative at most).
+    // Adam's first steps divide by the square root of tiny second moments and can widen that for a few weights, so the
+    // check allows 1e-4, a thousand times the measured gap and still far below any real difference (a wrong gradient
+    // moves the loss by percents in 5 steps).
+    let widest = 0;
+    for (let i = 0; i < direct.losses.length; i++) {
+      const gap = Math.abs(one.losses[i]! - direct.losses[i]!) / Math.abs(direct.losses[i]!);
+      assert.ok(gap < 1e-4, `step ${i}: loss ${one.losses[i]} against ${direct.losses[i]} (relative gap ${gap})`);
+      widest = Math.max(widest, gap);
+    }
+    t.diagnostic(`widest relative loss gap over 5 steps: ${widest.toExponential(2)}`);
+    assert.ok(direct.losses.at(-1)! < direct.losses[0]!, `the net trains: ${direct.losses}`);
+  });
+
+  it('TEMPER_STOCK_KERNELS=1 gives stock tfjs whatever TEMPER_WINOGRAD says', () => {
+    const stockAll = train({ TEMPER_STOCK_KERNELS: '1', TEMPER_WINOGRAD: 'all', TEMPER_WASM_THREADS: '1' });
+    const stockOff = train({ TEMPER_STOCK_KERNELS: '1', TEMPER_WINOGRAD: '0', TEMPER_WASM_THREADS: '1' });
+    assert.equal(stockAll.hash, stockOff.hash);
+  });
+});
