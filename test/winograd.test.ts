@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3) on wasm (src/backend/kernels/winograd.ts): the SIMD transforms equal their JavaScript twins bit
-// for bit; the forward convolution and the input gradient equal the cpu backend's within an error bound derived for
-// the algorithm; the size threshold picks the layers it was measured to speed up; nothing leaks; the same inputs give
+// for bit; the forward convolution, the input gradient and the filter gradient equal the cpu backend's within error
+// bounds derived for the algorithm; the size threshold picks the layers it was measured to speed up; nothing leaks; the same inputs give
 // the same bits at 1 and 2 threads; a few training steps give the losses of the direct convolution within rounding.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +15,13 @@ import { heapOffset, simdKernels } from '../src/backend/kernels/simd/index.js';
 import {
   WINOGRAD_MIN_CHANNELS,
   transformFilter,
+  WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS,
   winogradApplies,
   winogradConv,
+  winogradDyPlanesJs,
+  winogradFilterGradApplies,
+  winogradFilterGradient,
+  winogradFilterGradOutputJs,
   winogradFilterJs,
   winogradInputJs,
   winogradOutputJs,
@@ -164,6 +169,101 @@ function assertWithinBound(got: Float32Array, want: Float32Array, w: Float64Arra
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
     const tolerance = (inChannels + 12) * unit * w[i]! + (9 * inChannels + 1) * unit * m[i]!;
+    const error = Math.abs(got[i]! - want[i]!);
+    if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > bound ${tolerance})`);
+    worst = Math.max(worst, error / tolerance);
+  }
+  return worst;
+}
+
+/**
+ * The filter gradient's bound, per element of dW [3][3][in][out] (float64): W = |G^T| [sum over tiles of
+ * (|A| |dy| |A^T|) . (|B^T| |d| |B|)] |G|, and M = sum over positions of |x| |dy| (what the cpu backend adds up).
+ * Roundings, Winograd: B^T d B 2, A dy A^T 2 (one addition per direction each), the product 1, the sum over T tiles
+ * in any order (chunks included) T - 1, G^T m G 4 (an addition and an exact halving, then an addition, per
+ * direction): (T + 8) u W. The cpu's direct sum over P positions: P u M.
+ */
+function filterGradBound(
+  x: Float32Array, [n, h, w, ci]: Shape4, dy: Float32Array, [, oh, ow, co]: Shape4, padTop: number, padLeft: number,
+): { w: Float64Array; m: Float64Array; tiles: number; positions: number } {
+  const tilesHigh = Math.ceil(oh / 2);
+  const tilesWide = Math.ceil(ow / 2);
+  const absA = [[1, 0], [1, 1], [1, 1], [0, 1]];
+  const sum = new Float64Array(16 * ci * co);
+  const v = new Float64Array(16 * ci);
+  const e = new Float64Array(16 * co);
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < tilesHigh; ty++) {
+      for (let tx = 0; tx < tilesWide; tx++) {
+        for (let i = 0; i < ci; i++) {
+          const d = (p: number, q: number): number => {
+            const ih = 2 * ty - padTop + p;
+            const iw = 2 * tx - padLeft + q;
+            return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
+          };
+          for (let a = 0; a < 4; a++) {
+            for (let c = 0; c < 4; c++) {
+              let total = 0;
+              for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) total += ABS_BT[a]![p]! * d(p, q) * ABS_BT[c]![q]!;
+              v[(a * 4 + c) * ci + i] = total;
+            }
+          }
+        }
+        for (let o = 0; o < co; o++) {
+          const g = (p: number, q: number): number => {
+            const oy = 2 * ty + p;
+            const ox = 2 * tx + q;
+            return oy < oh && ox < ow ? Math.abs(dy[((b * oh + oy) * ow + ox) * co + o]!) : 0;
+          };
+          for (let a = 0; a < 4; a++) {
+            for (let c = 0; c < 4; c++) {
+              let total = 0;
+              for (let p = 0; p < 2; p++) for (let q = 0; q < 2; q++) total += absA[a]![p]! * g(p, q) * absA[c]![q]!;
+              e[(a * 4 + c) * co + o] = total;
+            }
+          }
+        }
+        for (let k = 0; k < 16; k++) {
+          for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) sum[(k * ci + i) * co + o]! += v[k * ci + i]! * e[k * co + o]!;
+        }
+      }
+    }
+  }
+  const wBound = new Float64Array(9 * ci * co);
+  const mBound = new Float64Array(9 * ci * co);
+  for (let r = 0; r < 3; r++) {
+    for (let s = 0; s < 3; s++) {
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) {
+          let total = 0;
+          for (let a = 0; a < 4; a++) for (let c = 0; c < 4; c++) total += ABS_G[a]![r]! * sum[((a * 4 + c) * ci + i) * co + o]! * ABS_G[c]![s]!;
+          wBound[((r * 3 + s) * ci + i) * co + o] = total;
+          let direct = 0;
+          for (let b = 0; b < n; b++) {
+            for (let oy = 0; oy < oh; oy++) {
+              for (let ox = 0; ox < ow; ox++) {
+                const ih = oy - padTop + r;
+                const iw = ox - padLeft + s;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                direct += Math.abs(x[((b * h + ih) * w + iw) * ci + i]! * dy[((b * oh + oy) * ow + ox) * co + o]!);
+              }
+            }
+          }
+          mBound[((r * 3 + s) * ci + i) * co + o] = direct;
+        }
+      }
+    }
+  }
+  return { w: wBound, m: mBound, tiles: n * tilesHigh * tilesWide, positions: n * oh * ow };
+}
+
+/** Asserts |got - want| <= (tiles + 8) u W + positions u M elementwise (filterGradBound); returns the largest error / tolerance. */
+function assertFilterGradWithinBound(got: Float32Array, want: Float32Array, bound: ReturnType<typeof filterGradBound>, what: string): number {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const unit = 2 ** -24;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const tolerance = (bound.tiles + 8) * unit * bound.w[i]! + bound.positions * unit * bound.m[i]!;
     const error = Math.abs(got[i]! - want[i]!);
     if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > bound ${tolerance})`);
     worst = Math.max(worst, error / tolerance);
@@ -322,6 +422,87 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
     });
   }
 
+  it('the SIMD filter-gradient transforms (dy planes, G^T m G) equal their JavaScript twins bit for bit', () => {
+    const simd = simdKernels(backend)!;
+    const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    const free: tf.TensorInfo[] = [];
+    // dy planes: odd and even heights and widths, tile rows of 1 to 6 tiles (groups of four and the 1-3 left over).
+    for (const [k, n, oh, ow] of [[4, 2, 5, 7], [8, 1, 4, 16], [4, 3, 3, 2], [12, 2, 6, 11]] as const) {
+      const tilesHigh = Math.ceil(oh / 2);
+      const tilesWide = Math.ceil(ow / 2);
+      const rows = 2 * tilesHigh;
+      const cols = 8 * Math.ceil(tilesWide / 4);
+      const dy = seededValues(k * n * oh * ow, 5);
+      const planes = new Float32Array(k * n * rows * cols);
+      for (let p = 0; p < k * n; p++) for (let r = 0; r < oh; r++) planes.set(dy.subarray((p * oh + r) * ow, (p * oh + r + 1) * ow), (p * rows + r) * cols);
+      const planesT = tf.tensor1d(planes);
+      const tiles = n * tilesHigh * tilesWide;
+      const w = backend.makeOutput([16 * k * tiles], 'float32');
+      const geometryInfo = backend.makeOutput([6], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
+      simd.winograd_dy_planes(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
+      const want = new Float32Array(16 * k * tiles);
+      winogradDyPlanesJs(dy, want, [k, n, oh, ow]);
+      assert.equal(bits(heap(w)), bits(want), `dy planes [${k}, ${n}, ${oh}, ${ow}]`);
+      free.push(planesT, w, geometryInfo);
+    }
+    const m = tf.tensor1d(seededValues(16 * 96, 6));
+    const dw = backend.makeOutput([9 * 96], 'float32');
+    simd.winograd_filter_grad_output(heapOffset(backend, m), heapOffset(backend, dw), 96);
+    const want = new Float32Array(9 * 96);
+    winogradFilterGradOutputJs(heap(m), want, 96);
+    assert.equal(bits(heap(dw)), bits(want), 'G^T m G');
+    free.push(m, dw);
+    for (const t of free) backend.disposeData(t.dataId);
+  });
+
+  for (const c of cases) {
+    it(`the filter gradient equals the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
+      const { top, left, outShape } = geometry(c.x, c.co, c.pad);
+      const filterShape: Shape4 = [3, 3, c.x[3], c.co];
+      const x = seededValues(sizeOf(c.x), 15);
+      const dy = seededValues(sizeOf(outShape), 16);
+      const dw = (): Float32Array => tf.tidy(() => (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(x, c.x), dy: tf.tensor4d(dy, outShape) },
+        { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor)).dataSync() as Float32Array;
+      await tf.setBackend('cpu');
+      const cpu = dw();
+      await tf.setBackend('wasm');
+      const wino = withWinograd('all', dw);
+      const direct = withWinograd('0', dw);
+      const bound = filterGradBound(x, c.x, dy, outShape, top, left);
+      const worst = assertFilterGradWithinBound(wino, cpu, bound, `filter gradient, ${describeCase(c)}`);
+      assert.notEqual(bits(wino), bits(direct), 'filter gradient: Winograd gave the direct product\'s bits');
+      t.diagnostic(`largest error / bound: ${worst.toFixed(4)}`);
+    });
+  }
+
+  it('the filter gradient in chunks of images stays within the bound, gives the same bits every time, and frees what it allocates', () => {
+    const xShape: Shape4 = [5, 7, 6, 8];
+    const dyShape: Shape4 = [5, 7, 6, 16];
+    const xv = seededValues(sizeOf(xShape), 51);
+    const dyv = seededValues(sizeOf(dyShape), 52);
+    const x = tf.tensor4d(xv, xShape);
+    const dy = tf.tensor4d(dyv, dyShape);
+    const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    const run = (chunkFloats: number): Float32Array => {
+      const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, chunkFloats });
+      const values = (backend.typedArrayFromHeap(dw) as Float32Array).slice();
+      backend.disposeData(dw.dataId);
+      return values;
+    };
+    const whole = run(1 << 24);
+    const buffersBefore = ids();
+    const bound = filterGradBound(xv, xShape, dyv, dyShape, 1, 1);
+    // Chunks add their products in another order than one pass: rounding-level differences, within the bound.
+    for (const chunkFloats of [1, 2 * (16 * 12 * 24 + 2 * 7 * 6 * 16)]) {
+      const chunked = run(chunkFloats);
+      assertFilterGradWithinBound(chunked, whole, bound, `chunks of ${chunkFloats} floats`);
+      assert.equal(bits(run(chunkFloats)), bits(chunked), 'the same chunks give the same bits');
+    }
+    assert.equal(ids(), buffersBefore);
+    tf.dispose([x, dy]);
+  });
+
   it('the same inputs give the same bits on every call', () => {
     const x = tf.tensor4d(seededValues(2 * 9 * 8 * 16, 21), [2, 9, 8, 16]);
     const g = tf.tensor4d(seededValues(9 * 16 * 24, 22), [3, 3, 16, 24]);
@@ -358,15 +539,15 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
     tf.dispose([x, g, b]);
   });
 
-  it('leaks no tensor and no wasm buffer over 20 forward and input-gradient computations', () => {
+  it('leaks no tensor and no wasm buffer over 20 forward, input-gradient and filter-gradient computations', () => {
     const x = tf.tensor4d(seededValues(3 * 6 * 7 * 8, 31), [3, 6, 7, 8]);
     const g = tf.tensor4d(seededValues(9 * 8 * 12, 32), [3, 3, 8, 12]);
     const b = tf.tensor1d(seededValues(12, 33));
     const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
     const step = (): void => withWinograd('all', () => tf.tidy(() => {
-      const loss = (a: tf.Tensor) => tf.sum(tf.engine().runKernel(FUSED_CONV, { x: a, filter: g, bias: b },
+      const loss = (a: tf.Tensor, filter: tf.Tensor) => tf.sum(tf.engine().runKernel(FUSED_CONV, { x: a, filter, bias: b },
         { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor);
-      void tf.grad(loss)(x);
+      void tf.grads(loss)([x, g]);
     }));
     step();
     const tensorsBefore = tf.memory().numTensors;
@@ -398,7 +579,17 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
       assert.ok(!winogradApplies(shape(128, 32, 64, 64, { dilationHeight: 2 }), backend), 'dilated');
       assert.ok(!winogradApplies(shape(128, 32, 66, 64), backend), 'channels not a multiple of 4');
     });
+    withWinograd('1', () => {
+      // The filter gradient only from 128 output channels: vgg6-bn's 64 -> 64 layer is left to the direct product.
+      assert.ok(!winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
+      for (const [n, side, i, o] of [[128, 16, 64, 128], [128, 16, 128, 128], [128, 8, 256, 256], [32, 4, 512, 512]] as const) {
+        assert.ok(winogradFilterGradApplies(shape(n, side, i, o), backend), `filter gradient, [${n}, ${side}, ${side}, ${i}] -> ${o}`);
+      }
+      assert.equal(WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS, 128);
+      assert.ok(!winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels');
+    });
     withWinograd('0', () => assert.ok(!winogradApplies(shape(128, 32, 64, 64), backend), 'TEMPER_WINOGRAD=0'));
+    withWinograd('all', () => assert.ok(winogradFilterGradApplies(shape(1, 4, 4, 4), backend), 'filter gradient, TEMPER_WINOGRAD=all'));
     withWinograd('all', () => assert.ok(winogradApplies(shape(1, 4, 4, 4), backend), 'TEMPER_WINOGRAD=all'));
   });
 });
@@ -407,7 +598,7 @@ const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
 const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
 
 // Trains cnn-small (conv3x3(32) on 1 channel, then conv3x3(64) on 32: the second runs as Winograd under
-// TEMPER_WINOGRAD=all, forward and input gradient) for 5 Adam steps on fixed data; prints the losses and a hash of the
+// TEMPER_WINOGRAD=all, forward, input gradient and filter gradient) for 5 Adam steps on fixed data; prints the losses and a hash of the
 // weights. With TEMPER_STOCK_KERNELS=1 (stock tfjs-wasm has no filter gradient) it hashes the logits and the input gradient instead.
 const CHILD = `
 import { createHash } from 'node:crypto';

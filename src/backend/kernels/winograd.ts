@@ -66,6 +66,21 @@ export function winogradApplies(shape: WinogradShape, backend: Backend): boolean
 }
 
 /**
+ * The filter gradient's products are [out x tiles] x [tiles x in], and XNNPACK repacks the second operand for every
+ * product (~4.5 ns a float, measured: 25 ms of the 40 ms that one chunk's 16 products take at 5461 tiles, 64 x 64): a
+ * cost per (tile, input channel) that only enough output channels pay back. Measured per layer (direct im2col product
+ * against Winograd, alternating, 2 threads): 128x32x32x64->64 1.02x, 32x32x32x64->64 0.86x; with 128+ output channels
+ * 1.3-2.8x (128x16x16x64->128 1.31x, 128x16x16x128->128 1.56x, 128x8x8x256->256 2.0x, 128x4x4x512->512 2.76x, batch
+ * 32 1.35-1.96x).
+ */
+export const WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS = 128;
+
+/** Whether the filter gradient of a convolution of this shape runs as Winograd: winogradApplies, and 128+ output channels unless TEMPER_WINOGRAD=all. */
+export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend): boolean {
+  return winogradApplies(shape, backend) && (winogradMode() === 'all' || shape.outChannels >= WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS);
+}
+
+/**
  * The transformed filter [16, in, out] of `filter` [3, 3, in, out] (G g G^T per channel pair). `transposed`: the
  * filter of the input gradient instead, [16, out, in]: rotated by 180 degrees, input and output channels swapped.
  */
@@ -151,7 +166,97 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
   return y;
 }
 
-// JavaScript twins of the three SIMD transforms, float32 rounding at every step: the tests compare them bit for bit.
+/** Where winogradFilterGradient reads x and dy: the convolution's geometry (computeConv2DInfo's fields it uses). */
+export interface WinogradFilterGradientSpec {
+  /** [N, OH, OW, out]: dy's shape. */
+  outShape: [number, number, number, number];
+  padTop: number;
+  padLeft: number;
+  /** Largest transformed input, transformed dy and products held at once, in floats (tests lower it). */
+  chunkFloats?: number;
+}
+
+/**
+ * dW [3, 3, in, out] of y = conv3x3(x, W) for x [N, H, W, in] and dy [N, OH, OW, out], as Winograd F(2x2, 3x3) run
+ * backwards: for each 2x2 tile of dy and the 4x4 tile of x under it, the 3x3 block of dW it adds is
+ * G^T [(A dy A^T) . (B^T d B)] G (the forward's <dy, A^T [(G g G^T) . (B^T d B)] A> read as a function of g), and the
+ * sum over tiles moves inside: 16 products [out x tiles] x [tiles x in] between an input transform (the forward's, on
+ * the same tiles) and one output transform. dy goes to channel planes first (a transpose), so that its transform runs
+ * four tiles at a time and writes the [out][tiles] rows the products need with no transposed operand.
+ */
+export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
+  const simd = simdKernels(backend)!;
+  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
+  const [, outHeight, outWidth, outChannels] = spec.outShape;
+  const tilesHigh = Math.ceil(outHeight / 2);
+  const tilesWide = Math.ceil(outWidth / 2);
+  const tilesPerImage = tilesHigh * tilesWide;
+  // dy's planes, padded so that every tile row reads whole groups of four tiles (zeros past the real dy).
+  const planeRows = 2 * tilesHigh;
+  const planeCols = 8 * Math.ceil(tilesWide / 4);
+  const padded = planeRows !== outHeight || planeCols !== outWidth;
+  const chunkFloats = spec.chunkFloats ?? DEFAULT_WINOGRAD_CHUNK_FLOATS;
+  const perImage = 16 * tilesPerImage * (inChannels + outChannels) + 2 * outHeight * outWidth * outChannels;
+  const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / perImage)));
+  const taps = inChannels * outChannels;
+
+  const sum = backend.makeOutput([16, outChannels, inChannels], 'float32');
+  const v = backend.makeOutput([16, chunk * tilesPerImage, inChannels], 'float32');
+  const w = backend.makeOutput([16, outChannels, chunk * tilesPerImage], 'float32');
+  const planes = backend.makeOutput([outChannels, chunk * planeRows * planeCols], 'float32');
+  const flat = padded ? backend.makeOutput([outChannels, chunk * outHeight * outWidth], 'float32') : planes;
+  const zeros = backend.makeOutput([inChannels], 'float32');
+  const geometry = backend.makeOutput([9], 'int32');
+  heapFloat32(backend, zeros).fill(0);
+  heapFloat32(backend, sum).fill(0);
+  if (padded) heapFloat32(backend, planes).fill(0);
+  const imageIn = 4 * height * width * inChannels;
+  const imageDy = 4 * outHeight * outWidth * outChannels;
+  for (let start = 0; start < batch; start += chunk) {
+    const count = Math.min(chunk, batch - start);
+    const tiles = count * tilesPerImage;
+    (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles]);
+    simd.winograd_input(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometry));
+    const positions = count * outHeight * outWidth;
+    simd.transpose(heapOffset(backend, dy) + start * imageDy, heapOffset(backend, flat), positions, outChannels);
+    if (padded) padPlanes(heapFloat32(backend, flat), heapFloat32(backend, planes), outChannels * count, outHeight, outWidth, planeRows, planeCols);
+    (backend.typedArrayFromHeap(geometry) as Int32Array).set([outChannels, count, planeRows, planeCols, tilesHigh, tilesWide]);
+    simd.winograd_dy_planes(heapOffset(backend, planes), heapOffset(backend, w), heapOffset(backend, geometry));
+    for (let xi = 0; xi < 16; xi++) {
+      // The chunk's w and v are packed for `tiles` rows: product xi reads its own plane of each.
+      const a = heapView(backend, w, xi * outChannels * tiles, [outChannels, tiles]);
+      const b = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
+      const product = runWasmKernel(tf.BatchMatMul, backend, { a, b }, { transposeA: false, transposeB: false });
+      disposeHeapView(backend, a);
+      disposeHeapView(backend, b);
+      const values = heapFloat32(backend, product);
+      const into = heapFloat32(backend, sum).subarray(xi * taps, (xi + 1) * taps);
+      if (start === 0) into.set(values);
+      else for (let i = 0; i < taps; i++) into[i]! += values[i]!;
+      backend.disposeData(product.dataId);
+    }
+  }
+  const kc = backend.makeOutput([3, 3, outChannels, inChannels], 'float32');
+  simd.winograd_filter_grad_output(heapOffset(backend, sum), heapOffset(backend, kc), taps);
+  const dw = backend.makeOutput([3, 3, inChannels, outChannels], 'float32');
+  for (let k = 0; k < 9; k++) {
+    simd.transpose(heapOffset(backend, kc) + 4 * k * taps, heapOffset(backend, dw) + 4 * k * taps, outChannels, inChannels);
+  }
+  for (const t of [sum, v, w, planes, ...(padded ? [flat] : []), zeros, geometry, kc]) backend.disposeData(t.dataId);
+  return dw;
+}
+
+/** [planes][rows][cols] -> [planes][planeRows][planeCols], each plane's rows copied to the top left (the rest stays zero). */
+function padPlanes(from: Float32Array, to: Float32Array, planeCount: number, rows: number, cols: number, planeRows: number, planeCols: number): void {
+  for (let p = 0; p < planeCount; p++) {
+    for (let r = 0; r < rows; r++) {
+      const src = (p * rows + r) * cols;
+      to.set(from.subarray(src, src + cols), (p * planeRows + r) * planeCols);
+    }
+  }
+}
+
+// JavaScript twins of the SIMD transforms, float32 rounding at every step: the tests compare them bit for bit.
 const f = Math.fround;
 
 /** winograd_filter: g [3][3][taps] -> u [16][taps]; `flip` reads the taps in reverse order. */
@@ -245,6 +350,56 @@ export function winogradOutputJs(
           }
         }
       }
+    }
+  }
+}
+
+/** winograd_dy_planes on arrays: dy [K][N][OH][OW] (unpadded) -> w [16][K][N * tilesHigh * tilesWide]. */
+export function winogradDyPlanesJs(dy: Float32Array, w: Float32Array, [k, n, oh, ow]: number[]): void {
+  const tilesHigh = Math.ceil(oh / 2);
+  const tilesWide = Math.ceil(ow / 2);
+  const tiles = n * tilesHigh * tilesWide;
+  const plane = k * tiles;
+  for (let ch = 0; ch < k; ch++) {
+    for (let b = 0; b < n; b++) {
+      for (let ty = 0; ty < tilesHigh; ty++) {
+        for (let tx = 0; tx < tilesWide; tx++) {
+          const d = (i: number, j: number) => {
+            const r = 2 * ty + i;
+            const c = 2 * tx + j;
+            return r < oh && c < ow ? dy[((ch * n + b) * oh + r) * ow + c]! : 0;
+          };
+          const t = [[d(0, 0), d(0, 1)], [f(d(0, 0) + d(1, 0)), f(d(0, 1) + d(1, 1))], [f(d(0, 0) - d(1, 0)), f(d(0, 1) - d(1, 1))], [-d(1, 0), -d(1, 1)]];
+          const out = ch * tiles + (b * tilesHigh + ty) * tilesWide + tx;
+          for (let a = 0; a < 4; a++) {
+            const [t0, t1] = t[a] as [number, number];
+            w[(4 * a) * plane + out] = t0;
+            w[(4 * a + 1) * plane + out] = f(t0 + t1);
+            w[(4 * a + 2) * plane + out] = f(t0 - t1);
+            w[(4 * a + 3) * plane + out] = -t1;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** winograd_filter_grad_output on arrays: m [16][taps] -> dw [3][3][taps]. */
+export function winogradFilterGradOutputJs(m: Float32Array, dw: Float32Array, taps: number): void {
+  for (let e = 0; e < taps; e++) {
+    const at = (i: number) => m[i * taps + e]!;
+    const s: number[] = [];
+    for (let j = 0; j < 4; j++) {
+      const h = f(f(at(4 + j) + at(8 + j)) * 0.5);
+      s[j] = f(at(j) + h);
+      s[4 + j] = f(f(at(4 + j) - at(8 + j)) * 0.5);
+      s[8 + j] = f(h + at(12 + j));
+    }
+    for (let r = 0; r < 3; r++) {
+      const h = f(f(s[4 * r + 1]! + s[4 * r + 2]!) * 0.5);
+      dw[(3 * r) * taps + e] = f(s[4 * r]! + h);
+      dw[(3 * r + 1) * taps + e] = f(f(s[4 * r + 1]! - s[4 * r + 2]!) * 0.5);
+      dw[(3 * r + 2) * taps + e] = f(h + s[4 * r + 3]!);
     }
   }
 }

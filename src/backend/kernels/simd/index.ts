@@ -13,6 +13,8 @@ export interface SimdKernels {
   winograd_filter(g: number, u: number, taps: number, flip: number): void;
   winograd_input(x: number, v: number, zeros: number, geometry: number): void;
   winograd_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
+  winograd_dy_planes(dy: number, w: number, geometry: number): void;
+  winograd_filter_grad_output(m: number, dw: number, taps: number): void;
   filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,
