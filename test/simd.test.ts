@@ -23,6 +23,7 @@ const { reluBackprop } = await import(${JSON.stringify(dist('src/backend/kernels
 const { maxPoolBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/max-pool-grad.js'))});
 const { col2im } = await import(${JSON.stringify(dist('src/backend/kernels/conv2d-backprop-input.js'))});
 const { adamUpdate } = await import(${JSON.stringify(dist('src/backend/kernels/adam.js'))});
+const { sumLeadingAxes } = await import(${JSON.stringify(dist('src/backend/kernels/sum.js'))});
 const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
 await initBackend('wasm');
 const backend = tf.backend();
@@ -88,6 +89,17 @@ const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer ins
     return bits(heap(dx)) === bits(want);
   });
 }
+{ // Sums over leading axes: 1 to 13 rows (groups of four and 1-3 left over), 4 to 64 channels; NaN made large, so
+  // that float64 totals round differently from float32 ones.
+  results.sum = [[1, 4], [2, 8], [3, 12], [4, 4], [5, 64], [7, 8], [13, 20]].every(([rows, channels]) => {
+    const x = tf.tensor(values(rows * channels).map((v, i) => (Number.isNaN(v) ? 3e7 + i : v + i * 1e-3)), [rows, channels]);
+    const sum = out([channels]), totals = out([2 * channels]);
+    simd.sum_leading_axes(heapOffset(backend, x), heapOffset(backend, sum), heapOffset(backend, totals), rows, channels);
+    const want = new Float32Array(channels);
+    sumLeadingAxes(heap(x), want, channels);
+    return bits(heap(sum)) === bits(want);
+  });
+}
 console.log(JSON.stringify(results));
 `;
 
@@ -117,6 +129,7 @@ describe('WebAssembly SIMD kernels', () => {
       assert.equal(result['adamMoved'], true, 'the Adam case changes the weights');
       assert.equal(result['transpose'], true, 'transpose');
       assert.equal(result['col2im'], true, 'col2im');
+      assert.equal(result['sum'], true, 'sums over leading axes');
     });
   }
 });

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE, adamUpdateWasmConfig } from './adam.js';
 import { adamUpdateWebGPUConfig } from './adam-webgpu.js';
 import { makeBatchMatMulConfig } from './batch-mat-mul.js';
+import { makeFusedBatchNormConfig } from './batch-norm.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-webgpu.js';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
@@ -33,6 +34,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, 'wasm', makeMaxPoolGradConfig),
     [tf.BatchMatMul]: requireStock(tf.BatchMatMul, 'wasm', makeBatchMatMulConfig),
     [tf.Sum]: requireStock(tf.Sum, 'wasm', makeSumConfig),
+    [tf.FusedBatchNorm]: requireStock(tf.FusedBatchNorm, 'wasm', makeFusedBatchNormConfig),
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
     [RELU_GRAD]: () => reluGradWasmConfig,

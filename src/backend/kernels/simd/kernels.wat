@@ -815,4 +815,108 @@
       (v128.store (i32.add (i32.add (local.get $dw) (i32.mul (local.get $tap) (i32.const 8))) (local.get $e)) (f32x4.add (local.get $h) (local.get $s11)))
       (local.set $e (i32.add (local.get $e) (i32.const 16)))
       (br $each))))
+
+;; FusedBatchNorm, as tfjs-wasm 4.22's kernel computes it (FusedBatchNorm.cc), four channels at a time: the factor
+;; sqrt(variance + epsilon) in float32, kept as a double; then out = float32(offset + p / factor) with
+;; p = (x - mean) * scale in float32 and the division and addition in double (the C++ divides a float by a
+;; std::vector<double> element). Every operation is the IEEE one in that order, so the bits are the stock kernel's.
+;; x is [rows][channels] (channels a multiple of 4); $params points at [4][channels] floats (mean, variance, scale,
+;; offset) followed by room for [2][channels] doubles (the factors, the offsets widened).
+  (func (export "batch_norm") (param $x i32) (param $out i32) (param $params i32) (param $rows i32) (param $channels i32) (param $epsilon f32)
+    (local $bytes i32) (local $c i32) (local $row i32) (local $end i32) (local $wide i32) (local $wideOffset i32)
+    (local $v v128) (local $p v128) (local $lo v128) (local $hi v128)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $wide (i32.add (local.get $params) (i32.shl (local.get $bytes) (i32.const 2))))
+    (local.set $wideOffset (i32.add (local.get $wide) (i32.shl (local.get $bytes) (i32.const 1))))
+    (block $ndone (loop $nl
+      (br_if $ndone (i32.ge_u (local.get $c) (local.get $bytes)))
+      (local.set $v (f32x4.sqrt (f32x4.add (v128.load (i32.add (i32.add (local.get $params) (local.get $bytes)) (local.get $c))) (f32x4.splat (local.get $epsilon)))))
+      (v128.store (i32.add (local.get $wide) (i32.shl (local.get $c) (i32.const 1))) (f64x2.promote_low_f32x4 (local.get $v)))
+      (v128.store offset=16 (i32.add (local.get $wide) (i32.shl (local.get $c) (i32.const 1)))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $v (v128.load (i32.add (i32.add (local.get $params) (i32.mul (local.get $bytes) (i32.const 3))) (local.get $c))))
+      (v128.store (i32.add (local.get $wideOffset) (i32.shl (local.get $c) (i32.const 1))) (f64x2.promote_low_f32x4 (local.get $v)))
+      (v128.store offset=16 (i32.add (local.get $wideOffset) (i32.shl (local.get $c) (i32.const 1)))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (br $nl)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $bytes)))
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $row) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cl
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $p (f32x4.mul
+          (f32x4.sub (v128.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c)))) (v128.load (i32.add (local.get $params) (local.get $c))))
+          (v128.load (i32.add (i32.add (local.get $params) (i32.shl (local.get $bytes) (i32.const 1))) (local.get $c)))))
+        (local.set $lo (f64x2.add (v128.load (i32.add (local.get $wideOffset) (i32.shl (local.get $c) (i32.const 1))))
+          (f64x2.div (f64x2.promote_low_f32x4 (local.get $p)) (v128.load (i32.add (local.get $wide) (i32.shl (local.get $c) (i32.const 1)))))))
+        (local.set $hi (f64x2.add (v128.load offset=16 (i32.add (local.get $wideOffset) (i32.shl (local.get $c) (i32.const 1))))
+          (f64x2.div (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $p) (local.get $p)))
+            (v128.load offset=16 (i32.add (local.get $wide) (i32.shl (local.get $c) (i32.const 1)))))))
+        (v128.store (i32.add (local.get $out) (i32.add (local.get $row) (local.get $c)))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cl)))
+      (local.set $row (i32.add (local.get $row) (local.get $bytes)))
+      (br $rl))))
+
+;; out[c] = sum over rows of x[row][c], as sum.ts sumLeadingAxes computes it: in double, four rows at a time
+;; (((x0 + x1) + x2) + x3 added to the running total), the rows left over one by one, then rounded to float32; two
+;; channels per f64x2, four per loop. $totals: room for "channels" doubles. channels is a multiple of 4.
+  (func (export "sum_leading_axes") (param $x i32) (param $out i32) (param $totals i32) (param $rows i32) (param $channels i32)
+    (local $bytes i32) (local $c i32) (local $row i32) (local $end i32) (local $end4 i32) (local $at i32) (local $t i32)
+    (local $a v128) (local $b v128) (local $d v128) (local $e v128)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (memory.fill (local.get $totals) (i32.const 0) (i32.shl (local.get $bytes) (i32.const 1)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $bytes)))
+    (local.set $end4 (i32.mul (i32.and (local.get $rows) (i32.const -4)) (local.get $bytes)))
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $row) (local.get $end4)))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cl
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $at (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c))))
+        (local.set $a (v128.load (local.get $at)))
+        (local.set $b (v128.load (i32.add (local.get $at) (local.get $bytes))))
+        (local.set $d (v128.load (i32.add (local.get $at) (i32.shl (local.get $bytes) (i32.const 1)))))
+        (local.set $e (v128.load (i32.add (local.get $at) (i32.mul (local.get $bytes) (i32.const 3)))))
+        (local.set $t (i32.add (local.get $totals) (i32.shl (local.get $c) (i32.const 1))))
+        (v128.store (local.get $t) (f64x2.add (v128.load (local.get $t))
+          (f64x2.add (f64x2.add (f64x2.add (f64x2.promote_low_f32x4 (local.get $a)) (f64x2.promote_low_f32x4 (local.get $b)))
+            (f64x2.promote_low_f32x4 (local.get $d))) (f64x2.promote_low_f32x4 (local.get $e)))))
+        (local.set $a (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $a) (local.get $a)))
+        (local.set $b (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $b) (local.get $b)))
+        (local.set $d (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $d) (local.get $d)))
+        (local.set $e (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $e) (local.get $e)))
+        (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t))
+          (f64x2.add (f64x2.add (f64x2.add (f64x2.promote_low_f32x4 (local.get $a)) (f64x2.promote_low_f32x4 (local.get $b)))
+            (f64x2.promote_low_f32x4 (local.get $d))) (f64x2.promote_low_f32x4 (local.get $e)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cl)))
+      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $bytes) (i32.const 2))))
+      (br $rl)))
+    (block $tdone (loop $tl
+      (br_if $tdone (i32.ge_u (local.get $row) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $cdone2 (loop $cl2
+        (br_if $cdone2 (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $a (v128.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $c)))))
+        (local.set $t (i32.add (local.get $totals) (i32.shl (local.get $c) (i32.const 1))))
+        (v128.store (local.get $t) (f64x2.add (v128.load (local.get $t)) (f64x2.promote_low_f32x4 (local.get $a))))
+        (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $a) (local.get $a)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cl2)))
+      (local.set $row (i32.add (local.get $row) (local.get $bytes)))
+      (br $tl)))
+    (local.set $c (i32.const 0))
+    (block $odone (loop $ol
+      (br_if $odone (i32.ge_u (local.get $c) (local.get $bytes)))
+      (local.set $t (i32.add (local.get $totals) (i32.shl (local.get $c) (i32.const 1))))
+      (v128.store (i32.add (local.get $out) (local.get $c))
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (v128.load (local.get $t))) (f32x4.demote_f64x2_zero (v128.load offset=16 (local.get $t)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (br $ol))))
 )
