@@ -23,6 +23,11 @@ import {
   winogradFilterGradient,
   winogradFilterGradOutputJs,
   winogradFilterJs,
+  winograd4FilterJs,
+  winograd4InputJs,
+  winograd4OutputJs,
+  WINOGRAD4_MIN_TILES,
+  forwardTile,
   winogradInputJs,
   winogradOutputJs,
   type WinogradShape,
@@ -47,21 +52,48 @@ function seededValues(size: number, seed: number): Float32Array {
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
-function withWinograd<T>(mode: string, run: () => T): T {
-  const saved = process.env['TEMPER_WINOGRAD'];
-  process.env['TEMPER_WINOGRAD'] = mode;
+function withEnv<T>(name: string, value: string, run: () => T): T {
+  const saved = process.env[name];
+  process.env[name] = value;
   try {
     return run();
   } finally {
-    if (saved === undefined) delete process.env['TEMPER_WINOGRAD'];
-    else process.env['TEMPER_WINOGRAD'] = saved;
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
   }
 }
+const withWinograd = <T>(mode: string, run: () => T): T => withEnv('TEMPER_WINOGRAD', mode, run);
 
 // The algorithm's transforms with absolute values (|B^T|, |G|, |A^T|): the error bound below runs them on |x| and |g|.
 const ABS_BT = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]];
 const ABS_G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]];
 const ABS_AT = [[1, 1, 1, 0], [0, 1, 1, 1]];
+
+/**
+ * One Winograd algorithm as the bounds need it: its block size, its transforms in absolute value, and the most
+ * float32 roundings on any path from the inputs to an output besides the sum over input channels (see errorBound).
+ */
+interface WinogradForm {
+  tile: 2 | 4;
+  absBT: number[][];
+  absG: number[][];
+  absAT: number[][];
+  roundings: number;
+}
+const F2: WinogradForm = { tile: 2, absBT: ABS_BT, absG: ABS_G, absAT: ABS_AT, roundings: 12 };
+/**
+ * F(4x4, 3x3) as winograd.ts computes it. Roundings per direction: the input transform 3 (e.g. (4 d0 + d4) - 5 d2:
+ * an addition, a multiplication by 5 and a subtraction; multiplications by 2 and 4 are exact), the filter transform 4
+ * (e.g. ((g0 + g2) + g1) * (-1/6): two additions, the multiplication, and 1/6's own rounding), the output transform 3
+ * (e.g. ((m1 - m2) + 8 (m3 - m4)) + m5): 6 + 8 + 6 in two dimensions, plus the product and the bias: 22.
+ */
+const F4: WinogradForm = {
+  tile: 4,
+  absBT: [[4, 0, 5, 0, 1, 0], [0, 4, 4, 1, 1, 0], [0, 4, 4, 1, 1, 0], [0, 2, 1, 2, 1, 0], [0, 2, 1, 2, 1, 0], [0, 4, 0, 5, 0, 1]],
+  absG: [[1 / 4, 0, 0], [1 / 6, 1 / 6, 1 / 6], [1 / 6, 1 / 6, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [0, 0, 1]],
+  absAT: [[1, 1, 1, 1, 1, 0], [0, 1, 1, 2, 2, 0], [0, 1, 1, 4, 4, 0], [0, 1, 1, 8, 8, 1]],
+  roundings: 22,
+};
 
 /**
  * Per output element (NHWC, float64): W = sum over input channels of |A^T| [(|G| |g| |G^T|) . (|B^T| |d| |B|)] |A|,
@@ -78,53 +110,56 @@ const ABS_AT = [[1, 1, 1, 0], [0, 1, 1, 1]];
  */
 function errorBound(
   x: Float32Array, [n, h, w, ci]: Shape4, g: Float32Array, co: number, padTop: number, padLeft: number,
-  [, oh, ow]: Shape4, bias: Float32Array | undefined,
+  [, oh, ow]: Shape4, bias: Float32Array | undefined, form: WinogradForm = F2,
 ): Float64Array {
+  const { tile, absBT, absG, absAT } = form;
+  const size = tile + 2;
+  const points = size * size;
   const out = new Float64Array(n * oh * ow * co);
-  const tilesHigh = Math.ceil(oh / 2);
-  const tilesWide = Math.ceil(ow / 2);
+  const tilesHigh = Math.ceil(oh / tile);
+  const tilesWide = Math.ceil(ow / tile);
   // |G| |g| |G^T| per (in, out) channel pair, once.
-  const u = new Float64Array(ci * co * 16);
+  const u = new Float64Array(ci * co * points);
   for (let i = 0; i < ci; i++) {
     for (let o = 0; o < co; o++) {
-      for (let a = 0; a < 4; a++) {
-        for (let b = 0; b < 4; b++) {
+      for (let a = 0; a < size; a++) {
+        for (let b = 0; b < size; b++) {
           let sum = 0;
-          for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) sum += ABS_G[a]![r]! * Math.abs(g[((r * 3 + s) * ci + i) * co + o]!) * ABS_G[b]![s]!;
-          u[(i * co + o) * 16 + a * 4 + b] = sum;
+          for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) sum += absG[a]![r]! * Math.abs(g[((r * 3 + s) * ci + i) * co + o]!) * absG[b]![s]!;
+          u[(i * co + o) * points + a * size + b] = sum;
         }
       }
     }
   }
-  const v = new Float64Array(16);
-  const m = new Float64Array(co * 16);
+  const v = new Float64Array(points);
+  const m = new Float64Array(co * points);
   for (let b = 0; b < n; b++) {
     for (let ty = 0; ty < tilesHigh; ty++) {
       for (let tx = 0; tx < tilesWide; tx++) {
         m.fill(0);
         for (let i = 0; i < ci; i++) {
           const d = (p: number, q: number): number => {
-            const ih = 2 * ty - padTop + p;
-            const iw = 2 * tx - padLeft + q;
+            const ih = tile * ty - padTop + p;
+            const iw = tile * tx - padLeft + q;
             return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
           };
-          for (let a = 0; a < 4; a++) {
-            for (let c = 0; c < 4; c++) {
+          for (let a = 0; a < size; a++) {
+            for (let c = 0; c < size; c++) {
               let sum = 0;
-              for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) sum += ABS_BT[a]![p]! * d(p, q) * ABS_BT[c]![q]!;
-              v[a * 4 + c] = sum;
+              for (let p = 0; p < size; p++) for (let q = 0; q < size; q++) sum += absBT[a]![p]! * d(p, q) * absBT[c]![q]!;
+              v[a * size + c] = sum;
             }
           }
-          for (let o = 0; o < co; o++) for (let k = 0; k < 16; k++) m[o * 16 + k]! += u[(i * co + o) * 16 + k]! * v[k]!;
+          for (let o = 0; o < co; o++) for (let k = 0; k < points; k++) m[o * points + k]! += u[(i * co + o) * points + k]! * v[k]!;
         }
-        for (let r = 0; r < 2; r++) {
-          for (let c = 0; c < 2; c++) {
-            const oy = 2 * ty + r;
-            const ox = 2 * tx + c;
+        for (let r = 0; r < tile; r++) {
+          for (let c = 0; c < tile; c++) {
+            const oy = tile * ty + r;
+            const ox = tile * tx + c;
             if (oy >= oh || ox >= ow) continue;
             for (let o = 0; o < co; o++) {
               let sum = bias ? Math.abs(bias[o]!) : 0;
-              for (let a = 0; a < 4; a++) for (let e = 0; e < 4; e++) sum += ABS_AT[r]![a]! * m[o * 16 + a * 4 + e]! * ABS_AT[c]![e]!;
+              for (let a = 0; a < size; a++) for (let e = 0; e < size; e++) sum += absAT[r]![a]! * m[o * points + a * size + e]! * absAT[c]![e]!;
               out[((b * oh + oy) * ow + ox) * co + o] = sum;
             }
           }
@@ -162,13 +197,15 @@ function directMagnitude(
   return out;
 }
 
-/** Asserts |got - want| <= (in + 12) u W + (9 in + 1) u M elementwise; returns the largest error / tolerance seen. */
-function assertWithinBound(got: Float32Array, want: Float32Array, w: Float64Array, m: Float64Array, inChannels: number, what: string): number {
+/** Asserts |got - want| <= (in + roundings) u W + (9 in + 1) u M elementwise; returns the largest error / tolerance seen. */
+function assertWithinBound(
+  got: Float32Array, want: Float32Array, w: Float64Array, m: Float64Array, inChannels: number, what: string, form: WinogradForm = F2,
+): number {
   assert.equal(got.length, want.length, `${what}: length`);
   const unit = 2 ** -24;
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
-    const tolerance = (inChannels + 12) * unit * w[i]! + (9 * inChannels + 1) * unit * m[i]!;
+    const tolerance = (inChannels + form.roundings) * unit * w[i]! + (9 * inChannels + 1) * unit * m[i]!;
     const error = Math.abs(got[i]! - want[i]!);
     if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > bound ${tolerance})`);
     worst = Math.max(worst, error / tolerance);
@@ -298,7 +335,7 @@ const cases: Case[] = [
 ];
 const describeCase = (c: Case): string => `x [${c.x}] -> ${c.co}, ${JSON.stringify(c.pad)}, ${c.activation}${c.bias ? ', bias' : ''}`;
 
-describe('Winograd F(2x2, 3x3) on wasm', () => {
+describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
   let backend: BackendWasm;
   before(async () => {
     await wasmBackend();
@@ -366,8 +403,68 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
     for (const t of free) backend.disposeData(t.dataId);
   });
 
-  for (const c of cases) {
-    it(`the forward convolution and the input gradient equal the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
+  it('the F(4x4, 3x3) SIMD filter, input and output transforms equal their JavaScript twins bit for bit', () => {
+    const simd = simdKernels(backend)!;
+    const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    const out = (shape: number[]) => backend.makeOutput(shape, 'float32');
+    const free: tf.TensorInfo[] = [];
+    for (const flip of [0, 1]) {
+      const g = tf.tensor(seededValues(9 * 96, 61), [3, 3, 8, 12]);
+      const u = out([36, 96]);
+      simd.winograd4_filter(heapOffset(backend, g), heapOffset(backend, u), 96, flip);
+      const want = new Float32Array(36 * 96);
+      winograd4FilterJs(heap(g), want, 96, flip === 1);
+      assert.equal(bits(heap(u)), bits(want), `filter transform, flip ${flip}`);
+      free.push(g, u);
+    }
+    // Input: 'same' on 7x9 (partial tiles), 'valid' on 10x6, padding 2 on 5x7 (the input gradient's), and 3x3 in one tile.
+    for (const [shape, padTop, padLeft, outH, outW] of [
+      [[2, 7, 9, 8], 1, 1, 7, 9], [[1, 10, 6, 4], 0, 0, 8, 4], [[2, 5, 7, 8], 2, 2, 7, 9], [[3, 3, 3, 12], 1, 1, 3, 3],
+    ] as const) {
+      const tilesHigh = Math.ceil(outH / 4);
+      const tilesWide = Math.ceil(outW / 4);
+      const tiles = shape[0] * tilesHigh * tilesWide;
+      const channels = shape[3];
+      const x = tf.tensor(seededValues(sizeOf([...shape]), 62), [...shape]);
+      const v = out([36, tiles, channels]);
+      const zeros = out([channels]);
+      heap(zeros).fill(0);
+      const geometryInfo = backend.makeOutput([9], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
+      simd.winograd4_input(heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
+      const want = new Float32Array(36 * tiles * channels);
+      winograd4InputJs(heap(x), want, [...shape], tilesHigh, tilesWide, padTop, padLeft);
+      assert.equal(bits(heap(v)), bits(want), `input transform, [${shape}], pad ${padTop}, ${padLeft}`);
+      free.push(x, v, zeros, geometryInfo);
+    }
+    // Output: heights and widths that leave partial blocks (outputs past the edge go to the sink), bias and ReLU or not.
+    for (const [yShape, relu, withBias] of [[[2, 5, 7, 12], true, true], [[1, 8, 3, 4], false, false], [[2, 6, 6, 8], true, false]] as const) {
+      const tilesHigh = Math.ceil(yShape[1] / 4);
+      const tilesWide = Math.ceil(yShape[2] / 4);
+      const tiles = yShape[0] * tilesHigh * tilesWide;
+      const channels = yShape[3];
+      const m = tf.tensor(seededValues(36 * tiles * channels, 63), [36, tiles, channels]);
+      const bias = tf.tensor(seededValues(channels, 64));
+      const y = out([...yShape]);
+      const scratch = out([2 * channels]);
+      heap(scratch).fill(0);
+      const table = backend.makeOutput([36], 'int32');
+      (backend.typedArrayFromHeap(table) as Int32Array).set(Array.from({ length: 36 }, (_, k) => heapOffset(backend, m) + 4 * k * tiles * channels));
+      const geometryInfo = backend.makeOutput([7], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...yShape, tilesHigh, tilesWide, relu ? 1 : 0]);
+      simd.winograd4_output(
+        heapOffset(backend, table), heapOffset(backend, y), withBias ? heapOffset(backend, bias) : heapOffset(backend, scratch),
+        heapOffset(backend, scratch) + 4 * channels, heapOffset(backend, geometryInfo));
+      const want = new Float32Array(sizeOf([...yShape]));
+      winograd4OutputJs(heap(m), want, withBias ? heap(bias) : undefined, [...yShape], relu);
+      assert.equal(bits(heap(y)), bits(want), `output transform, [${yShape}], relu ${relu}, bias ${withBias}`);
+      free.push(m, bias, y, scratch, table, geometryInfo);
+    }
+    for (const t of free) backend.disposeData(t.dataId);
+  });
+
+  for (const [c, form] of cases.flatMap((c) => [[c, F2], [c, F4]] as const)) {
+    it(`the forward convolution and the input gradient of F(${form.tile}x${form.tile}, 3x3) equal the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
       const { top, left, outShape } = geometry(c.x, c.co, c.pad);
       const filterShape: Shape4 = [3, 3, c.x[3], c.co];
       const x = seededValues(sizeOf(c.x), 11);
@@ -400,24 +497,30 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
       await tf.setBackend('cpu');
       const [yCpu, dxCpu] = conv(false);
       await tf.setBackend('wasm');
-      const [yWino, dxWino] = withWinograd('all', () => conv(true));
+      const [yWino, dxWino] = withEnv('TEMPER_WINOGRAD_TILE', String(form.tile), () => withWinograd('all', () => conv(true)));
       const [yDirect, dxDirect] = withWinograd('0', () => conv(true));
 
-      const yW = errorBound(x, c.x, g, c.co, top, left, outShape, bias);
+      const yW = errorBound(x, c.x, g, c.co, top, left, outShape, bias, form);
       const yM = directMagnitude(x, c.x, g, c.co, top, left, outShape, bias);
-      const worstY = assertWithinBound(yWino!, yCpu!, yW, yM, c.x[3], `forward, ${describeCase(c)}`);
+      const worstY = assertWithinBound(yWino!, yCpu!, yW, yM, c.x[3], `forward, ${describeCase(c)}`, form);
       // The input gradient is the convolution of dy with the filter rotated by 180 degrees, channels swapped, padded by
       // 2 - padding on the top and left: the same bound with dy's channels summed.
       const rotated = new Float32Array(g.length);
       for (let k = 0; k < 9; k++) {
         for (let i = 0; i < c.x[3]; i++) for (let o = 0; o < c.co; o++) rotated[(k * c.co + o) * c.x[3] + i] = g[((8 - k) * c.x[3] + i) * c.co + o]!;
       }
-      const dxW = errorBound(dy, outShape, rotated, c.x[3], 2 - top, 2 - left, c.x, undefined);
+      const dxW = errorBound(dy, outShape, rotated, c.x[3], 2 - top, 2 - left, c.x, undefined, form);
       const dxM = directMagnitude(dy, outShape, rotated, c.x[3], 2 - top, 2 - left, c.x, undefined);
-      const worstDx = assertWithinBound(dxWino!, dxCpu!, dxW, dxM, c.co, `input gradient, ${describeCase(c)}`);
+      const worstDx = assertWithinBound(dxWino!, dxCpu!, dxW, dxM, c.co, `input gradient, ${describeCase(c)}`, form);
       // Winograd ran: its rounding differs from the direct convolution's somewhere (and the direct one is within bound too).
       assert.notEqual(bits(yWino!), bits(yDirect!), 'forward: Winograd gave the direct convolution\'s bits');
       assert.notEqual(bits(dxWino!), bits(dxDirect!), 'input gradient: Winograd gave the direct convolution\'s bits');
+      if (form.tile === 4) {
+        // And it was F(4x4, 3x3): F(2x2, 3x3) rounds otherwise.
+        const [yTwo, dxTwo] = withEnv('TEMPER_WINOGRAD_TILE', '2', () => withWinograd('all', () => conv(true)));
+        assert.notEqual(bits(yWino!), bits(yTwo!), 'forward: F(4x4) gave F(2x2)\'s bits');
+        assert.notEqual(bits(dxWino!), bits(dxTwo!), 'input gradient: F(4x4) gave F(2x2)\'s bits');
+      }
       t.diagnostic(`largest error / bound: forward ${worstY.toFixed(4)}, input gradient ${worstDx.toFixed(4)}`);
     });
   }
@@ -522,20 +625,22 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
     const g = tf.tensor4d(seededValues(9 * 8 * 16, 42), [3, 3, 8, 16]);
     const b = tf.tensor1d(seededValues(16, 43));
     const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
-    const run = (chunkFloats: number): string => {
-      const u = transformFilter(backend, g, false);
-      const y = winogradConv(backend, x, { u, outShape: [5, 7, 6, 16], padTop: 1, padLeft: 1, bias: b, relu: true, chunkFloats });
+    const run = (chunkFloats: number, tile: 2 | 4): string => {
+      const u = transformFilter(backend, g, false, tile);
+      const y = winogradConv(backend, x, { u, tile, outShape: [5, 7, 6, 16], padTop: 1, padLeft: 1, bias: b, relu: true, chunkFloats });
       const values = bits(backend.typedArrayFromHeap(y) as Float32Array);
       backend.disposeData(u.dataId);
       backend.disposeData(y.dataId);
       return values;
     };
-    const whole = run(1 << 24);
-    const buffersBefore = ids();
-    // 1 float: one image per chunk; 16 * 12 tiles * 24 channels * 2: two images per chunk, the last chunk one.
-    assert.equal(run(1), whole);
-    assert.equal(run(16 * 12 * 24 * 2), whole);
-    assert.equal(ids(), buffersBefore);
+    for (const [tile, perImage] of [[2, 16 * 12 * 24], [4, 36 * 4 * 24]] as const) {
+      const whole = run(1 << 24, tile);
+      const buffersBefore = ids();
+      // 1 float: one image per chunk; twice one image's transformed input and products: two per chunk, the last one.
+      assert.equal(run(1, tile), whole, `F(${tile}x${tile}), one image per chunk`);
+      assert.equal(run(perImage * 2, tile), whole, `F(${tile}x${tile}), two images per chunk`);
+      assert.equal(ids(), buffersBefore);
+    }
     tf.dispose([x, g, b]);
   });
 
@@ -588,6 +693,16 @@ describe('Winograd F(2x2, 3x3) on wasm', () => {
       assert.equal(WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS, 128);
       assert.ok(!winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels');
     });
+    // F(4x4, 3x3) for the forward convolution and input gradient from 128 tiles of 4x4 per product, F(2x2, 3x3) below.
+    withEnv('TEMPER_WINOGRAD_TILE', '', () => {
+      assert.equal(WINOGRAD4_MIN_TILES, 128);
+      assert.equal(forwardTile(128, 32, 32), 4);
+      assert.equal(forwardTile(128, 4, 4), 4);
+      assert.equal(forwardTile(32, 4, 4), 2, 'ResNet-18\'s last stage at batch 32: 32 tiles');
+      assert.equal(forwardTile(8, 15, 15), 4, 'partial blocks count as tiles: 8 x 4 x 4');
+    });
+    withEnv('TEMPER_WINOGRAD_TILE', '2', () => assert.equal(forwardTile(128, 32, 32), 2));
+    withEnv('TEMPER_WINOGRAD_TILE', '4', () => assert.equal(forwardTile(1, 4, 4), 4));
     withWinograd('0', () => assert.ok(!winogradApplies(shape(128, 32, 64, 64), backend), 'TEMPER_WINOGRAD=0'));
     withWinograd('all', () => assert.ok(winogradFilterGradApplies(shape(1, 4, 4, 4), backend), 'filter gradient, TEMPER_WINOGRAD=all'));
     withWinograd('all', () => assert.ok(winogradApplies(shape(1, 4, 4, 4), backend), 'TEMPER_WINOGRAD=all'));

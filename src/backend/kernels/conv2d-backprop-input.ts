@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
-import { transformFilter, winogradApplies, winogradConv } from './winograd.js';
+import { forwardTile, transformFilter, winogradApplies, winogradConv } from './winograd.js';
 
 // Below this many input channels col2im beats the conv path (measured at 28x28x32, 3x3: wins at 1 channel, loses at 3).
 const COL2IM_BELOW_INPUT_CHANNELS = 2;
@@ -107,8 +107,9 @@ export function makeConv2DBackpropInputConfig(stock: tf.KernelFunc): tf.KernelCo
 
     // 3x3 with enough channels: Winograd on dy, with the filter rotated and its channels swapped inside the transform.
     if (winogradApplies({ ...info, inChannels: info.outChannels, outChannels: info.inChannels, outHeight: inHeight, outWidth: inWidth }, backend)) {
-      const u = transformFilter(backend, filter, true);
-      const dx = winogradConv(backend, dy, { u, outShape: info.inShape, padTop: top, padLeft: left, relu: false });
+      const tile = forwardTile(info.batchSize, inHeight, inWidth);
+      const u = transformFilter(backend, filter, true, tile);
+      const dx = winogradConv(backend, dy, { u, tile, outShape: info.inShape, padTop: top, padLeft: left, relu: false });
       backend.disposeData(u.dataId);
       return dx;
     }

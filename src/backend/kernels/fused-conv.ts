@@ -5,7 +5,7 @@
 // only when asked for. src/models/fast-layers.ts (FastConv2D) uses it.
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRAD } from './relu-grad.js';
-import { transformFilter, winogradApplies, winogradConv } from './winograd.js';
+import { forwardTile, transformFilter, winogradApplies, winogradConv } from './winograd.js';
 import type { WasmKernelArgs } from './wasm-compose.js';
 
 /** The project kernel: the backend's FusedConv2D kernel under this name (inputs x, filter, bias?; FusedConv2D's attrs). */
@@ -53,9 +53,10 @@ export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
         x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
         strides, dilations ?? 1, pad, dimRoundingMode, false, 'channelsLast');
       if (winogradApplies(info, backend) && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
-        const u = transformFilter(backend, filter!, false);
+        const tile = forwardTile(info.batchSize, info.outHeight, info.outWidth);
+        const u = transformFilter(backend, filter!, false, tile);
         const y = winogradConv(backend, x!, {
-          u, outShape: info.outShape as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left,
+          u, tile, outShape: info.outShape as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left,
           bias, relu: activation === 'relu',
         });
         backend.disposeData(u.dataId);

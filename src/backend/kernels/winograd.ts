@@ -81,32 +81,59 @@ export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend
 }
 
 /**
- * The transformed filter [16, in, out] of `filter` [3, 3, in, out] (G g G^T per channel pair). `transposed`: the
- * filter of the input gradient instead, [16, out, in]: rotated by 180 degrees, input and output channels swapped.
+ * Output block size of the forward convolution and input gradient. F(4x4, 3x3) does 36 products over a quarter as many
+ * tiles as F(2x2, 3x3)'s 16: 2.25 multiplications per output, input and output channel against 4 (the direct
+ * convolution: 9), and its transformed input is 2.25 times the input, not 4. But XNNPACK packs each product's
+ * transformed filter anew (~4.5 ns a float, points x in x out of them), which products of few tiles do not pay back.
+ * Measured per layer (forward / input gradient, ms, 2 threads, F(2x2) then F(4x4)): 128x32x32x64->64 163/160 then
+ * 121/130, 128x16x16x128->128 157/136 then 106/87, 128x8x8x256->256 118/111 then 80/75, 128x4x4x512->512 116/124
+ * then 110/109 (128 tiles), but 32x4x4x512->512 (32 tiles) 49/57 then 74/74. So F(4x4, 3x3) from
+ * WINOGRAD4_MIN_TILES tiles per product, unless TEMPER_WINOGRAD_TILE=2 (or 4, whatever the size; tests). The filter
+ * gradient stays F(2x2, 3x3).
  */
-export function transformFilter(backend: Backend, filter: tf.TensorInfo, transposed: boolean): tf.TensorInfo {
+export type WinogradTile = 2 | 4;
+export const WINOGRAD4_MIN_TILES = 128;
+export function forwardTile(batchSize: number, outHeight: number, outWidth: number): WinogradTile {
+  const forced = process.env['TEMPER_WINOGRAD_TILE'];
+  if (forced === '2' || forced === '4') return forced === '2' ? 2 : 4;
+  return batchSize * Math.ceil(outHeight / 4) * Math.ceil(outWidth / 4) >= WINOGRAD4_MIN_TILES ? 4 : 2;
+}
+
+/** Transformed points per tile: (tile + 2)^2. */
+export const pointsOf = (tile: WinogradTile): number => (tile + 2) ** 2;
+
+/**
+ * The transformed filter [points, in, out] of `filter` [3, 3, in, out] (G g G^T per channel pair, for F(tile x tile,
+ * 3x3)). `transposed`: the filter of the input gradient instead, [points, out, in]: rotated by 180 degrees, input and
+ * output channels swapped.
+ */
+export function transformFilter(backend: Backend, filter: tf.TensorInfo, transposed: boolean, tile: WinogradTile = 2): tf.TensorInfo {
   const simd = simdKernels(backend)!;
+  const transform = tile === 4 ? simd.winograd4_filter : simd.winograd_filter;
+  const points = pointsOf(tile);
   const [, , inChannels, outChannels] = filter.shape as [number, number, number, number];
   const taps = inChannels * outChannels;
   if (!transposed) {
-    const u = backend.makeOutput([16, inChannels, outChannels], 'float32');
-    simd.winograd_filter(heapOffset(backend, filter), heapOffset(backend, u), taps, 0);
+    const u = backend.makeOutput([points, inChannels, outChannels], 'float32');
+    transform(heapOffset(backend, filter), heapOffset(backend, u), taps, 0);
     return u;
   }
   const swapped = backend.makeOutput([3, 3, outChannels, inChannels], 'float32');
-  const u = backend.makeOutput([16, outChannels, inChannels], 'float32');
+  const u = backend.makeOutput([points, outChannels, inChannels], 'float32');
   for (let k = 0; k < 9; k++) {
     simd.transpose(heapOffset(backend, filter) + 4 * k * taps, heapOffset(backend, swapped) + 4 * k * taps, inChannels, outChannels);
   }
-  simd.winograd_filter(heapOffset(backend, swapped), heapOffset(backend, u), taps, 1);
+  transform(heapOffset(backend, swapped), heapOffset(backend, u), taps, 1);
   backend.disposeData(swapped.dataId);
   return u;
 }
 
 /** What winogradConv computes besides the input: the transformed filter, the output's shape and padding, bias, ReLU. */
 export interface WinogradConvSpec {
-  /** transformFilter's output, [16, in, out]. */
+  /** transformFilter's output for `tile`, [points, in, out]. */
   u: tf.TensorInfo;
+  /** F(2x2, 3x3) (the default) or F(4x4, 3x3). */
+  tile?: WinogradTile;
   /** [N, OH, OW, out]. */
   outShape: [number, number, number, number];
   /** Zero rows above and columns left of the input (the first output reads input row -padTop, column -padLeft). */
@@ -122,41 +149,44 @@ export interface WinogradConvSpec {
 /** y = conv3x3(x, g) (+ bias, ReLU) for x [N, H, W, in] NHWC, given g's transform; zeros outside x. */
 export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
   const simd = simdKernels(backend)!;
+  const tile = spec.tile ?? 2;
+  const points = pointsOf(tile);
+  const [inputTransform, outputTransform] = tile === 4 ? [simd.winograd4_input, simd.winograd4_output] : [simd.winograd_input, simd.winograd_output];
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
-  const tilesHigh = Math.ceil(outHeight / 2);
-  const tilesWide = Math.ceil(outWidth / 2);
+  const tilesHigh = Math.ceil(outHeight / tile);
+  const tilesWide = Math.ceil(outWidth / tile);
   const tilesPerImage = tilesHigh * tilesWide;
   const chunkFloats = spec.chunkFloats ?? DEFAULT_WINOGRAD_CHUNK_FLOATS;
-  const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / (16 * tilesPerImage * (inChannels + outChannels)))));
+  const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / (points * tilesPerImage * (inChannels + outChannels)))));
 
   const y = backend.makeOutput(spec.outShape, 'float32');
-  const v = backend.makeOutput([16, chunk * tilesPerImage, inChannels], 'float32');
+  const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
   // Zeros for cells outside the input, zeros for a missing bias, and a sink for outputs past the edge.
   const scratch = backend.makeOutput([inChannels + 2 * outChannels], 'float32');
   const geometry = backend.makeOutput([9], 'int32');
-  const table = backend.makeOutput([16], 'int32');
+  const table = backend.makeOutput([points], 'int32');
   heapFloat32(backend, scratch).fill(0);
   const zeros = heapOffset(backend, scratch);
   const noBias = zeros + 4 * inChannels;
   const sink = noBias + 4 * outChannels;
-  const uViews = Array.from({ length: 16 }, (_, xi) => heapView(backend, spec.u, xi * inChannels * outChannels, [inChannels, outChannels]));
+  const uViews = Array.from({ length: points }, (_, xi) => heapView(backend, spec.u, xi * inChannels * outChannels, [inChannels, outChannels]));
   const imageIn = 4 * height * width * inChannels;
   const imageOut = 4 * outHeight * outWidth * outChannels;
   for (let start = 0; start < batch; start += chunk) {
     const count = Math.min(chunk, batch - start);
     const tiles = count * tilesPerImage;
     (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles]);
-    simd.winograd_input(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), zeros, heapOffset(backend, geometry));
+    inputTransform(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), zeros, heapOffset(backend, geometry));
     const products: tf.TensorInfo[] = [];
-    for (let xi = 0; xi < 16; xi++) {
+    for (let xi = 0; xi < points; xi++) {
       const a = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
       products.push(runWasmKernel(tf.BatchMatMul, backend, { a, b: uViews[xi]! }, { transposeA: false, transposeB: false }));
       disposeHeapView(backend, a);
     }
     (backend.typedArrayFromHeap(table) as Int32Array).set(products.map((p) => heapOffset(backend, p)));
     (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, outHeight, outWidth, outChannels, tilesHigh, tilesWide, spec.relu ? 1 : 0]);
-    simd.winograd_output(
+    outputTransform(
       heapOffset(backend, table), heapOffset(backend, y) + start * imageOut,
       spec.bias ? heapOffset(backend, spec.bias) : noBias, sink, heapOffset(backend, geometry));
     for (const p of products) backend.disposeData(p.dataId);
@@ -400,6 +430,553 @@ export function winogradFilterGradOutputJs(m: Float32Array, dw: Float32Array, ta
       dw[(3 * r) * taps + e] = f(s[4 * r]! + h);
       dw[(3 * r + 1) * taps + e] = f(f(s[4 * r + 1]! - s[4 * r + 2]!) * 0.5);
       dw[(3 * r + 2) * taps + e] = f(h + s[4 * r + 3]!);
+    }
+  }
+}
+
+/** winograd4_filter: g [3][3][taps] -> u [36][taps] (G g G^T); `flip` reads the taps in reverse order. */
+export function winograd4FilterJs(g: Float32Array, u: Float32Array, taps: number, flip: boolean): void {
+  for (let e = 0; e < taps; e++) {
+    const g0 = g[(flip ? 8 : 0) * taps + e]!;
+    const g1 = g[(flip ? 7 : 1) * taps + e]!;
+    const g2 = g[(flip ? 6 : 2) * taps + e]!;
+    const g3 = g[(flip ? 5 : 3) * taps + e]!;
+    const g4 = g[(flip ? 4 : 4) * taps + e]!;
+    const g5 = g[(flip ? 3 : 5) * taps + e]!;
+    const g6 = g[(flip ? 2 : 6) * taps + e]!;
+    const g7 = g[(flip ? 1 : 7) * taps + e]!;
+    const g8 = g[(flip ? 0 : 8) * taps + e]!;
+    const q1 = f(g0 + g6);
+    const q2 = f(g0 * 0.25);
+    const q3 = f(q2 + g6);
+    const q4 = f(g3 * 0.5);
+    const q5 = f(g0 * 0.25);
+    const q6 = f(q1 + g3);
+    const q7 = f(q6 * -0.1666666716337204);
+    const q8 = f(q1 - g3);
+    const q9 = f(q8 * -0.1666666716337204);
+    const q10 = f(q3 + q4);
+    const q11 = f(q10 * 0.1666666716337204);
+    const q12 = f(q3 - q4);
+    const q13 = f(q12 * 0.1666666716337204);
+    const q14 = f(g1 + g7);
+    const q15 = f(g1 * 0.25);
+    const q16 = f(q15 + g7);
+    const q17 = f(g4 * 0.5);
+    const q18 = f(g1 * 0.25);
+    const q19 = f(q14 + g4);
+    const q20 = f(q19 * -0.1666666716337204);
+    const q21 = f(q14 - g4);
+    const q22 = f(q21 * -0.1666666716337204);
+    const q23 = f(q16 + q17);
+    const q24 = f(q23 * 0.1666666716337204);
+    const q25 = f(q16 - q17);
+    const q26 = f(q25 * 0.1666666716337204);
+    const q27 = f(g2 + g8);
+    const q28 = f(g2 * 0.25);
+    const q29 = f(q28 + g8);
+    const q30 = f(g5 * 0.5);
+    const q31 = f(g2 * 0.25);
+    const q32 = f(q27 + g5);
+    const q33 = f(q32 * -0.1666666716337204);
+    const q34 = f(q27 - g5);
+    const q35 = f(q34 * -0.1666666716337204);
+    const q36 = f(q29 + q30);
+    const q37 = f(q36 * 0.1666666716337204);
+    const q38 = f(q29 - q30);
+    const q39 = f(q38 * 0.1666666716337204);
+    const q40 = f(q5 + q31);
+    const q41 = f(q5 * 0.25);
+    const q42 = f(q41 + q31);
+    const q43 = f(q18 * 0.5);
+    const q44 = f(q5 * 0.25);
+    const q45 = f(q40 + q18);
+    const q46 = f(q45 * -0.1666666716337204);
+    const q47 = f(q40 - q18);
+    const q48 = f(q47 * -0.1666666716337204);
+    const q49 = f(q42 + q43);
+    const q50 = f(q49 * 0.1666666716337204);
+    const q51 = f(q42 - q43);
+    const q52 = f(q51 * 0.1666666716337204);
+    const q53 = f(q7 + q33);
+    const q54 = f(q7 * 0.25);
+    const q55 = f(q54 + q33);
+    const q56 = f(q20 * 0.5);
+    const q57 = f(q7 * 0.25);
+    const q58 = f(q53 + q20);
+    const q59 = f(q58 * -0.1666666716337204);
+    const q60 = f(q53 - q20);
+    const q61 = f(q60 * -0.1666666716337204);
+    const q62 = f(q55 + q56);
+    const q63 = f(q62 * 0.1666666716337204);
+    const q64 = f(q55 - q56);
+    const q65 = f(q64 * 0.1666666716337204);
+    const q66 = f(q9 + q35);
+    const q67 = f(q9 * 0.25);
+    const q68 = f(q67 + q35);
+    const q69 = f(q22 * 0.5);
+    const q70 = f(q9 * 0.25);
+    const q71 = f(q66 + q22);
+    const q72 = f(q71 * -0.1666666716337204);
+    const q73 = f(q66 - q22);
+    const q74 = f(q73 * -0.1666666716337204);
+    const q75 = f(q68 + q69);
+    const q76 = f(q75 * 0.1666666716337204);
+    const q77 = f(q68 - q69);
+    const q78 = f(q77 * 0.1666666716337204);
+    const q79 = f(q11 + q37);
+    const q80 = f(q11 * 0.25);
+    const q81 = f(q80 + q37);
+    const q82 = f(q24 * 0.5);
+    const q83 = f(q11 * 0.25);
+    const q84 = f(q79 + q24);
+    const q85 = f(q84 * -0.1666666716337204);
+    const q86 = f(q79 - q24);
+    const q87 = f(q86 * -0.1666666716337204);
+    const q88 = f(q81 + q82);
+    const q89 = f(q88 * 0.1666666716337204);
+    const q90 = f(q81 - q82);
+    const q91 = f(q90 * 0.1666666716337204);
+    const q92 = f(q13 + q39);
+    const q93 = f(q13 * 0.25);
+    const q94 = f(q93 + q39);
+    const q95 = f(q26 * 0.5);
+    const q96 = f(q13 * 0.25);
+    const q97 = f(q92 + q26);
+    const q98 = f(q97 * -0.1666666716337204);
+    const q99 = f(q92 - q26);
+    const q100 = f(q99 * -0.1666666716337204);
+    const q101 = f(q94 + q95);
+    const q102 = f(q101 * 0.1666666716337204);
+    const q103 = f(q94 - q95);
+    const q104 = f(q103 * 0.1666666716337204);
+    const q105 = f(g6 + g8);
+    const q106 = f(g6 * 0.25);
+    const q107 = f(q106 + g8);
+    const q108 = f(g7 * 0.5);
+    const q109 = f(g6 * 0.25);
+    const q110 = f(q105 + g7);
+    const q111 = f(q110 * -0.1666666716337204);
+    const q112 = f(q105 - g7);
+    const q113 = f(q112 * -0.1666666716337204);
+    const q114 = f(q107 + q108);
+    const q115 = f(q114 * 0.1666666716337204);
+    const q116 = f(q107 - q108);
+    const q117 = f(q116 * 0.1666666716337204);
+    u[0 * taps + e] = q44; u[1 * taps + e] = q46; u[2 * taps + e] = q48; u[3 * taps + e] = q50; u[4 * taps + e] = q52; u[5 * taps + e] = q31; u[6 * taps + e] = q57; u[7 * taps + e] = q59; u[8 * taps + e] = q61; u[9 * taps + e] = q63; u[10 * taps + e] = q65; u[11 * taps + e] = q33; u[12 * taps + e] = q70; u[13 * taps + e] = q72; u[14 * taps + e] = q74; u[15 * taps + e] = q76; u[16 * taps + e] = q78; u[17 * taps + e] = q35; u[18 * taps + e] = q83; u[19 * taps + e] = q85; u[20 * taps + e] = q87; u[21 * taps + e] = q89; u[22 * taps + e] = q91; u[23 * taps + e] = q37; u[24 * taps + e] = q96; u[25 * taps + e] = q98; u[26 * taps + e] = q100; u[27 * taps + e] = q102; u[28 * taps + e] = q104; u[29 * taps + e] = q39; u[30 * taps + e] = q109; u[31 * taps + e] = q111; u[32 * taps + e] = q113; u[33 * taps + e] = q115; u[34 * taps + e] = q117; u[35 * taps + e] = g8;
+  }
+}
+
+/** winograd4_input on arrays: x [N][H][W][C] -> v [36][N * tilesHigh * tilesWide][C] (B^T d B over 6x6 tiles 4 apart). */
+export function winograd4InputJs(
+  x: Float32Array, v: Float32Array, [n, h, w, c]: number[], tilesHigh: number, tilesWide: number, padTop: number, padLeft: number,
+): void {
+  const plane = n * tilesHigh * tilesWide * c;
+  let tile = 0;
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < tilesHigh; ty++) {
+      for (let tx = 0; tx < tilesWide; tx++, tile++) {
+        for (let ch = 0; ch < c; ch++) {
+          const at = (i: number, j: number) => {
+            const ih = 4 * ty - padTop + i;
+            const iw = 4 * tx - padLeft + j;
+            return ih >= 0 && ih < h && iw >= 0 && iw < w ? x[((b * h + ih) * w + iw) * c + ch]! : 0;
+          };
+          const d0 = at(0, 0); const d1 = at(0, 1); const d2 = at(0, 2); const d3 = at(0, 3); const d4 = at(0, 4); const d5 = at(0, 5);
+          const d6 = at(1, 0); const d7 = at(1, 1); const d8 = at(1, 2); const d9 = at(1, 3); const d10 = at(1, 4); const d11 = at(1, 5);
+          const d12 = at(2, 0); const d13 = at(2, 1); const d14 = at(2, 2); const d15 = at(2, 3); const d16 = at(2, 4); const d17 = at(2, 5);
+          const d18 = at(3, 0); const d19 = at(3, 1); const d20 = at(3, 2); const d21 = at(3, 3); const d22 = at(3, 4); const d23 = at(3, 5);
+          const d24 = at(4, 0); const d25 = at(4, 1); const d26 = at(4, 2); const d27 = at(4, 3); const d28 = at(4, 4); const d29 = at(4, 5);
+          const d30 = at(5, 0); const d31 = at(5, 1); const d32 = at(5, 2); const d33 = at(5, 3); const d34 = at(5, 4); const d35 = at(5, 5);
+          const t1 = f(d6 * 4.0);
+          const t2 = f(d18 - t1);
+          const t3 = f(d12 * 4.0);
+          const t4 = f(d24 - t3);
+          const t5 = f(d24 - d12);
+          const t6 = f(d18 - d6);
+          const t7 = f(t6 * 2.0);
+          const t8 = f(d0 * 4.0);
+          const t9 = f(t8 + d24);
+          const t10 = f(d12 * 5.0);
+          const t11 = f(t9 - t10);
+          const t12 = f(t4 + t2);
+          const t13 = f(t4 - t2);
+          const t14 = f(t5 + t7);
+          const t15 = f(t5 - t7);
+          const t16 = f(d6 * 4.0);
+          const t17 = f(t16 + d30);
+          const t18 = f(d18 * 5.0);
+          const t19 = f(t17 - t18);
+          const t20 = f(d7 * 4.0);
+          const t21 = f(d19 - t20);
+          const t22 = f(d13 * 4.0);
+          const t23 = f(d25 - t22);
+          const t24 = f(d25 - d13);
+          const t25 = f(d19 - d7);
+          const t26 = f(t25 * 2.0);
+          const t27 = f(d1 * 4.0);
+          const t28 = f(t27 + d25);
+          const t29 = f(d13 * 5.0);
+          const t30 = f(t28 - t29);
+          const t31 = f(t23 + t21);
+          const t32 = f(t23 - t21);
+          const t33 = f(t24 + t26);
+          const t34 = f(t24 - t26);
+          const t35 = f(d7 * 4.0);
+          const t36 = f(t35 + d31);
+          const t37 = f(d19 * 5.0);
+          const t38 = f(t36 - t37);
+          const t39 = f(d8 * 4.0);
+          const t40 = f(d20 - t39);
+          const t41 = f(d14 * 4.0);
+          const t42 = f(d26 - t41);
+          const t43 = f(d26 - d14);
+          const t44 = f(d20 - d8);
+          const t45 = f(t44 * 2.0);
+          const t46 = f(d2 * 4.0);
+          const t47 = f(t46 + d26);
+          const t48 = f(d14 * 5.0);
+          const t49 = f(t47 - t48);
+          const t50 = f(t42 + t40);
+          const t51 = f(t42 - t40);
+          const t52 = f(t43 + t45);
+          const t53 = f(t43 - t45);
+          const t54 = f(d8 * 4.0);
+          const t55 = f(t54 + d32);
+          const t56 = f(d20 * 5.0);
+          const t57 = f(t55 - t56);
+          const t58 = f(d9 * 4.0);
+          const t59 = f(d21 - t58);
+          const t60 = f(d15 * 4.0);
+          const t61 = f(d27 - t60);
+          const t62 = f(d27 - d15);
+          const t63 = f(d21 - d9);
+          const t64 = f(t63 * 2.0);
+          const t65 = f(d3 * 4.0);
+          const t66 = f(t65 + d27);
+          const t67 = f(d15 * 5.0);
+          const t68 = f(t66 - t67);
+          const t69 = f(t61 + t59);
+          const t70 = f(t61 - t59);
+          const t71 = f(t62 + t64);
+          const t72 = f(t62 - t64);
+          const t73 = f(d9 * 4.0);
+          const t74 = f(t73 + d33);
+          const t75 = f(d21 * 5.0);
+          const t76 = f(t74 - t75);
+          const t77 = f(d10 * 4.0);
+          const t78 = f(d22 - t77);
+          const t79 = f(d16 * 4.0);
+          const t80 = f(d28 - t79);
+          const t81 = f(d28 - d16);
+          const t82 = f(d22 - d10);
+          const t83 = f(t82 * 2.0);
+          const t84 = f(d4 * 4.0);
+          const t85 = f(t84 + d28);
+          const t86 = f(d16 * 5.0);
+          const t87 = f(t85 - t86);
+          const t88 = f(t80 + t78);
+          const t89 = f(t80 - t78);
+          const t90 = f(t81 + t83);
+          const t91 = f(t81 - t83);
+          const t92 = f(d10 * 4.0);
+          const t93 = f(t92 + d34);
+          const t94 = f(d22 * 5.0);
+          const t95 = f(t93 - t94);
+          const t96 = f(d11 * 4.0);
+          const t97 = f(d23 - t96);
+          const t98 = f(d17 * 4.0);
+          const t99 = f(d29 - t98);
+          const t100 = f(d29 - d17);
+          const t101 = f(d23 - d11);
+          const t102 = f(t101 * 2.0);
+          const t103 = f(d5 * 4.0);
+          const t104 = f(t103 + d29);
+          const t105 = f(d17 * 5.0);
+          const t106 = f(t104 - t105);
+          const t107 = f(t99 + t97);
+          const t108 = f(t99 - t97);
+          const t109 = f(t100 + t102);
+          const t110 = f(t100 - t102);
+          const t111 = f(d11 * 4.0);
+          const t112 = f(t111 + d35);
+          const t113 = f(d23 * 5.0);
+          const t114 = f(t112 - t113);
+          const t115 = f(t30 * 4.0);
+          const t116 = f(t68 - t115);
+          const t117 = f(t49 * 4.0);
+          const t118 = f(t87 - t117);
+          const t119 = f(t87 - t49);
+          const t120 = f(t68 - t30);
+          const t121 = f(t120 * 2.0);
+          const t122 = f(t11 * 4.0);
+          const t123 = f(t122 + t87);
+          const t124 = f(t49 * 5.0);
+          const t125 = f(t123 - t124);
+          const t126 = f(t118 + t116);
+          const t127 = f(t118 - t116);
+          const t128 = f(t119 + t121);
+          const t129 = f(t119 - t121);
+          const t130 = f(t30 * 4.0);
+          const t131 = f(t130 + t106);
+          const t132 = f(t68 * 5.0);
+          const t133 = f(t131 - t132);
+          const t134 = f(t31 * 4.0);
+          const t135 = f(t69 - t134);
+          const t136 = f(t50 * 4.0);
+          const t137 = f(t88 - t136);
+          const t138 = f(t88 - t50);
+          const t139 = f(t69 - t31);
+          const t140 = f(t139 * 2.0);
+          const t141 = f(t12 * 4.0);
+          const t142 = f(t141 + t88);
+          const t143 = f(t50 * 5.0);
+          const t144 = f(t142 - t143);
+          const t145 = f(t137 + t135);
+          const t146 = f(t137 - t135);
+          const t147 = f(t138 + t140);
+          const t148 = f(t138 - t140);
+          const t149 = f(t31 * 4.0);
+          const t150 = f(t149 + t107);
+          const t151 = f(t69 * 5.0);
+          const t152 = f(t150 - t151);
+          const t153 = f(t32 * 4.0);
+          const t154 = f(t70 - t153);
+          const t155 = f(t51 * 4.0);
+          const t156 = f(t89 - t155);
+          const t157 = f(t89 - t51);
+          const t158 = f(t70 - t32);
+          const t159 = f(t158 * 2.0);
+          const t160 = f(t13 * 4.0);
+          const t161 = f(t160 + t89);
+          const t162 = f(t51 * 5.0);
+          const t163 = f(t161 - t162);
+          const t164 = f(t156 + t154);
+          const t165 = f(t156 - t154);
+          const t166 = f(t157 + t159);
+          const t167 = f(t157 - t159);
+          const t168 = f(t32 * 4.0);
+          const t169 = f(t168 + t108);
+          const t170 = f(t70 * 5.0);
+          const t171 = f(t169 - t170);
+          const t172 = f(t33 * 4.0);
+          const t173 = f(t71 - t172);
+          const t174 = f(t52 * 4.0);
+          const t175 = f(t90 - t174);
+          const t176 = f(t90 - t52);
+          const t177 = f(t71 - t33);
+          const t178 = f(t177 * 2.0);
+          const t179 = f(t14 * 4.0);
+          const t180 = f(t179 + t90);
+          const t181 = f(t52 * 5.0);
+          const t182 = f(t180 - t181);
+          const t183 = f(t175 + t173);
+          const t184 = f(t175 - t173);
+          const t185 = f(t176 + t178);
+          const t186 = f(t176 - t178);
+          const t187 = f(t33 * 4.0);
+          const t188 = f(t187 + t109);
+          const t189 = f(t71 * 5.0);
+          const t190 = f(t188 - t189);
+          const t191 = f(t34 * 4.0);
+          const t192 = f(t72 - t191);
+          const t193 = f(t53 * 4.0);
+          const t194 = f(t91 - t193);
+          const t195 = f(t91 - t53);
+          const t196 = f(t72 - t34);
+          const t197 = f(t196 * 2.0);
+          const t198 = f(t15 * 4.0);
+          const t199 = f(t198 + t91);
+          const t200 = f(t53 * 5.0);
+          const t201 = f(t199 - t200);
+          const t202 = f(t194 + t192);
+          const t203 = f(t194 - t192);
+          const t204 = f(t195 + t197);
+          const t205 = f(t195 - t197);
+          const t206 = f(t34 * 4.0);
+          const t207 = f(t206 + t110);
+          const t208 = f(t72 * 5.0);
+          const t209 = f(t207 - t208);
+          const t210 = f(t38 * 4.0);
+          const t211 = f(t76 - t210);
+          const t212 = f(t57 * 4.0);
+          const t213 = f(t95 - t212);
+          const t214 = f(t95 - t57);
+          const t215 = f(t76 - t38);
+          const t216 = f(t215 * 2.0);
+          const t217 = f(t19 * 4.0);
+          const t218 = f(t217 + t95);
+          const t219 = f(t57 * 5.0);
+          const t220 = f(t218 - t219);
+          const t221 = f(t213 + t211);
+          const t222 = f(t213 - t211);
+          const t223 = f(t214 + t216);
+          const t224 = f(t214 - t216);
+          const t225 = f(t38 * 4.0);
+          const t226 = f(t225 + t114);
+          const t227 = f(t76 * 5.0);
+          const t228 = f(t226 - t227);
+          const out = tile * c + ch;
+          v[0 * plane + out] = t125; v[1 * plane + out] = t126; v[2 * plane + out] = t127; v[3 * plane + out] = t128; v[4 * plane + out] = t129; v[5 * plane + out] = t133; v[6 * plane + out] = t144; v[7 * plane + out] = t145; v[8 * plane + out] = t146; v[9 * plane + out] = t147; v[10 * plane + out] = t148; v[11 * plane + out] = t152; v[12 * plane + out] = t163; v[13 * plane + out] = t164; v[14 * plane + out] = t165; v[15 * plane + out] = t166; v[16 * plane + out] = t167; v[17 * plane + out] = t171; v[18 * plane + out] = t182; v[19 * plane + out] = t183; v[20 * plane + out] = t184; v[21 * plane + out] = t185; v[22 * plane + out] = t186; v[23 * plane + out] = t190; v[24 * plane + out] = t201; v[25 * plane + out] = t202; v[26 * plane + out] = t203; v[27 * plane + out] = t204; v[28 * plane + out] = t205; v[29 * plane + out] = t209; v[30 * plane + out] = t220; v[31 * plane + out] = t221; v[32 * plane + out] = t222; v[33 * plane + out] = t223; v[34 * plane + out] = t224; v[35 * plane + out] = t228;
+        }
+      }
+    }
+  }
+}
+
+/** winograd4_output on arrays: m [36][tiles][C] -> y [N][OH][OW][C] (A^T m A per 4x4 block), plus bias, then ReLU if asked. */
+export function winograd4OutputJs(
+  m: Float32Array, y: Float32Array, bias: Float32Array | undefined, [n, oh, ow, c]: number[], relu: boolean,
+): void {
+  const tilesHigh = Math.ceil(oh / 4);
+  const tilesWide = Math.ceil(ow / 4);
+  const plane = n * tilesHigh * tilesWide * c;
+  let tile = 0;
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < tilesHigh; ty++) {
+      for (let tx = 0; tx < tilesWide; tx++, tile++) {
+        for (let ch = 0; ch < c; ch++) {
+          const m0 = m[0 * plane + tile * c + ch]!; const m1 = m[1 * plane + tile * c + ch]!; const m2 = m[2 * plane + tile * c + ch]!; const m3 = m[3 * plane + tile * c + ch]!; const m4 = m[4 * plane + tile * c + ch]!; const m5 = m[5 * plane + tile * c + ch]!; const m6 = m[6 * plane + tile * c + ch]!; const m7 = m[7 * plane + tile * c + ch]!; const m8 = m[8 * plane + tile * c + ch]!; const m9 = m[9 * plane + tile * c + ch]!; const m10 = m[10 * plane + tile * c + ch]!; const m11 = m[11 * plane + tile * c + ch]!; const m12 = m[12 * plane + tile * c + ch]!; const m13 = m[13 * plane + tile * c + ch]!; const m14 = m[14 * plane + tile * c + ch]!; const m15 = m[15 * plane + tile * c + ch]!; const m16 = m[16 * plane + tile * c + ch]!; const m17 = m[17 * plane + tile * c + ch]!; const m18 = m[18 * plane + tile * c + ch]!; const m19 = m[19 * plane + tile * c + ch]!; const m20 = m[20 * plane + tile * c + ch]!; const m21 = m[21 * plane + tile * c + ch]!; const m22 = m[22 * plane + tile * c + ch]!; const m23 = m[23 * plane + tile * c + ch]!; const m24 = m[24 * plane + tile * c + ch]!; const m25 = m[25 * plane + tile * c + ch]!; const m26 = m[26 * plane + tile * c + ch]!; const m27 = m[27 * plane + tile * c + ch]!; const m28 = m[28 * plane + tile * c + ch]!; const m29 = m[29 * plane + tile * c + ch]!; const m30 = m[30 * plane + tile * c + ch]!; const m31 = m[31 * plane + tile * c + ch]!; const m32 = m[32 * plane + tile * c + ch]!; const m33 = m[33 * plane + tile * c + ch]!; const m34 = m[34 * plane + tile * c + ch]!; const m35 = m[35 * plane + tile * c + ch]!;
+          const s1 = f(m6 + m12);
+          const s2 = f(m6 - m12);
+          const s3 = f(m18 + m24);
+          const s4 = f(m18 - m24);
+          const s5 = f(m0 + s1);
+          const s6 = f(s5 + s3);
+          const s7 = f(s4 * 2.0);
+          const s8 = f(s2 + s7);
+          const s9 = f(s3 * 4.0);
+          const s10 = f(s1 + s9);
+          const s11 = f(s4 * 8.0);
+          const s12 = f(s2 + s11);
+          const s13 = f(s12 + m30);
+          const s14 = f(m7 + m13);
+          const s15 = f(m7 - m13);
+          const s16 = f(m19 + m25);
+          const s17 = f(m19 - m25);
+          const s18 = f(m1 + s14);
+          const s19 = f(s18 + s16);
+          const s20 = f(s17 * 2.0);
+          const s21 = f(s15 + s20);
+          const s22 = f(s16 * 4.0);
+          const s23 = f(s14 + s22);
+          const s24 = f(s17 * 8.0);
+          const s25 = f(s15 + s24);
+          const s26 = f(s25 + m31);
+          const s27 = f(m8 + m14);
+          const s28 = f(m8 - m14);
+          const s29 = f(m20 + m26);
+          const s30 = f(m20 - m26);
+          const s31 = f(m2 + s27);
+          const s32 = f(s31 + s29);
+          const s33 = f(s30 * 2.0);
+          const s34 = f(s28 + s33);
+          const s35 = f(s29 * 4.0);
+          const s36 = f(s27 + s35);
+          const s37 = f(s30 * 8.0);
+          const s38 = f(s28 + s37);
+          const s39 = f(s38 + m32);
+          const s40 = f(m9 + m15);
+          const s41 = f(m9 - m15);
+          const s42 = f(m21 + m27);
+          const s43 = f(m21 - m27);
+          const s44 = f(m3 + s40);
+          const s45 = f(s44 + s42);
+          const s46 = f(s43 * 2.0);
+          const s47 = f(s41 + s46);
+          const s48 = f(s42 * 4.0);
+          const s49 = f(s40 + s48);
+          const s50 = f(s43 * 8.0);
+          const s51 = f(s41 + s50);
+          const s52 = f(s51 + m33);
+          const s53 = f(m10 + m16);
+          const s54 = f(m10 - m16);
+          const s55 = f(m22 + m28);
+          const s56 = f(m22 - m28);
+          const s57 = f(m4 + s53);
+          const s58 = f(s57 + s55);
+          const s59 = f(s56 * 2.0);
+          const s60 = f(s54 + s59);
+          const s61 = f(s55 * 4.0);
+          const s62 = f(s53 + s61);
+          const s63 = f(s56 * 8.0);
+          const s64 = f(s54 + s63);
+          const s65 = f(s64 + m34);
+          const s66 = f(m11 + m17);
+          const s67 = f(m11 - m17);
+          const s68 = f(m23 + m29);
+          const s69 = f(m23 - m29);
+          const s70 = f(m5 + s66);
+          const s71 = f(s70 + s68);
+          const s72 = f(s69 * 2.0);
+          const s73 = f(s67 + s72);
+          const s74 = f(s68 * 4.0);
+          const s75 = f(s66 + s74);
+          const s76 = f(s69 * 8.0);
+          const s77 = f(s67 + s76);
+          const s78 = f(s77 + m35);
+          const s79 = f(s19 + s32);
+          const s80 = f(s19 - s32);
+          const s81 = f(s45 + s58);
+          const s82 = f(s45 - s58);
+          const s83 = f(s6 + s79);
+          const s84 = f(s83 + s81);
+          const s85 = f(s82 * 2.0);
+          const s86 = f(s80 + s85);
+          const s87 = f(s81 * 4.0);
+          const s88 = f(s79 + s87);
+          const s89 = f(s82 * 8.0);
+          const s90 = f(s80 + s89);
+          const s91 = f(s90 + s71);
+          const s92 = f(s21 + s34);
+          const s93 = f(s21 - s34);
+          const s94 = f(s47 + s60);
+          const s95 = f(s47 - s60);
+          const s96 = f(s8 + s92);
+          const s97 = f(s96 + s94);
+          const s98 = f(s95 * 2.0);
+          const s99 = f(s93 + s98);
+          const s100 = f(s94 * 4.0);
+          const s101 = f(s92 + s100);
+          const s102 = f(s95 * 8.0);
+          const s103 = f(s93 + s102);
+          const s104 = f(s103 + s73);
+          const s105 = f(s23 + s36);
+          const s106 = f(s23 - s36);
+          const s107 = f(s49 + s62);
+          const s108 = f(s49 - s62);
+          const s109 = f(s10 + s105);
+          const s110 = f(s109 + s107);
+          const s111 = f(s108 * 2.0);
+          const s112 = f(s106 + s111);
+          const s113 = f(s107 * 4.0);
+          const s114 = f(s105 + s113);
+          const s115 = f(s108 * 8.0);
+          const s116 = f(s106 + s115);
+          const s117 = f(s116 + s75);
+          const s118 = f(s26 + s39);
+          const s119 = f(s26 - s39);
+          const s120 = f(s52 + s65);
+          const s121 = f(s52 - s65);
+          const s122 = f(s13 + s118);
+          const s123 = f(s122 + s120);
+          const s124 = f(s121 * 2.0);
+          const s125 = f(s119 + s124);
+          const s126 = f(s120 * 4.0);
+          const s127 = f(s118 + s126);
+          const s128 = f(s121 * 8.0);
+          const s129 = f(s119 + s128);
+          const s130 = f(s129 + s78);
+          const values = [s84, s86, s88, s91, s97, s99, s101, s104, s110, s112, s114, s117, s123, s125, s127, s130];
+          for (let k = 0; k < 16; k++) {
+            const oy = 4 * ty + Math.floor(k / 4);
+            const ox = 4 * tx + (k % 4);
+            if (oy >= oh || ox >= ow) continue;
+            const value = f(values[k]! + (bias ? bias[ch]! : 0));
+            y[((b * oh + oy) * ow + ox) * c + ch] = relu ? Math.max(value, 0) : value;
+          }
+        }
+      }
     }
   }
 }
