@@ -20,9 +20,12 @@ import {
   winogradConv,
   winogradDyPlanesJs,
   winogradFilterGradApplies,
+  filterGradTile,
   winogradFilterGradient,
   winogradFilterGradOutputJs,
   winogradFilterJs,
+  winograd4DyPlanesJs,
+  winograd4FilterGradOutputJs,
   winograd4FilterJs,
   winograd4InputJs,
   winograd4OutputJs,
@@ -79,8 +82,10 @@ interface WinogradForm {
   absG: number[][];
   absAT: number[][];
   roundings: number;
+  /** The same for the filter gradient, besides the sum over tiles (see filterGradBound). */
+  filterGradRoundings: number;
 }
-const F2: WinogradForm = { tile: 2, absBT: ABS_BT, absG: ABS_G, absAT: ABS_AT, roundings: 12 };
+const F2: WinogradForm = { tile: 2, absBT: ABS_BT, absG: ABS_G, absAT: ABS_AT, roundings: 12, filterGradRoundings: 8 };
 /**
  * F(4x4, 3x3) as winograd.ts computes it. Roundings per direction: the input transform 3 (e.g. (4 d0 + d4) - 5 d2:
  * an addition, a multiplication by 5 and a subtraction; multiplications by 2 and 4 are exact), the filter transform 4
@@ -93,6 +98,10 @@ const F4: WinogradForm = {
   absG: [[1 / 4, 0, 0], [1 / 6, 1 / 6, 1 / 6], [1 / 6, 1 / 6, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [0, 0, 1]],
   absAT: [[1, 1, 1, 1, 1, 0], [0, 1, 1, 2, 2, 0], [0, 1, 1, 4, 4, 0], [0, 1, 1, 8, 8, 1]],
   roundings: 22,
+  // Filter gradient: B^T d B 6; A dy A^T 2 per direction ((d0 + 4 d2) + (2 d1 + 8 d3)), 4; the product 1; G^T m G 6
+  // per direction ((m0 / 4 + (m1 + m2) (-1/6)) + (m3 + m4) (1/24): additions, multiplications, 1/6's and 1/24's own
+  // rounding), 12: 23, taken as 26.
+  filterGradRoundings: 26,
 };
 
 /**
@@ -222,45 +231,49 @@ function assertWithinBound(
  */
 function filterGradBound(
   x: Float32Array, [n, h, w, ci]: Shape4, dy: Float32Array, [, oh, ow, co]: Shape4, padTop: number, padLeft: number,
-): { w: Float64Array; m: Float64Array; tiles: number; positions: number } {
-  const tilesHigh = Math.ceil(oh / 2);
-  const tilesWide = Math.ceil(ow / 2);
-  const absA = [[1, 0], [1, 1], [1, 1], [0, 1]];
-  const sum = new Float64Array(16 * ci * co);
-  const v = new Float64Array(16 * ci);
-  const e = new Float64Array(16 * co);
+  form: WinogradForm = F2,
+): { w: Float64Array; m: Float64Array; tiles: number; positions: number; roundings: number } {
+  const { tile, absBT, absG, absAT } = form;
+  const size = tile + 2;
+  const points = size * size;
+  const tilesHigh = Math.ceil(oh / tile);
+  const tilesWide = Math.ceil(ow / tile);
+  const sum = new Float64Array(points * ci * co);
+  const v = new Float64Array(points * ci);
+  const e = new Float64Array(points * co);
   for (let b = 0; b < n; b++) {
     for (let ty = 0; ty < tilesHigh; ty++) {
       for (let tx = 0; tx < tilesWide; tx++) {
         for (let i = 0; i < ci; i++) {
           const d = (p: number, q: number): number => {
-            const ih = 2 * ty - padTop + p;
-            const iw = 2 * tx - padLeft + q;
+            const ih = tile * ty - padTop + p;
+            const iw = tile * tx - padLeft + q;
             return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
           };
-          for (let a = 0; a < 4; a++) {
-            for (let c = 0; c < 4; c++) {
+          for (let a = 0; a < size; a++) {
+            for (let c = 0; c < size; c++) {
               let total = 0;
-              for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) total += ABS_BT[a]![p]! * d(p, q) * ABS_BT[c]![q]!;
-              v[(a * 4 + c) * ci + i] = total;
+              for (let p = 0; p < size; p++) for (let q = 0; q < size; q++) total += absBT[a]![p]! * d(p, q) * absBT[c]![q]!;
+              v[(a * size + c) * ci + i] = total;
             }
           }
         }
         for (let o = 0; o < co; o++) {
           const g = (p: number, q: number): number => {
-            const oy = 2 * ty + p;
-            const ox = 2 * tx + q;
+            const oy = tile * ty + p;
+            const ox = tile * tx + q;
             return oy < oh && ox < ow ? Math.abs(dy[((b * oh + oy) * ow + ox) * co + o]!) : 0;
           };
-          for (let a = 0; a < 4; a++) {
-            for (let c = 0; c < 4; c++) {
+          // |A| = |A^T| transposed.
+          for (let a = 0; a < size; a++) {
+            for (let c = 0; c < size; c++) {
               let total = 0;
-              for (let p = 0; p < 2; p++) for (let q = 0; q < 2; q++) total += absA[a]![p]! * g(p, q) * absA[c]![q]!;
-              e[(a * 4 + c) * co + o] = total;
+              for (let p = 0; p < tile; p++) for (let q = 0; q < tile; q++) total += absAT[p]![a]! * g(p, q) * absAT[q]![c]!;
+              e[(a * size + c) * co + o] = total;
             }
           }
         }
-        for (let k = 0; k < 16; k++) {
+        for (let k = 0; k < points; k++) {
           for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) sum[(k * ci + i) * co + o]! += v[k * ci + i]! * e[k * co + o]!;
         }
       }
@@ -273,7 +286,7 @@ function filterGradBound(
       for (let i = 0; i < ci; i++) {
         for (let o = 0; o < co; o++) {
           let total = 0;
-          for (let a = 0; a < 4; a++) for (let c = 0; c < 4; c++) total += ABS_G[a]![r]! * sum[((a * 4 + c) * ci + i) * co + o]! * ABS_G[c]![s]!;
+          for (let a = 0; a < size; a++) for (let c = 0; c < size; c++) total += absG[a]![r]! * sum[((a * size + c) * ci + i) * co + o]! * absG[c]![s]!;
           wBound[((r * 3 + s) * ci + i) * co + o] = total;
           let direct = 0;
           for (let b = 0; b < n; b++) {
@@ -291,16 +304,16 @@ function filterGradBound(
       }
     }
   }
-  return { w: wBound, m: mBound, tiles: n * tilesHigh * tilesWide, positions: n * oh * ow };
+  return { w: wBound, m: mBound, tiles: n * tilesHigh * tilesWide, positions: n * oh * ow, roundings: form.filterGradRoundings };
 }
 
-/** Asserts |got - want| <= (tiles + 8) u W + positions u M elementwise (filterGradBound); returns the largest error / tolerance. */
+/** Asserts |got - want| <= (tiles + roundings) u W + positions u M elementwise (filterGradBound); returns the largest error / tolerance. */
 function assertFilterGradWithinBound(got: Float32Array, want: Float32Array, bound: ReturnType<typeof filterGradBound>, what: string): number {
   assert.equal(got.length, want.length, `${what}: length`);
   const unit = 2 ** -24;
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
-    const tolerance = (bound.tiles + 8) * unit * bound.w[i]! + bound.positions * unit * bound.m[i]!;
+    const tolerance = (bound.tiles + bound.roundings) * unit * bound.w[i]! + bound.positions * unit * bound.m[i]!;
     const error = Math.abs(got[i]! - want[i]!);
     if (!(error <= tolerance)) assert.fail(`${what}: element ${i} is ${got[i]}, cpu gives ${want[i]} (error ${error} > bound ${tolerance})`);
     worst = Math.max(worst, error / tolerance);
@@ -525,7 +538,7 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     });
   }
 
-  it('the SIMD filter-gradient transforms (dy planes, G^T m G) equal their JavaScript twins bit for bit', () => {
+  it('the SIMD filter-gradient transforms (dy planes, G^T m G) of both forms equal their JavaScript twins bit for bit', () => {
     const simd = simdKernels(backend)!;
     const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
     const free: tf.TensorInfo[] = [];
@@ -549,18 +562,40 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       assert.equal(bits(heap(w)), bits(want), `dy planes [${k}, ${n}, ${oh}, ${ow}]`);
       free.push(planesT, w, geometryInfo);
     }
-    const m = tf.tensor1d(seededValues(16 * 96, 6));
-    const dw = backend.makeOutput([9 * 96], 'float32');
-    simd.winograd_filter_grad_output(heapOffset(backend, m), heapOffset(backend, dw), 96);
-    const want = new Float32Array(9 * 96);
-    winogradFilterGradOutputJs(heap(m), want, 96);
-    assert.equal(bits(heap(dw)), bits(want), 'G^T m G');
-    free.push(m, dw);
+    // F(4x4, 3x3)'s: tile rows of 1 to 6 tiles of 4x4, partial tiles at the bottom and right.
+    for (const [k, n, oh, ow] of [[4, 2, 5, 7], [8, 1, 4, 32], [4, 3, 3, 2], [12, 2, 9, 22]] as const) {
+      const tilesHigh = Math.ceil(oh / 4);
+      const tilesWide = Math.ceil(ow / 4);
+      const rows = 4 * tilesHigh;
+      const cols = 16 * Math.ceil(tilesWide / 4);
+      const dy = seededValues(k * n * oh * ow, 7);
+      const planes = new Float32Array(k * n * rows * cols);
+      for (let p = 0; p < k * n; p++) for (let r = 0; r < oh; r++) planes.set(dy.subarray((p * oh + r) * ow, (p * oh + r + 1) * ow), (p * rows + r) * cols);
+      const planesT = tf.tensor1d(planes);
+      const tiles = n * tilesHigh * tilesWide;
+      const w = backend.makeOutput([36 * k * tiles], 'float32');
+      const geometryInfo = backend.makeOutput([6], 'int32');
+      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
+      simd.winograd4_dy_planes(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
+      const want = new Float32Array(36 * k * tiles);
+      winograd4DyPlanesJs(dy, want, [k, n, oh, ow]);
+      assert.equal(bits(heap(w)), bits(want), `F(4x4) dy planes [${k}, ${n}, ${oh}, ${ow}]`);
+      free.push(planesT, w, geometryInfo);
+    }
+    for (const [points, transform, twin] of [[16, simd.winograd_filter_grad_output, winogradFilterGradOutputJs], [36, simd.winograd4_filter_grad_output, winograd4FilterGradOutputJs]] as const) {
+      const m = tf.tensor1d(seededValues(points * 96, 6));
+      const dw = backend.makeOutput([9 * 96], 'float32');
+      transform(heapOffset(backend, m), heapOffset(backend, dw), 96);
+      const want = new Float32Array(9 * 96);
+      twin(heap(m), want, 96);
+      assert.equal(bits(heap(dw)), bits(want), `G^T m G, ${points} points`);
+      free.push(m, dw);
+    }
     for (const t of free) backend.disposeData(t.dataId);
   });
 
-  for (const c of cases) {
-    it(`the filter gradient equals the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
+  for (const [c, form] of cases.flatMap((c) => [[c, F2], [c, F4]] as const)) {
+    it(`the filter gradient of F(${form.tile}x${form.tile}, 3x3) equals the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
       const { top, left, outShape } = geometry(c.x, c.co, c.pad);
       const filterShape: Shape4 = [3, 3, c.x[3], c.co];
       const x = seededValues(sizeOf(c.x), 15);
@@ -570,11 +605,12 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       await tf.setBackend('cpu');
       const cpu = dw();
       await tf.setBackend('wasm');
-      const wino = withWinograd('all', dw);
+      const wino = withEnv('TEMPER_WINOGRAD_TILE', String(form.tile), () => withWinograd('all', dw));
       const direct = withWinograd('0', dw);
-      const bound = filterGradBound(x, c.x, dy, outShape, top, left);
+      const bound = filterGradBound(x, c.x, dy, outShape, top, left, form);
       const worst = assertFilterGradWithinBound(wino, cpu, bound, `filter gradient, ${describeCase(c)}`);
       assert.notEqual(bits(wino), bits(direct), 'filter gradient: Winograd gave the direct product\'s bits');
+      if (form.tile === 4) assert.notEqual(bits(wino), bits(withEnv('TEMPER_WINOGRAD_TILE', '2', () => withWinograd('all', dw))), 'F(4x4) gave F(2x2)\'s bits');
       t.diagnostic(`largest error / bound: ${worst.toFixed(4)}`);
     });
   }
@@ -587,22 +623,24 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     const x = tf.tensor4d(xv, xShape);
     const dy = tf.tensor4d(dyv, dyShape);
     const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
-    const run = (chunkFloats: number): Float32Array => {
-      const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, chunkFloats });
-      const values = (backend.typedArrayFromHeap(dw) as Float32Array).slice();
-      backend.disposeData(dw.dataId);
-      return values;
-    };
-    const whole = run(1 << 24);
-    const buffersBefore = ids();
-    const bound = filterGradBound(xv, xShape, dyv, dyShape, 1, 1);
-    // Chunks add their products in another order than one pass: rounding-level differences, within the bound.
-    for (const chunkFloats of [1, 2 * (16 * 12 * 24 + 2 * 7 * 6 * 16)]) {
-      const chunked = run(chunkFloats);
-      assertFilterGradWithinBound(chunked, whole, bound, `chunks of ${chunkFloats} floats`);
-      assert.equal(bits(run(chunkFloats)), bits(chunked), 'the same chunks give the same bits');
+    for (const [form, perImage] of [[F2, 16 * 12 * 24 + 2 * 8 * 8 * 16], [F4, 36 * 4 * 24 + 2 * 8 * 16 * 16]] as const) {
+      const run = (chunkFloats: number): Float32Array => {
+        const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, chunkFloats, tile: form.tile });
+        const values = (backend.typedArrayFromHeap(dw) as Float32Array).slice();
+        backend.disposeData(dw.dataId);
+        return values;
+      };
+      const whole = run(1 << 24);
+      const buffersBefore = ids();
+      const bound = filterGradBound(xv, xShape, dyv, dyShape, 1, 1, form);
+      // Chunks add their products in another order than one pass: rounding-level differences, within the bound.
+      for (const chunkFloats of [1, 2 * perImage]) {
+        const chunked = run(chunkFloats);
+        assertFilterGradWithinBound(chunked, whole, bound, `F(${form.tile}x${form.tile}), chunks of ${chunkFloats} floats`);
+        assert.equal(bits(run(chunkFloats)), bits(chunked), 'the same chunks give the same bits');
+      }
+      assert.equal(ids(), buffersBefore);
     }
-    assert.equal(ids(), buffersBefore);
     tf.dispose([x, dy]);
   });
 
@@ -684,15 +722,21 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       assert.ok(!winogradApplies(shape(128, 32, 64, 64, { dilationHeight: 2 }), backend), 'dilated');
       assert.ok(!winogradApplies(shape(128, 32, 66, 64), backend), 'channels not a multiple of 4');
     });
-    withWinograd('1', () => {
-      // The filter gradient only from 128 output channels: vgg6-bn's 64 -> 64 layer is left to the direct product.
+    withWinograd('1', () => withEnv('TEMPER_WINOGRAD_TILE', '', () => {
+      // F(4x4, 3x3): wherever Winograd applies, vgg6-bn's 64 -> 64 layer included.
+      assert.equal(filterGradTile(), 4);
+      assert.ok(winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
+      assert.ok(!winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels');
+    }));
+    withWinograd('1', () => withEnv('TEMPER_WINOGRAD_TILE', '2', () => {
+      // F(2x2, 3x3) only from 128 output channels: vgg6-bn's 64 -> 64 layer is left to the direct product.
+      assert.equal(filterGradTile(), 2);
       assert.ok(!winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
       for (const [n, side, i, o] of [[128, 16, 64, 128], [128, 16, 128, 128], [128, 8, 256, 256], [32, 4, 512, 512]] as const) {
         assert.ok(winogradFilterGradApplies(shape(n, side, i, o), backend), `filter gradient, [${n}, ${side}, ${side}, ${i}] -> ${o}`);
       }
       assert.equal(WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS, 128);
-      assert.ok(!winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels');
-    });
+    }));
     // F(4x4, 3x3) for the forward convolution and input gradient from 128 tiles of 4x4 per product, F(2x2, 3x3) below.
     withEnv('TEMPER_WINOGRAD_TILE', '', () => {
       assert.equal(WINOGRAD4_MIN_TILES, 128);

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
-import { winogradFilterGradApplies, winogradFilterGradient } from './winograd.js';
+import { filterGradTile, winogradFilterGradApplies, winogradFilterGradient } from './winograd.js';
 
 /**
  * Copies image `n` of NHWC `x` into channel planes: planes[ci][padTop + ih][padLeft + iw], rows `planeWidth` long,
@@ -136,10 +136,11 @@ function filterGradient({ inputs, backend, attrs = {} }: WasmKernelArgs, maxColu
   if (dy.shape.join() !== expectedDy.join()) {
     throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expectedDy}] for x [${x.shape}] and filter [${filterShape}]`);
   }
-  // 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3) run backwards (2.25x fewer multiplications).
+  // 3x3 stride 1 with enough channels: Winograd F(4x4, 3x3) run backwards (4x fewer multiplications).
   if (winogradFilterGradApplies(info, backend) && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
     return winogradFilterGradient(backend, x, dy, {
       outShape: expectedDy as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left, chunkFloats: winogradChunkFloats,
+      tile: filterGradTile(),
     });
   }
   const rowWidth = unitStride(info) && !fewTaps(info, backend) ? extendedRowWidth(info) : info.outWidth;

@@ -67,17 +67,25 @@ export function winogradApplies(shape: WinogradShape, backend: Backend): boolean
 
 /**
  * The filter gradient's products are [out x tiles] x [tiles x in], and XNNPACK repacks the second operand for every
- * product (~4.5 ns a float, measured: 25 ms of the 40 ms that one chunk's 16 products take at 5461 tiles, 64 x 64): a
- * cost per (tile, input channel) that only enough output channels pay back. Measured per layer (direct im2col product
- * against Winograd, alternating, 2 threads): 128x32x32x64->64 1.02x, 32x32x32x64->64 0.86x; with 128+ output channels
- * 1.3-2.8x (128x16x16x64->128 1.31x, 128x16x16x128->128 1.56x, 128x8x8x256->256 2.0x, 128x4x4x512->512 2.76x, batch
- * 32 1.35-1.96x).
+ * product (~4.5 ns a float): a cost per (tile, input channel) that only enough output channels pay back. F(4x4, 3x3)
+ * has 2.25 transformed values per input value to F(2x2, 3x3)'s 4, and pays at every size measured. Per layer (ms,
+ * direct im2col product, then F(2x2), then F(4x4); alternating, 2 threads): 128x32x32x64->64 436, 410, 252;
+ * 128x16x16x64->128 182, 137, 85; 128x16x16x128->128 425, 247, 155; 128x8x8x256->256 378, 188, 142;
+ * 128x4x4x512->512 527, 188, 146; 32x32x32x64->64 98, 95, 60; 32x4x4x512->512 127, 53, 51. So the filter gradient runs
+ * F(4x4, 3x3) wherever winogradApplies; under TEMPER_WINOGRAD_TILE=2 it runs F(2x2, 3x3) from this many output
+ * channels only (64 -> 64: 0.86-1.02x the direct product).
  */
 export const WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS = 128;
 
-/** Whether the filter gradient of a convolution of this shape runs as Winograd: winogradApplies, and 128+ output channels unless TEMPER_WINOGRAD=all. */
+/** The filter gradient's block size: F(4x4, 3x3) unless TEMPER_WINOGRAD_TILE=2. */
+export function filterGradTile(): WinogradTile {
+  return process.env['TEMPER_WINOGRAD_TILE'] === '2' ? 2 : 4;
+}
+
+/** Whether the filter gradient of a convolution of this shape runs as Winograd: winogradApplies, and for F(2x2, 3x3) 128+ output channels unless TEMPER_WINOGRAD=all. */
 export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend): boolean {
-  return winogradApplies(shape, backend) && (winogradMode() === 'all' || shape.outChannels >= WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS);
+  return winogradApplies(shape, backend)
+    && (filterGradTile() === 4 || winogradMode() === 'all' || shape.outChannels >= WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS);
 }
 
 /**
@@ -89,7 +97,8 @@ export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend
  * 121/130, 128x16x16x128->128 157/136 then 106/87, 128x8x8x256->256 118/111 then 80/75, 128x4x4x512->512 116/124
  * then 110/109 (128 tiles), but 32x4x4x512->512 (32 tiles) 49/57 then 74/74. So F(4x4, 3x3) from
  * WINOGRAD4_MIN_TILES tiles per product, unless TEMPER_WINOGRAD_TILE=2 (or 4, whatever the size; tests). The filter
- * gradient stays F(2x2, 3x3).
+ * gradient, whose transformed filter is its output, not a packed operand, takes F(4x4, 3x3) at any size
+ * (filterGradTile).
  */
 export type WinogradTile = 2 | 4;
 export const WINOGRAD4_MIN_TILES = 128;
@@ -204,6 +213,8 @@ export interface WinogradFilterGradientSpec {
   padLeft: number;
   /** Largest transformed input, transformed dy and products held at once, in floats (tests lower it). */
   chunkFloats?: number;
+  /** F(2x2, 3x3) (the default) or F(4x4, 3x3) run backwards. */
+  tile?: WinogradTile;
 }
 
 /**
@@ -216,23 +227,28 @@ export interface WinogradFilterGradientSpec {
  */
 export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
   const simd = simdKernels(backend)!;
+  const tile = spec.tile ?? 2;
+  const points = pointsOf(tile);
+  const [inputTransform, dyTransform, outputTransform] = tile === 4
+    ? [simd.winograd4_input, simd.winograd4_dy_planes, simd.winograd4_filter_grad_output]
+    : [simd.winograd_input, simd.winograd_dy_planes, simd.winograd_filter_grad_output];
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
-  const tilesHigh = Math.ceil(outHeight / 2);
-  const tilesWide = Math.ceil(outWidth / 2);
+  const tilesHigh = Math.ceil(outHeight / tile);
+  const tilesWide = Math.ceil(outWidth / tile);
   const tilesPerImage = tilesHigh * tilesWide;
   // dy's planes, padded so that every tile row reads whole groups of four tiles (zeros past the real dy).
-  const planeRows = 2 * tilesHigh;
-  const planeCols = 8 * Math.ceil(tilesWide / 4);
+  const planeRows = tile * tilesHigh;
+  const planeCols = 4 * tile * Math.ceil(tilesWide / 4);
   const padded = planeRows !== outHeight || planeCols !== outWidth;
   const chunkFloats = spec.chunkFloats ?? DEFAULT_WINOGRAD_CHUNK_FLOATS;
-  const perImage = 16 * tilesPerImage * (inChannels + outChannels) + 2 * outHeight * outWidth * outChannels;
+  const perImage = points * tilesPerImage * (inChannels + outChannels) + 2 * planeRows * planeCols * outChannels;
   const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / perImage)));
   const taps = inChannels * outChannels;
 
-  const sum = backend.makeOutput([16, outChannels, inChannels], 'float32');
-  const v = backend.makeOutput([16, chunk * tilesPerImage, inChannels], 'float32');
-  const w = backend.makeOutput([16, outChannels, chunk * tilesPerImage], 'float32');
+  const sum = backend.makeOutput([points, outChannels, inChannels], 'float32');
+  const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
+  const w = backend.makeOutput([points, outChannels, chunk * tilesPerImage], 'float32');
   const planes = backend.makeOutput([outChannels, chunk * planeRows * planeCols], 'float32');
   const flat = padded ? backend.makeOutput([outChannels, chunk * outHeight * outWidth], 'float32') : planes;
   const zeros = backend.makeOutput([inChannels], 'float32');
@@ -246,13 +262,13 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
     const count = Math.min(chunk, batch - start);
     const tiles = count * tilesPerImage;
     (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles]);
-    simd.winograd_input(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometry));
+    inputTransform(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometry));
     const positions = count * outHeight * outWidth;
     simd.transpose(heapOffset(backend, dy) + start * imageDy, heapOffset(backend, flat), positions, outChannels);
     if (padded) padPlanes(heapFloat32(backend, flat), heapFloat32(backend, planes), outChannels * count, outHeight, outWidth, planeRows, planeCols);
     (backend.typedArrayFromHeap(geometry) as Int32Array).set([outChannels, count, planeRows, planeCols, tilesHigh, tilesWide]);
-    simd.winograd_dy_planes(heapOffset(backend, planes), heapOffset(backend, w), heapOffset(backend, geometry));
-    for (let xi = 0; xi < 16; xi++) {
+    dyTransform(heapOffset(backend, planes), heapOffset(backend, w), heapOffset(backend, geometry));
+    for (let xi = 0; xi < points; xi++) {
       // The chunk's w and v are packed for `tiles` rows: product xi reads its own plane of each.
       const a = heapView(backend, w, xi * outChannels * tiles, [outChannels, tiles]);
       const b = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
@@ -267,7 +283,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
     }
   }
   const kc = backend.makeOutput([3, 3, outChannels, inChannels], 'float32');
-  simd.winograd_filter_grad_output(heapOffset(backend, sum), heapOffset(backend, kc), taps);
+  outputTransform(heapOffset(backend, sum), heapOffset(backend, kc), taps);
   const dw = backend.makeOutput([3, 3, inChannels, outChannels], 'float32');
   for (let k = 0; k < 9; k++) {
     simd.transpose(heapOffset(backend, kc) + 4 * k * taps, heapOffset(backend, dw) + 4 * k * taps, outChannels, inChannels);
@@ -978,5 +994,285 @@ export function winograd4OutputJs(
         }
       }
     }
+  }
+}
+
+/** winograd4_dy_planes on arrays: dy [K][N][OH][OW] (unpadded) -> w [36][K][N * tilesHigh * tilesWide] (A dy A^T per 4x4 tile). */
+export function winograd4DyPlanesJs(dy: Float32Array, w: Float32Array, [k, n, oh, ow]: number[]): void {
+  const tilesHigh = Math.ceil(oh / 4);
+  const tilesWide = Math.ceil(ow / 4);
+  const tiles = n * tilesHigh * tilesWide;
+  const plane = k * tiles;
+  for (let ch = 0; ch < k; ch++) {
+    for (let b = 0; b < n; b++) {
+      for (let ty = 0; ty < tilesHigh; ty++) {
+        for (let tx = 0; tx < tilesWide; tx++) {
+          const at = (i: number, j: number) => {
+            const r = 4 * ty + i;
+            const c = 4 * tx + j;
+            return r < oh && c < ow ? dy[((ch * n + b) * oh + r) * ow + c]! : 0;
+          };
+          const d0 = at(0, 0); const d1 = at(0, 1); const d2 = at(0, 2); const d3 = at(0, 3);
+          const d4 = at(1, 0); const d5 = at(1, 1); const d6 = at(1, 2); const d7 = at(1, 3);
+          const d8 = at(2, 0); const d9 = at(2, 1); const d10 = at(2, 2); const d11 = at(2, 3);
+          const d12 = at(3, 0); const d13 = at(3, 1); const d14 = at(3, 2); const d15 = at(3, 3);
+          const t1 = f(d0 + d8);
+          const t2 = f(d4 + d12);
+          const t3 = f(d8 * 4.0);
+          const t4 = f(d0 + t3);
+          const t5 = f(d4 * 2.0);
+          const t6 = f(d12 * 8.0);
+          const t7 = f(t5 + t6);
+          const t8 = f(t1 + t2);
+          const t9 = f(t1 - t2);
+          const t10 = f(t4 + t7);
+          const t11 = f(t4 - t7);
+          const t12 = f(d1 + d9);
+          const t13 = f(d5 + d13);
+          const t14 = f(d9 * 4.0);
+          const t15 = f(d1 + t14);
+          const t16 = f(d5 * 2.0);
+          const t17 = f(d13 * 8.0);
+          const t18 = f(t16 + t17);
+          const t19 = f(t12 + t13);
+          const t20 = f(t12 - t13);
+          const t21 = f(t15 + t18);
+          const t22 = f(t15 - t18);
+          const t23 = f(d2 + d10);
+          const t24 = f(d6 + d14);
+          const t25 = f(d10 * 4.0);
+          const t26 = f(d2 + t25);
+          const t27 = f(d6 * 2.0);
+          const t28 = f(d14 * 8.0);
+          const t29 = f(t27 + t28);
+          const t30 = f(t23 + t24);
+          const t31 = f(t23 - t24);
+          const t32 = f(t26 + t29);
+          const t33 = f(t26 - t29);
+          const t34 = f(d3 + d11);
+          const t35 = f(d7 + d15);
+          const t36 = f(d11 * 4.0);
+          const t37 = f(d3 + t36);
+          const t38 = f(d7 * 2.0);
+          const t39 = f(d15 * 8.0);
+          const t40 = f(t38 + t39);
+          const t41 = f(t34 + t35);
+          const t42 = f(t34 - t35);
+          const t43 = f(t37 + t40);
+          const t44 = f(t37 - t40);
+          const t45 = f(d0 + d2);
+          const t46 = f(d1 + d3);
+          const t47 = f(d2 * 4.0);
+          const t48 = f(d0 + t47);
+          const t49 = f(d1 * 2.0);
+          const t50 = f(d3 * 8.0);
+          const t51 = f(t49 + t50);
+          const t52 = f(t45 + t46);
+          const t53 = f(t45 - t46);
+          const t54 = f(t48 + t51);
+          const t55 = f(t48 - t51);
+          const t56 = f(t8 + t30);
+          const t57 = f(t19 + t41);
+          const t58 = f(t30 * 4.0);
+          const t59 = f(t8 + t58);
+          const t60 = f(t19 * 2.0);
+          const t61 = f(t41 * 8.0);
+          const t62 = f(t60 + t61);
+          const t63 = f(t56 + t57);
+          const t64 = f(t56 - t57);
+          const t65 = f(t59 + t62);
+          const t66 = f(t59 - t62);
+          const t67 = f(t9 + t31);
+          const t68 = f(t20 + t42);
+          const t69 = f(t31 * 4.0);
+          const t70 = f(t9 + t69);
+          const t71 = f(t20 * 2.0);
+          const t72 = f(t42 * 8.0);
+          const t73 = f(t71 + t72);
+          const t74 = f(t67 + t68);
+          const t75 = f(t67 - t68);
+          const t76 = f(t70 + t73);
+          const t77 = f(t70 - t73);
+          const t78 = f(t10 + t32);
+          const t79 = f(t21 + t43);
+          const t80 = f(t32 * 4.0);
+          const t81 = f(t10 + t80);
+          const t82 = f(t21 * 2.0);
+          const t83 = f(t43 * 8.0);
+          const t84 = f(t82 + t83);
+          const t85 = f(t78 + t79);
+          const t86 = f(t78 - t79);
+          const t87 = f(t81 + t84);
+          const t88 = f(t81 - t84);
+          const t89 = f(t11 + t33);
+          const t90 = f(t22 + t44);
+          const t91 = f(t33 * 4.0);
+          const t92 = f(t11 + t91);
+          const t93 = f(t22 * 2.0);
+          const t94 = f(t44 * 8.0);
+          const t95 = f(t93 + t94);
+          const t96 = f(t89 + t90);
+          const t97 = f(t89 - t90);
+          const t98 = f(t92 + t95);
+          const t99 = f(t92 - t95);
+          const t100 = f(d12 + d14);
+          const t101 = f(d13 + d15);
+          const t102 = f(d14 * 4.0);
+          const t103 = f(d12 + t102);
+          const t104 = f(d13 * 2.0);
+          const t105 = f(d15 * 8.0);
+          const t106 = f(t104 + t105);
+          const t107 = f(t100 + t101);
+          const t108 = f(t100 - t101);
+          const t109 = f(t103 + t106);
+          const t110 = f(t103 - t106);
+          const out = ch * tiles + (b * tilesHigh + ty) * tilesWide + tx;
+          w[0 * plane + out] = d0; w[1 * plane + out] = t52; w[2 * plane + out] = t53; w[3 * plane + out] = t54; w[4 * plane + out] = t55; w[5 * plane + out] = d3; w[6 * plane + out] = t8; w[7 * plane + out] = t63; w[8 * plane + out] = t64; w[9 * plane + out] = t65; w[10 * plane + out] = t66; w[11 * plane + out] = t41; w[12 * plane + out] = t9; w[13 * plane + out] = t74; w[14 * plane + out] = t75; w[15 * plane + out] = t76; w[16 * plane + out] = t77; w[17 * plane + out] = t42; w[18 * plane + out] = t10; w[19 * plane + out] = t85; w[20 * plane + out] = t86; w[21 * plane + out] = t87; w[22 * plane + out] = t88; w[23 * plane + out] = t43; w[24 * plane + out] = t11; w[25 * plane + out] = t96; w[26 * plane + out] = t97; w[27 * plane + out] = t98; w[28 * plane + out] = t99; w[29 * plane + out] = t44; w[30 * plane + out] = d12; w[31 * plane + out] = t107; w[32 * plane + out] = t108; w[33 * plane + out] = t109; w[34 * plane + out] = t110; w[35 * plane + out] = d15;
+        }
+      }
+    }
+  }
+}
+
+/** winograd4_filter_grad_output on arrays: m [36][taps] -> dw [3][3][taps] (G^T m G). */
+export function winograd4FilterGradOutputJs(m: Float32Array, dw: Float32Array, taps: number): void {
+  for (let e = 0; e < taps; e++) {
+    const m0 = m[0 * taps + e]!; const m1 = m[1 * taps + e]!; const m2 = m[2 * taps + e]!; const m3 = m[3 * taps + e]!; const m4 = m[4 * taps + e]!; const m5 = m[5 * taps + e]!; const m6 = m[6 * taps + e]!; const m7 = m[7 * taps + e]!; const m8 = m[8 * taps + e]!; const m9 = m[9 * taps + e]!; const m10 = m[10 * taps + e]!; const m11 = m[11 * taps + e]!; const m12 = m[12 * taps + e]!; const m13 = m[13 * taps + e]!; const m14 = m[14 * taps + e]!; const m15 = m[15 * taps + e]!; const m16 = m[16 * taps + e]!; const m17 = m[17 * taps + e]!; const m18 = m[18 * taps + e]!; const m19 = m[19 * taps + e]!; const m20 = m[20 * taps + e]!; const m21 = m[21 * taps + e]!; const m22 = m[22 * taps + e]!; const m23 = m[23 * taps + e]!; const m24 = m[24 * taps + e]!; const m25 = m[25 * taps + e]!; const m26 = m[26 * taps + e]!; const m27 = m[27 * taps + e]!; const m28 = m[28 * taps + e]!; const m29 = m[29 * taps + e]!; const m30 = m[30 * taps + e]!; const m31 = m[31 * taps + e]!; const m32 = m[32 * taps + e]!; const m33 = m[33 * taps + e]!; const m34 = m[34 * taps + e]!; const m35 = m[35 * taps + e]!;
+    const s1 = f(m6 + m12);
+    const s2 = f(m6 - m12);
+    const s3 = f(m18 + m24);
+    const s4 = f(m18 - m24);
+    const s5 = f(s1 * -0.1666666716337204);
+    const s6 = f(m0 * 0.25);
+    const s7 = f(s6 + s5);
+    const s8 = f(s3 * 0.0416666679084301);
+    const s9 = f(s7 + s8);
+    const s10 = f(s2 * -0.1666666716337204);
+    const s11 = f(s4 * 0.0833333358168602);
+    const s12 = f(s10 + s11);
+    const s13 = f(s3 * 0.1666666716337204);
+    const s14 = f(s5 + s13);
+    const s15 = f(s14 + m30);
+    const s16 = f(m7 + m13);
+    const s17 = f(m7 - m13);
+    const s18 = f(m19 + m25);
+    const s19 = f(m19 - m25);
+    const s20 = f(s16 * -0.1666666716337204);
+    const s21 = f(m1 * 0.25);
+    const s22 = f(s21 + s20);
+    const s23 = f(s18 * 0.0416666679084301);
+    const s24 = f(s22 + s23);
+    const s25 = f(s17 * -0.1666666716337204);
+    const s26 = f(s19 * 0.0833333358168602);
+    const s27 = f(s25 + s26);
+    const s28 = f(s18 * 0.1666666716337204);
+    const s29 = f(s20 + s28);
+    const s30 = f(s29 + m31);
+    const s31 = f(m8 + m14);
+    const s32 = f(m8 - m14);
+    const s33 = f(m20 + m26);
+    const s34 = f(m20 - m26);
+    const s35 = f(s31 * -0.1666666716337204);
+    const s36 = f(m2 * 0.25);
+    const s37 = f(s36 + s35);
+    const s38 = f(s33 * 0.0416666679084301);
+    const s39 = f(s37 + s38);
+    const s40 = f(s32 * -0.1666666716337204);
+    const s41 = f(s34 * 0.0833333358168602);
+    const s42 = f(s40 + s41);
+    const s43 = f(s33 * 0.1666666716337204);
+    const s44 = f(s35 + s43);
+    const s45 = f(s44 + m32);
+    const s46 = f(m9 + m15);
+    const s47 = f(m9 - m15);
+    const s48 = f(m21 + m27);
+    const s49 = f(m21 - m27);
+    const s50 = f(s46 * -0.1666666716337204);
+    const s51 = f(m3 * 0.25);
+    const s52 = f(s51 + s50);
+    const s53 = f(s48 * 0.0416666679084301);
+    const s54 = f(s52 + s53);
+    const s55 = f(s47 * -0.1666666716337204);
+    const s56 = f(s49 * 0.0833333358168602);
+    const s57 = f(s55 + s56);
+    const s58 = f(s48 * 0.1666666716337204);
+    const s59 = f(s50 + s58);
+    const s60 = f(s59 + m33);
+    const s61 = f(m10 + m16);
+    const s62 = f(m10 - m16);
+    const s63 = f(m22 + m28);
+    const s64 = f(m22 - m28);
+    const s65 = f(s61 * -0.1666666716337204);
+    const s66 = f(m4 * 0.25);
+    const s67 = f(s66 + s65);
+    const s68 = f(s63 * 0.0416666679084301);
+    const s69 = f(s67 + s68);
+    const s70 = f(s62 * -0.1666666716337204);
+    const s71 = f(s64 * 0.0833333358168602);
+    const s72 = f(s70 + s71);
+    const s73 = f(s63 * 0.1666666716337204);
+    const s74 = f(s65 + s73);
+    const s75 = f(s74 + m34);
+    const s76 = f(m11 + m17);
+    const s77 = f(m11 - m17);
+    const s78 = f(m23 + m29);
+    const s79 = f(m23 - m29);
+    const s80 = f(s76 * -0.1666666716337204);
+    const s81 = f(m5 * 0.25);
+    const s82 = f(s81 + s80);
+    const s83 = f(s78 * 0.0416666679084301);
+    const s84 = f(s82 + s83);
+    const s85 = f(s77 * -0.1666666716337204);
+    const s86 = f(s79 * 0.0833333358168602);
+    const s87 = f(s85 + s86);
+    const s88 = f(s78 * 0.1666666716337204);
+    const s89 = f(s80 + s88);
+    const s90 = f(s89 + m35);
+    const s91 = f(s24 + s39);
+    const s92 = f(s24 - s39);
+    const s93 = f(s54 + s69);
+    const s94 = f(s54 - s69);
+    const s95 = f(s91 * -0.1666666716337204);
+    const s96 = f(s9 * 0.25);
+    const s97 = f(s96 + s95);
+    const s98 = f(s93 * 0.0416666679084301);
+    const s99 = f(s97 + s98);
+    const s100 = f(s92 * -0.1666666716337204);
+    const s101 = f(s94 * 0.0833333358168602);
+    const s102 = f(s100 + s101);
+    const s103 = f(s93 * 0.1666666716337204);
+    const s104 = f(s95 + s103);
+    const s105 = f(s104 + s84);
+    const s106 = f(s27 + s42);
+    const s107 = f(s27 - s42);
+    const s108 = f(s57 + s72);
+    const s109 = f(s57 - s72);
+    const s110 = f(s106 * -0.1666666716337204);
+    const s111 = f(s12 * 0.25);
+    const s112 = f(s111 + s110);
+    const s113 = f(s108 * 0.0416666679084301);
+    const s114 = f(s112 + s113);
+    const s115 = f(s107 * -0.1666666716337204);
+    const s116 = f(s109 * 0.0833333358168602);
+    const s117 = f(s115 + s116);
+    const s118 = f(s108 * 0.1666666716337204);
+    const s119 = f(s110 + s118);
+    const s120 = f(s119 + s87);
+    const s121 = f(s30 + s45);
+    const s122 = f(s30 - s45);
+    const s123 = f(s60 + s75);
+    const s124 = f(s60 - s75);
+    const s125 = f(s121 * -0.1666666716337204);
+    const s126 = f(s15 * 0.25);
+    const s127 = f(s126 + s125);
+    const s128 = f(s123 * 0.0416666679084301);
+    const s129 = f(s127 + s128);
+    const s130 = f(s122 * -0.1666666716337204);
+    const s131 = f(s124 * 0.0833333358168602);
+    const s132 = f(s130 + s131);
+    const s133 = f(s123 * 0.1666666716337204);
+    const s134 = f(s125 + s133);
+    const s135 = f(s134 + s90);
+    dw[0 * taps + e] = s99; dw[1 * taps + e] = s102; dw[2 * taps + e] = s105; dw[3 * taps + e] = s114; dw[4 * taps + e] = s117; dw[5 * taps + e] = s120; dw[6 * taps + e] = s129; dw[7 * taps + e] = s132; dw[8 * taps + e] = s135;
   }
 }

@@ -17,6 +17,8 @@ export interface SimdKernels {
   winograd4_filter(g: number, u: number, taps: number, flip: number): void;
   winograd4_input(x: number, v: number, zeros: number, geometry: number): void;
   winograd4_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
+  winograd4_dy_planes(dy: number, w: number, geometry: number): void;
+  winograd4_filter_grad_output(m: number, dw: number, taps: number): void;
   winograd_filter_grad_output(m: number, dw: number, taps: number): void;
   batch_norm(x: number, out: number, params: number, rows: number, channels: number, epsilon: number): void;
   sum_leading_axes(x: number, out: number, totals: number, rows: number, channels: number): void;
