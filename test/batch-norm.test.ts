@@ -3,12 +3,10 @@
 // are compared byte for byte; the project kernel is the one that ran, and it leaks nothing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot, tempDir } from './helpers.js';
+import { repoRoot, runNodeScript } from './helpers.js';
 
 const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
 const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
@@ -54,11 +52,7 @@ console.log(JSON.stringify({ hashes: out, kernelNames, leaked: tf.memory().numTe
 `;
 
 function run(env: Record<string, string>): { hashes: string[]; kernelNames: string[]; leaked: number } {
-  const script = join(tempDir('temper-batch-norm-'), 'child.mjs');
-  writeFileSync(script, CHILD);
-  const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env }, cwd: repoRoot });
-  assert.equal(result.status, 0, result.stderr);
-  return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  return runNodeScript(CHILD, env);
 }
 
 describe('FusedBatchNorm on wasm', () => {

@@ -8,18 +8,7 @@ import { batchNorm, conv, relu } from '../src/models/blocks.js';
 import { seededInitializers } from '../src/models/init.js';
 import { BENCH_MODEL_SPECS } from '../src/bench/models.js';
 import { disposeOptimizer } from '../src/train/optimizers.js';
-import { tempDir } from './helpers.js';
-
-/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
-function seededValues(size: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const values = new Float32Array(size);
-  let state = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[i] = (state / 2 ** 31 - 1) * scale + shift;
-  }
-  return values;
-}
+import { seededValues, tempDir } from './helpers.js';
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 

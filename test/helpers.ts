@@ -1,4 +1,5 @@
 // Shared test fixtures: a validated config built from parts, a wasm backend, a quickly trained model.
+import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +50,29 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', TEMPER_SYSTEM_DATA_DIRS: '' };
   for (const name of Object.keys(env)) if (name.startsWith('SLURM_ARRAY_') || name === 'JOB_COMPLETION_INDEX') delete env[name];
   return { ...env, ...extra };
+}
+
+/** Deterministic values in [-1, 1) (times scale, plus shift) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
+export function seededValues(size: number, seed: number, scale = 1, shift = 0): Float32Array {
+  const values = new Float32Array(size);
+  let state = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    values[i] = (state / 2 ** 31 - 1) * scale + shift;
+  }
+  return values;
+}
+
+/**
+ * Runs `source` as an ES module in a new Node process (from the repository root, with `env` added to this process's
+ * environment), asserts that it exits 0, and returns the JSON its last line of output prints.
+ */
+export function runNodeScript<T>(source: string, env: Record<string, string> = {}, timeout = 120_000): T {
+  const script = join(tempDir('temper-child-'), 'child.mjs');
+  writeFileSync(script, source);
+  const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout, env: { ...process.env, ...env }, cwd: repoRoot });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as T;
 }
 
 /** Writes `config` as JSON into a new temp folder and returns its path. */

@@ -4,19 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
+import { seededValues } from './helpers.js';
 
 type Shape4 = [number, number, number, number];
-
-/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
-function seededValues(size: number, seed: number): Float32Array {
-  const values = new Float32Array(size);
-  let state = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[i] = state / 2 ** 31 - 1;
-  }
-  return values;
-}
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 

@@ -4,8 +4,6 @@
 // the same bits at 1 and 2 threads; a few training steps give the losses of the direct convolution within rounding.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,22 +33,11 @@ import {
   winogradOutputJs,
   type WinogradShape,
 } from '../src/backend/kernels/winograd.js';
-import { repoRoot, tempDir, wasmBackend } from './helpers.js';
+import { repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
-
-/** Deterministic values in [-1, 1) from a 32-bit LCG (Numerical Recipes constants), the same on every backend. */
-function seededValues(size: number, seed: number): Float32Array {
-  const values = new Float32Array(size);
-  let state = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[i] = state / 2 ** 31 - 1;
-  }
-  return values;
-}
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
@@ -543,44 +530,31 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
     const free: tf.TensorInfo[] = [];
     // dy planes: odd and even heights and widths, tile rows of 1 to 6 tiles (groups of four and the 1-3 left over).
-    for (const [k, n, oh, ow] of [[4, 2, 5, 7], [8, 1, 4, 16], [4, 3, 3, 2], [12, 2, 6, 11]] as const) {
-      const tilesHigh = Math.ceil(oh / 2);
-      const tilesWide = Math.ceil(ow / 2);
-      const rows = 2 * tilesHigh;
-      const cols = 8 * Math.ceil(tilesWide / 4);
-      const dy = seededValues(k * n * oh * ow, 5);
-      const planes = new Float32Array(k * n * rows * cols);
-      for (let p = 0; p < k * n; p++) for (let r = 0; r < oh; r++) planes.set(dy.subarray((p * oh + r) * ow, (p * oh + r + 1) * ow), (p * rows + r) * cols);
-      const planesT = tf.tensor1d(planes);
-      const tiles = n * tilesHigh * tilesWide;
-      const w = backend.makeOutput([16 * k * tiles], 'float32');
-      const geometryInfo = backend.makeOutput([6], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
-      simd.winograd_dy_planes(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
-      const want = new Float32Array(16 * k * tiles);
-      winogradDyPlanesJs(dy, want, [k, n, oh, ow]);
-      assert.equal(bits(heap(w)), bits(want), `dy planes [${k}, ${n}, ${oh}, ${ow}]`);
-      free.push(planesT, w, geometryInfo);
-    }
-    // F(4x4, 3x3)'s: tile rows of 1 to 6 tiles of 4x4, partial tiles at the bottom and right.
-    for (const [k, n, oh, ow] of [[4, 2, 5, 7], [8, 1, 4, 32], [4, 3, 3, 2], [12, 2, 9, 22]] as const) {
-      const tilesHigh = Math.ceil(oh / 4);
-      const tilesWide = Math.ceil(ow / 4);
-      const rows = 4 * tilesHigh;
-      const cols = 16 * Math.ceil(tilesWide / 4);
-      const dy = seededValues(k * n * oh * ow, 7);
-      const planes = new Float32Array(k * n * rows * cols);
-      for (let p = 0; p < k * n; p++) for (let r = 0; r < oh; r++) planes.set(dy.subarray((p * oh + r) * ow, (p * oh + r + 1) * ow), (p * rows + r) * cols);
-      const planesT = tf.tensor1d(planes);
-      const tiles = n * tilesHigh * tilesWide;
-      const w = backend.makeOutput([36 * k * tiles], 'float32');
-      const geometryInfo = backend.makeOutput([6], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
-      simd.winograd4_dy_planes(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
-      const want = new Float32Array(36 * k * tiles);
-      winograd4DyPlanesJs(dy, want, [k, n, oh, ow]);
-      assert.equal(bits(heap(w)), bits(want), `F(4x4) dy planes [${k}, ${n}, ${oh}, ${ow}]`);
-      free.push(planesT, w, geometryInfo);
+    const forms = [
+      { tile: 2, transform: simd.winograd_dy_planes, twin: winogradDyPlanesJs, shapes: [[4, 2, 5, 7], [8, 1, 4, 16], [4, 3, 3, 2], [12, 2, 6, 11]] },
+      { tile: 4, transform: simd.winograd4_dy_planes, twin: winograd4DyPlanesJs, shapes: [[4, 2, 5, 7], [8, 1, 4, 32], [4, 3, 3, 2], [12, 2, 9, 22]] },
+    ] as const;
+    for (const { tile, transform, twin, shapes } of forms) {
+      const points = (tile + 2) ** 2;
+      for (const [k, n, oh, ow] of shapes) {
+        const tilesHigh = Math.ceil(oh / tile);
+        const tilesWide = Math.ceil(ow / tile);
+        const rows = tile * tilesHigh;
+        const cols = 4 * tile * Math.ceil(tilesWide / 4);
+        const dy = seededValues(k * n * oh * ow, 5 + tile);
+        const planes = new Float32Array(k * n * rows * cols);
+        for (let p = 0; p < k * n; p++) for (let r = 0; r < oh; r++) planes.set(dy.subarray((p * oh + r) * ow, (p * oh + r + 1) * ow), (p * rows + r) * cols);
+        const planesT = tf.tensor1d(planes);
+        const tiles = n * tilesHigh * tilesWide;
+        const w = backend.makeOutput([points * k * tiles], 'float32');
+        const geometryInfo = backend.makeOutput([6], 'int32');
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
+        transform(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
+        const want = new Float32Array(points * k * tiles);
+        twin(dy, want, [k, n, oh, ow]);
+        assert.equal(bits(heap(w)), bits(want), `F(${tile}x${tile}) dy planes [${k}, ${n}, ${oh}, ${ow}]`);
+        free.push(planesT, w, geometryInfo);
+      }
     }
     for (const [points, transform, twin] of [[16, simd.winograd_filter_grad_output, winogradFilterGradOutputJs], [36, simd.winograd4_filter_grad_output, winograd4FilterGradOutputJs]] as const) {
       const m = tf.tensor1d(seededValues(points * 96, 6));
@@ -786,11 +760,7 @@ console.log(JSON.stringify({ threads: wasmThreadsInUse(), losses, hash: hash.dig
 `;
 
 function train(env: Record<string, string>): { threads: number; losses: number[]; hash: string } {
-  const script = join(tempDir('temper-winograd-'), 'child.mjs');
-  writeFileSync(script, CHILD);
-  const result = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env }, cwd: repoRoot });
-  assert.equal(result.status, 0, result.stderr);
-  return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  return runNodeScript(CHILD, env);
 }
 
 describe('Winograd in training', () => {
