@@ -345,123 +345,82 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     await tf.setBackend('wasm');
   });
 
-  it('the SIMD filter, input and output transforms equal their JavaScript twins bit for bit', () => {
-    const simd = simdKernels(backend);
-    assert.ok(simd, 'the SIMD kernels load');
-    const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-    const out = (shape: number[]) => backend.makeOutput(shape, 'float32');
-    const free: tf.TensorInfo[] = [];
-    // Filter, both orientations: [3, 3, 8, 12] -> [16, 96].
-    for (const flip of [0, 1]) {
-      const g = tf.tensor(seededValues(9 * 96, 1), [3, 3, 8, 12]);
-      const u = out([16, 96]);
-      simd.winograd_filter(heapOffset(backend, g), heapOffset(backend, u), 96, flip);
-      const want = new Float32Array(16 * 96);
-      winogradFilterJs(heap(g), want, 96, flip === 1);
-      assert.equal(bits(heap(u)), bits(want), `filter transform, flip ${flip}`);
-      free.push(g, u);
-    }
-    // Input: 'same' on 5x7 (partial tiles), 'valid' on 6x6, and padding 2 (the input gradient's) on 5x7.
-    for (const [padTop, padLeft, outH, outW] of [[1, 1, 5, 7], [0, 0, 4, 4], [2, 2, 7, 9]] as const) {
-      const shape: Shape4 = [2, outH === 4 ? 6 : 5, outW === 4 ? 6 : 7, 8];
-      const tilesHigh = Math.ceil(outH / 2);
-      const tilesWide = Math.ceil(outW / 2);
-      const tiles = shape[0] * tilesHigh * tilesWide;
-      const x = tf.tensor(seededValues(sizeOf(shape), 2), shape);
-      const v = out([16, tiles, 8]);
-      const zeros = out([8]);
-      heap(zeros).fill(0);
-      const geometryInfo = backend.makeOutput([9], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
-      simd.winograd_input(heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
-      const want = new Float32Array(16 * tiles * 8);
-      winogradInputJs(heap(x), want, shape, tilesHigh, tilesWide, padTop, padLeft);
-      assert.equal(bits(heap(v)), bits(want), `input transform, pad ${padTop}, ${padLeft}`);
-      free.push(x, v, zeros, geometryInfo);
-    }
-    // Output: odd height and width (outputs past the edge go to the sink), with and without bias and ReLU.
-    for (const [relu, withBias] of [[true, true], [false, false]] as const) {
-      const yShape: Shape4 = [2, 5, 3, 12];
-      const tiles = 2 * 3 * 2;
-      const m = tf.tensor(seededValues(16 * tiles * 12, 3), [16, tiles, 12]);
-      const bias = tf.tensor(seededValues(12, 4));
-      const y = out(yShape);
-      const scratch = out([24]);
-      heap(scratch).fill(0);
-      const table = backend.makeOutput([16], 'int32');
-      (backend.typedArrayFromHeap(table) as Int32Array).set(Array.from({ length: 16 }, (_, k) => heapOffset(backend, m) + 4 * k * tiles * 12));
-      const geometryInfo = backend.makeOutput([7], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...yShape, 3, 2, relu ? 1 : 0]);
-      simd.winograd_output(
-        heapOffset(backend, table), heapOffset(backend, y), withBias ? heapOffset(backend, bias) : heapOffset(backend, scratch),
-        heapOffset(backend, scratch) + 48, heapOffset(backend, geometryInfo));
-      const want = new Float32Array(sizeOf(yShape));
-      winogradOutputJs(heap(m), want, withBias ? heap(bias) : undefined, yShape, relu);
-      assert.equal(bits(heap(y)), bits(want), `output transform, relu ${relu}, bias ${withBias}`);
-      free.push(m, bias, y, scratch, table, geometryInfo);
-    }
-    for (const t of free) backend.disposeData(t.dataId);
-  });
-
-  it('the F(4x4, 3x3) SIMD filter, input and output transforms equal their JavaScript twins bit for bit', () => {
-    const simd = simdKernels(backend)!;
-    const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-    const out = (shape: number[]) => backend.makeOutput(shape, 'float32');
-    const free: tf.TensorInfo[] = [];
-    for (const flip of [0, 1]) {
-      const g = tf.tensor(seededValues(9 * 96, 61), [3, 3, 8, 12]);
-      const u = out([36, 96]);
-      simd.winograd4_filter(heapOffset(backend, g), heapOffset(backend, u), 96, flip);
-      const want = new Float32Array(36 * 96);
-      winograd4FilterJs(heap(g), want, 96, flip === 1);
-      assert.equal(bits(heap(u)), bits(want), `filter transform, flip ${flip}`);
-      free.push(g, u);
-    }
-    // Input: 'same' on 7x9 (partial tiles), 'valid' on 10x6, padding 2 on 5x7 (the input gradient's), and 3x3 in one tile.
-    for (const [shape, padTop, padLeft, outH, outW] of [
-      [[2, 7, 9, 8], 1, 1, 7, 9], [[1, 10, 6, 4], 0, 0, 8, 4], [[2, 5, 7, 8], 2, 2, 7, 9], [[3, 3, 3, 12], 1, 1, 3, 3],
-    ] as const) {
-      const tilesHigh = Math.ceil(outH / 4);
-      const tilesWide = Math.ceil(outW / 4);
-      const tiles = shape[0] * tilesHigh * tilesWide;
-      const channels = shape[3];
-      const x = tf.tensor(seededValues(sizeOf([...shape]), 62), [...shape]);
-      const v = out([36, tiles, channels]);
-      const zeros = out([channels]);
-      heap(zeros).fill(0);
-      const geometryInfo = backend.makeOutput([9], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
-      simd.winograd4_input(heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
-      const want = new Float32Array(36 * tiles * channels);
-      winograd4InputJs(heap(x), want, [...shape], tilesHigh, tilesWide, padTop, padLeft);
-      assert.equal(bits(heap(v)), bits(want), `input transform, [${shape}], pad ${padTop}, ${padLeft}`);
-      free.push(x, v, zeros, geometryInfo);
-    }
-    // Output: heights and widths that leave partial blocks (outputs past the edge go to the sink), bias and ReLU or not.
-    for (const [yShape, relu, withBias] of [[[2, 5, 7, 12], true, true], [[1, 8, 3, 4], false, false], [[2, 6, 6, 8], true, false]] as const) {
-      const tilesHigh = Math.ceil(yShape[1] / 4);
-      const tilesWide = Math.ceil(yShape[2] / 4);
-      const tiles = yShape[0] * tilesHigh * tilesWide;
-      const channels = yShape[3];
-      const m = tf.tensor(seededValues(36 * tiles * channels, 63), [36, tiles, channels]);
-      const bias = tf.tensor(seededValues(channels, 64));
-      const y = out([...yShape]);
-      const scratch = out([2 * channels]);
-      heap(scratch).fill(0);
-      const table = backend.makeOutput([36], 'int32');
-      (backend.typedArrayFromHeap(table) as Int32Array).set(Array.from({ length: 36 }, (_, k) => heapOffset(backend, m) + 4 * k * tiles * channels));
-      const geometryInfo = backend.makeOutput([7], 'int32');
-      (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...yShape, tilesHigh, tilesWide, relu ? 1 : 0]);
-      simd.winograd4_output(
-        heapOffset(backend, table), heapOffset(backend, y), withBias ? heapOffset(backend, bias) : heapOffset(backend, scratch),
-        heapOffset(backend, scratch) + 4 * channels, heapOffset(backend, geometryInfo));
-      const want = new Float32Array(sizeOf([...yShape]));
-      winograd4OutputJs(heap(m), want, withBias ? heap(bias) : undefined, [...yShape], relu);
-      assert.equal(bits(heap(y)), bits(want), `output transform, [${yShape}], relu ${relu}, bias ${withBias}`);
-      free.push(m, bias, y, scratch, table, geometryInfo);
-    }
-    for (const t of free) backend.disposeData(t.dataId);
-  });
+  // Each form's transforms against their JavaScript twins: the filter in both orientations; the input on partial
+  // tiles, 'valid', the input gradient's padding of 2, and (F(4x4)) a 3x3 image in one tile; the output with edges
+  // past the image, with and without bias and ReLU.
+  const twinForms = [
+    {
+      tile: 2, filter: 'winograd_filter', input: 'winograd_input', output: 'winograd_output',
+      filterJs: winogradFilterJs, inputJs: winogradInputJs, outputJs: winogradOutputJs, seed: 1,
+      inputs: [[[2, 5, 7, 8], 1, 1, 5, 7], [[2, 6, 6, 8], 0, 0, 4, 4], [[2, 5, 7, 8], 2, 2, 7, 9]],
+      outputs: [[[2, 5, 3, 12], true, true], [[2, 5, 3, 12], false, false]],
+    },
+    {
+      tile: 4, filter: 'winograd4_filter', input: 'winograd4_input', output: 'winograd4_output',
+      filterJs: winograd4FilterJs, inputJs: winograd4InputJs, outputJs: winograd4OutputJs, seed: 61,
+      inputs: [[[2, 7, 9, 8], 1, 1, 7, 9], [[1, 10, 6, 4], 0, 0, 8, 4], [[2, 5, 7, 8], 2, 2, 7, 9], [[3, 3, 3, 12], 1, 1, 3, 3]],
+      outputs: [[[2, 5, 7, 12], true, true], [[1, 8, 3, 4], false, false], [[2, 6, 6, 8], true, false]],
+    },
+  ] as const;
+  for (const form of twinForms) {
+    it(`the F(${form.tile}x${form.tile}, 3x3) SIMD filter, input and output transforms equal their JavaScript twins bit for bit`, () => {
+      const simd = simdKernels(backend);
+      assert.ok(simd, 'the SIMD kernels load');
+      const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+      const out = (shape: number[]) => backend.makeOutput(shape, 'float32');
+      const points = (form.tile + 2) ** 2;
+      const free: tf.TensorInfo[] = [];
+      for (const flip of [0, 1]) {
+        const g = tf.tensor(seededValues(9 * 96, form.seed), [3, 3, 8, 12]);
+        const u = out([points, 96]);
+        simd[form.filter](heapOffset(backend, g), heapOffset(backend, u), 96, flip);
+        const want = new Float32Array(points * 96);
+        form.filterJs(heap(g), want, 96, flip === 1);
+        assert.equal(bits(heap(u)), bits(want), `filter transform, flip ${flip}`);
+        free.push(g, u);
+      }
+      for (const [shape, padTop, padLeft, outH, outW] of form.inputs) {
+        const tilesHigh = Math.ceil(outH / form.tile);
+        const tilesWide = Math.ceil(outW / form.tile);
+        const tiles = shape[0] * tilesHigh * tilesWide;
+        const channels = shape[3];
+        const x = tf.tensor(seededValues(sizeOf([...shape]), form.seed + 1), [...shape]);
+        const v = out([points, tiles, channels]);
+        const zeros = out([channels]);
+        heap(zeros).fill(0);
+        const geometryInfo = backend.makeOutput([9], 'int32');
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
+        simd[form.input](heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
+        const want = new Float32Array(points * tiles * channels);
+        form.inputJs(heap(x), want, [...shape], tilesHigh, tilesWide, padTop, padLeft);
+        assert.equal(bits(heap(v)), bits(want), `input transform, [${shape}], pad ${padTop}, ${padLeft}`);
+        free.push(x, v, zeros, geometryInfo);
+      }
+      for (const [yShape, relu, withBias] of form.outputs) {
+        const tilesHigh = Math.ceil(yShape[1] / form.tile);
+        const tilesWide = Math.ceil(yShape[2] / form.tile);
+        const tiles = yShape[0] * tilesHigh * tilesWide;
+        const channels = yShape[3];
+        const m = tf.tensor(seededValues(points * tiles * channels, form.seed + 2), [points, tiles, channels]);
+        const bias = tf.tensor(seededValues(channels, form.seed + 3));
+        const y = out([...yShape]);
+        const scratch = out([2 * channels]);
+        heap(scratch).fill(0);
+        const table = backend.makeOutput([points], 'int32');
+        (backend.typedArrayFromHeap(table) as Int32Array).set(Array.from({ length: points }, (_, k) => heapOffset(backend, m) + 4 * k * tiles * channels));
+        const geometryInfo = backend.makeOutput([7], 'int32');
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...yShape, tilesHigh, tilesWide, relu ? 1 : 0]);
+        simd[form.output](
+          heapOffset(backend, table), heapOffset(backend, y), withBias ? heapOffset(backend, bias) : heapOffset(backend, scratch),
+          heapOffset(backend, scratch) + 4 * channels, heapOffset(backend, geometryInfo));
+        const want = new Float32Array(sizeOf([...yShape]));
+        form.outputJs(heap(m), want, withBias ? heap(bias) : undefined, [...yShape], relu);
+        assert.equal(bits(heap(y)), bits(want), `output transform, [${yShape}], relu ${relu}, bias ${withBias}`);
+        free.push(m, bias, y, scratch, table, geometryInfo);
+      }
+      for (const t of free) backend.disposeData(t.dataId);
+    });
+  }
 
   for (const [c, form] of cases.flatMap((c) => [[c, F2], [c, F4]] as const)) {
     it(`the forward convolution and the input gradient of F(${form.tile}x${form.tile}, 3x3) equal the cpu backend's within the error bound: ${describeCase(c)}`, async (t) => {
