@@ -1,10 +1,12 @@
-// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions on wasm (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016): each 2x2 block of outputs comes from a 4x4 input tile as A^T [(G g G^T) . (B^T d B)] A, so over
-// all tiles and channels the convolution is 16 independent matrix products [tiles x in] x [in x out] (2.25x fewer
-// multiplications than the direct convolution's 9 per output, input and output channel), between an input transform
-// and an output transform. The transforms are WebAssembly SIMD (simd/kernels.wat); the products are the backend's
-// XNNPACK matrix product on views of the transformed data. Results differ from the direct convolution's at rounding
-// level (the transforms add and subtract before multiplying). TEMPER_WINOGRAD=0 turns it off.
+// Winograd convolutions F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 convolutions on wasm (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016): each t x t block of outputs comes from a (t + 2) x (t + 2)
+// input tile as A^T [(G g G^T) . (B^T d B)] A, so over all tiles and channels the convolution is (t + 2)^2 independent
+// matrix products [tiles x in] x [in x out] (per output, input and output channel: 4 multiplications for t = 2, 2.25
+// for t = 4, against the direct convolution's 9), between an input transform and an output transform. The same
+// algorithm run backwards gives the filter gradient (winogradFilterGradient). The transforms are WebAssembly SIMD
+// (simd/kernels.wat; the F(4x4) ones and their JavaScript twins below were generated from one list of operations);
+// the products are the backend's XNNPACK matrix product on views of the transformed data. Results differ from the
+// direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
@@ -218,12 +220,12 @@ export interface WinogradFilterGradientSpec {
 }
 
 /**
- * dW [3, 3, in, out] of y = conv3x3(x, W) for x [N, H, W, in] and dy [N, OH, OW, out], as Winograd F(2x2, 3x3) run
- * backwards: for each 2x2 tile of dy and the 4x4 tile of x under it, the 3x3 block of dW it adds is
+ * dW [3, 3, in, out] of y = conv3x3(x, W) for x [N, H, W, in] and dy [N, OH, OW, out], as Winograd F(t x t, 3x3) run
+ * backwards: for each t x t tile of dy and the (t + 2) x (t + 2) tile of x under it, the 3x3 block of dW it adds is
  * G^T [(A dy A^T) . (B^T d B)] G (the forward's <dy, A^T [(G g G^T) . (B^T d B)] A> read as a function of g), and the
- * sum over tiles moves inside: 16 products [out x tiles] x [tiles x in] between an input transform (the forward's, on
- * the same tiles) and one output transform. dy goes to channel planes first (a transpose), so that its transform runs
- * four tiles at a time and writes the [out][tiles] rows the products need with no transposed operand.
+ * sum over tiles moves inside: (t + 2)^2 products [out x tiles] x [tiles x in] between an input transform (the
+ * forward's, on the same tiles) and one output transform. dy goes to channel planes first (a transpose), so that its
+ * transform runs four tiles at a time and writes the [out][tiles] rows the products need with no transposed operand.
  */
 export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
   const simd = simdKernels(backend)!;
