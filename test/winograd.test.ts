@@ -29,6 +29,7 @@ import {
   winograd4OutputJs,
   WINOGRAD4_MIN_TILES,
   forwardTile,
+  checkWinogradEnv,
   winogradInputJs,
   winogradOutputJs,
   type WinogradShape,
@@ -681,6 +682,12 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     withEnv('TEMPER_WINOGRAD_TILE', '2', () => assert.equal(forwardTile(128, 32, 32), 2));
     withEnv('TEMPER_WINOGRAD_TILE', '4', () => assert.equal(forwardTile(1, 4, 4), 4));
     withWinograd('0', () => assert.ok(!winogradApplies(shape(128, 32, 64, 64), backend), 'TEMPER_WINOGRAD=0'));
+    // A value that means nothing is refused, naming the variable; the meaningful ones and unset or empty pass.
+    for (const env of [{}, { TEMPER_WINOGRAD: '' }, { TEMPER_WINOGRAD: '0' }, { TEMPER_WINOGRAD: ' all ' }, { TEMPER_WINOGRAD: '1', TEMPER_WINOGRAD_TILE: '4' }]) {
+      assert.doesNotThrow(() => checkWinogradEnv(env), JSON.stringify(env));
+    }
+    assert.throws(() => checkWinogradEnv({ TEMPER_WINOGRAD: 'off' }), /TEMPER_WINOGRAD must be one of 0, 1, all \(or unset\), found 'off'/);
+    assert.throws(() => checkWinogradEnv({ TEMPER_WINOGRAD_TILE: '3' }), /TEMPER_WINOGRAD_TILE must be one of 2, 4 \(or unset\), found '3'/);
     withWinograd('all', () => assert.ok(winogradFilterGradApplies(shape(1, 4, 4, 4), backend), 'filter gradient, TEMPER_WINOGRAD=all'));
     withWinograd('all', () => assert.ok(winogradApplies(shape(1, 4, 4, 4), backend), 'TEMPER_WINOGRAD=all'));
   });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from './errors.js';
 import { unrefWasmThreads, wasmThreadCount, withWasmThreads, WASM_THREADS_ENV } from './wasm-threads.js';
+import { checkWinogradEnv } from './kernels/winograd.js';
 import { registerProjectKernels } from './kernels/index.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -285,6 +286,7 @@ async function tryWasm(requestedThreads?: number): Promise<BackendProbe> {
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const threads = requestedThreads ?? wasmThreadCount();
+    checkWinogradEnv();
     let note = '';
     let ok = false;
     if (threads > 1) {

@@ -35,8 +35,9 @@ export function makeSumConfig(stock: tf.KernelFunc): tf.KernelConfig {
     const outShape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels];
     const out = backend.makeOutput(outShape, 'float32');
     const simd = simdKernels(backend);
-    if (simd !== undefined && channels % 4 === 0) {
-      // The same sums in SIMD (simd/kernels.wat sum_leading_axes), bit for bit: 4-5x faster than the loop below.
+    if (simd !== undefined && channels > 0 && channels % 4 === 0) {
+      // The same sums in SIMD (simd/kernels.wat sum_leading_axes), bit for bit: about 3x faster than the loop below
+      // (vgg6-bn's training step at batch 128: 154 ms of sums before, 50 ms after).
       const totals = backend.makeOutput([2 * channels], 'float32');
       simd.sum_leading_axes(heapOffset(backend, x), heapOffset(backend, out), heapOffset(backend, totals), tf.util.sizeFromShape(x.shape) / channels, channels);
       backend.disposeData(totals.dataId);

@@ -8,6 +8,7 @@
 // the products are the backend's XNNPACK matrix product on views of the transformed data. Results differ from the
 // direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
+import { BackendError } from '../errors.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -44,9 +45,21 @@ export interface WinogradShape {
   outWidth: number;
 }
 
-/** TEMPER_WINOGRAD: '0' never, 'all' every 3x3 stride-1 convolution whose channels are a multiple of 4 (tests and measurements), anything else where it pays. */
+/** The values TEMPER_WINOGRAD and TEMPER_WINOGRAD_TILE take (unset or empty: the default, where it pays). */
+const WINOGRAD_ENV_VALUES: Record<string, string[]> = { TEMPER_WINOGRAD: ['0', '1', 'all'], TEMPER_WINOGRAD_TILE: ['2', '4'] };
+
+/** Throws, naming the variable, on a value of TEMPER_WINOGRAD or TEMPER_WINOGRAD_TILE that means nothing (a typo would otherwise be ignored). */
+export function checkWinogradEnv(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, values] of Object.entries(WINOGRAD_ENV_VALUES)) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '' || values.includes(raw.trim())) continue;
+    throw new BackendError(`${name} must be one of ${values.join(', ')} (or unset), found '${raw}'`);
+  }
+}
+
+/** TEMPER_WINOGRAD: '0' never, 'all' every 3x3 stride-1 convolution whose channels are a multiple of 4 (tests and measurements), '1' or unset where it pays. */
 function winogradMode(): 'off' | 'all' | 'auto' {
-  const value = process.env['TEMPER_WINOGRAD'];
+  const value = process.env['TEMPER_WINOGRAD']?.trim();
   return value === '0' ? 'off' : value === 'all' ? 'all' : 'auto';
 }
 
@@ -81,7 +94,7 @@ export const WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS = 128;
 
 /** The filter gradient's block size: F(4x4, 3x3) unless TEMPER_WINOGRAD_TILE=2. */
 export function filterGradTile(): WinogradTile {
-  return process.env['TEMPER_WINOGRAD_TILE'] === '2' ? 2 : 4;
+  return process.env['TEMPER_WINOGRAD_TILE']?.trim() === '2' ? 2 : 4;
 }
 
 /** Whether the filter gradient of a convolution of this shape runs as Winograd: winogradApplies, and for F(2x2, 3x3) 128+ output channels unless TEMPER_WINOGRAD=all. */
@@ -105,7 +118,7 @@ export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend
 export type WinogradTile = 2 | 4;
 export const WINOGRAD4_MIN_TILES = 128;
 export function forwardTile(batchSize: number, outHeight: number, outWidth: number): WinogradTile {
-  const forced = process.env['TEMPER_WINOGRAD_TILE'];
+  const forced = process.env['TEMPER_WINOGRAD_TILE']?.trim();
   if (forced === '2' || forced === '4') return forced === '2' ? 2 : 4;
   return batchSize * Math.ceil(outHeight / 4) * Math.ceil(outWidth / 4) >= WINOGRAD4_MIN_TILES ? 4 : 2;
 }
