@@ -93,6 +93,20 @@ const F4: WinogradForm = {
 };
 
 /**
+ * out[(a * size + c) * stride + offset] = sum over p, q < taps of coef(a, p) * at(p, q) * coef(c, q): a 2-D transform
+ * M T M^T of a taps x taps tile `at` with M = coef (size x taps), in float64, for the bounds below.
+ */
+function transform2d(coef: (a: number, p: number) => number, size: number, taps: number, at: (p: number, q: number) => number, out: Float64Array, stride: number, offset: number): void {
+  for (let a = 0; a < size; a++) {
+    for (let c = 0; c < size; c++) {
+      let sum = 0;
+      for (let p = 0; p < taps; p++) for (let q = 0; q < taps; q++) sum += coef(a, p) * at(p, q) * coef(c, q);
+      out[(a * size + c) * stride + offset] = sum;
+    }
+  }
+}
+
+/**
  * Per output element (NHWC, float64): W = sum over input channels of |A^T| [(|G| |g| |G^T|) . (|B^T| |d| |B|)] |A|,
  * plus |bias|; and M = (|x| conv |g|) + |bias|, the direct convolution of the absolute values.
  *
@@ -119,13 +133,7 @@ function errorBound(
   const u = new Float64Array(ci * co * points);
   for (let i = 0; i < ci; i++) {
     for (let o = 0; o < co; o++) {
-      for (let a = 0; a < size; a++) {
-        for (let b = 0; b < size; b++) {
-          let sum = 0;
-          for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) sum += absG[a]![r]! * Math.abs(g[((r * 3 + s) * ci + i) * co + o]!) * absG[b]![s]!;
-          u[(i * co + o) * points + a * size + b] = sum;
-        }
-      }
+      transform2d((a, r) => absG[a]![r]!, size, 3, (r, s) => Math.abs(g[((r * 3 + s) * ci + i) * co + o]!), u, 1, (i * co + o) * points);
     }
   }
   const v = new Float64Array(points);
@@ -140,13 +148,7 @@ function errorBound(
             const iw = tile * tx - padLeft + q;
             return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
           };
-          for (let a = 0; a < size; a++) {
-            for (let c = 0; c < size; c++) {
-              let sum = 0;
-              for (let p = 0; p < size; p++) for (let q = 0; q < size; q++) sum += absBT[a]![p]! * d(p, q) * absBT[c]![q]!;
-              v[a * size + c] = sum;
-            }
-          }
+          transform2d((a, p) => absBT[a]![p]!, size, size, d, v, 1, 0);
           for (let o = 0; o < co; o++) for (let k = 0; k < points; k++) m[o * points + k]! += u[(i * co + o) * points + k]! * v[k]!;
         }
         for (let r = 0; r < tile; r++) {
@@ -238,13 +240,7 @@ function filterGradBound(
             const iw = tile * tx - padLeft + q;
             return ih >= 0 && ih < h && iw >= 0 && iw < w ? Math.abs(x[((b * h + ih) * w + iw) * ci + i]!) : 0;
           };
-          for (let a = 0; a < size; a++) {
-            for (let c = 0; c < size; c++) {
-              let total = 0;
-              for (let p = 0; p < size; p++) for (let q = 0; q < size; q++) total += absBT[a]![p]! * d(p, q) * absBT[c]![q]!;
-              v[(a * size + c) * ci + i] = total;
-            }
-          }
+          transform2d((a, p) => absBT[a]![p]!, size, size, d, v, ci, i);
         }
         for (let o = 0; o < co; o++) {
           const g = (p: number, q: number): number => {
@@ -253,13 +249,7 @@ function filterGradBound(
             return oy < oh && ox < ow ? Math.abs(dy[((b * oh + oy) * ow + ox) * co + o]!) : 0;
           };
           // |A| = |A^T| transposed.
-          for (let a = 0; a < size; a++) {
-            for (let c = 0; c < size; c++) {
-              let total = 0;
-              for (let p = 0; p < tile; p++) for (let q = 0; q < tile; q++) total += absAT[p]![a]! * g(p, q) * absAT[q]![c]!;
-              e[(a * size + c) * co + o] = total;
-            }
-          }
+          transform2d((a, p) => absAT[p]![a]!, size, tile, g, e, co, o);
         }
         for (let k = 0; k < points; k++) {
           for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) sum[(k * ci + i) * co + o]! += v[k * ci + i]! * e[k * co + o]!;
