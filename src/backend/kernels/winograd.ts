@@ -4,9 +4,9 @@
 // matrix products [tiles x in] x [in x out] (per output, input and output channel: 4 multiplications for t = 2, 2.25
 // for t = 4, against the direct convolution's 9), between an input transform and an output transform. The same
 // algorithm run backwards gives the filter gradient (winogradFilterGradient). The transforms are WebAssembly SIMD
-// (simd/kernels.wat; the F(4x4) ones and their JavaScript twins below were generated from one list of operations);
-// the products are the backend's XNNPACK matrix product on views of the transformed data. Results differ from the
-// direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
+// (simd/kernels.wat; the F(4x4) ones and their JavaScript twins below come from tools/winograd/gen_winograd4.py, one
+// list of operations for both); the products are the backend's XNNPACK matrix product on views of the transformed
+// data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { heapOffset, simdKernels } from './simd/index.js';
