@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -115,6 +115,21 @@ describe('WebAssembly SIMD kernels', () => {
   it('binary.ts is what kernels.wat compiles to', () => {
     const check = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-simd.mjs'), '--check'], { encoding: 'utf8', cwd: repoRoot });
     assert.equal(check.status, 0, check.stderr);
+  });
+
+  // The F(4x4, 3x3) Winograd transforms and their JavaScript twins are generated (tools/winograd/gen_winograd4.py):
+  // what is committed must be what the generator writes, so a regeneration changes nothing by surprise.
+  const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+  it('kernels.wat and winograd.ts hold what tools/winograd/gen_winograd4.py generates', { skip: python.status === 0 ? false : 'no python3 on this machine' }, () => {
+    const out = tempDir('temper-gen-winograd-');
+    const run = spawnSync('python3', [join(repoRoot, 'tools', 'winograd', 'gen_winograd4.py'), out], { encoding: 'utf8', cwd: repoRoot });
+    assert.equal(run.status, 0, run.stderr);
+    const wat = readFileSync(join(repoRoot, 'src', 'backend', 'kernels', 'simd', 'kernels.wat'), 'utf8');
+    const ts = readFileSync(join(repoRoot, 'src', 'backend', 'kernels', 'winograd.ts'), 'utf8');
+    for (const [file, holder] of [['forward.wat', wat], ['filter-grad.wat', wat], ['forward.ts', ts], ['filter-grad.ts', ts]] as const) {
+      const generated = readFileSync(join(out, file), 'utf8');
+      assert.ok(generated.length > 1000 && holder.includes(generated), `${file} is not what the sources hold`);
+    }
   });
 
   for (const threads of ['2', '1']) {
