@@ -6,9 +6,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { unrefWasmThreads, wasmThreadCount, withWasmThreads, WASM_THREADS_ENV } from './wasm-threads.js';
 import { checkWinogradEnv } from './kernels/winograd.js';
+import { checkGemmEnv, gemmInstance } from './kernels/gemm.js';
 import { registerProjectKernels } from './kernels/index.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -287,6 +289,7 @@ async function tryWasm(requestedThreads?: number): Promise<BackendProbe> {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const threads = requestedThreads ?? wasmThreadCount();
     checkWinogradEnv();
+    checkGemmEnv();
     let note = '';
     let ok = false;
     if (threads > 1) {
@@ -305,7 +308,13 @@ async function tryWasm(requestedThreads?: number): Promise<BackendProbe> {
     unrefWasmThreads(tf.findBackend('wasm'));
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     const count = wasm.getThreadsCount();
-    return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: true, detail: `simd ${simd ? 'on' : 'off'}, ${count} thread${count === 1 ? '' : 's'}${note}` };
+    // (Starting the product's worker threads now, so that they are ready by the first product.)
+    const gemm = process.env['TEMPER_STOCK_KERNELS'] === '1' ? undefined : gemmInstance(tf.findBackend('wasm') as BackendWasm);
+    const products = gemm ? `, matrix products: temper's${gemm.fma ? ' with FMA' : ''}` : '';
+    return {
+      backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: true,
+      detail: `simd ${simd ? 'on' : 'off'}, ${count} thread${count === 1 ? '' : 's'}${products}${note}`,
+    };
   } catch (error) {
     return { backend: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', ok: false, detail: firstLine(error) };
   }

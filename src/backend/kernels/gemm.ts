@@ -1,0 +1,271 @@
+// The project's matrix product on tfjs-wasm's heap (scripts/gemm-wat.mjs): C = A B or C += A B for float32 matrices
+// given by an offset and two strides each, so transposed operands cost nothing. It runs with a fused multiply-add
+// (f32x4.relaxed_madd) where the engine has relaxed SIMD, and on as many threads as tfjs-wasm's own pool: worker
+// threads that instantiate the same module on the same shared memory and split C's rows with this thread. Every
+// element of C is summed in one fixed order whatever the split, so the bits do not depend on the thread count.
+import v8 from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import type * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { BackendError } from '../errors.js';
+import { wasmThreadsInUse } from '../wasm-threads.js';
+import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
+import { heapOffset, simdKernels } from './simd/index.js';
+
+/** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
+export const GEMM_MR = 4;
+const GEMM_SCRATCH_BYTES = 32 * GEMM_MR;
+/** Below this many multiply-adds a product runs on this thread alone (waking a worker costs tens of microseconds). */
+export const GEMM_THREADED_MIN_MACS = 1 << 20;
+
+/** The values TEMPER_GEMM and TEMPER_FMA take (unset or empty: the default). */
+const GEMM_ENV_VALUES: Record<string, string[]> = { TEMPER_GEMM: ['0', '1'], TEMPER_FMA: ['0', '1'] };
+
+/** Throws, naming the variable, on a value of TEMPER_GEMM or TEMPER_FMA that means nothing. */
+export function checkGemmEnv(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, values] of Object.entries(GEMM_ENV_VALUES)) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '' || values.includes(raw.trim())) continue;
+    throw new BackendError(`${name} must be one of ${values.join(', ')} (or unset), found '${raw}'`);
+  }
+}
+
+interface GemmExports {
+  gemm(
+    a: number, rsA: number, csA: number, bp: number, bPanel: number, bRow: number, c: number, ldc: number, n: number, k: number,
+    row0: number, row1: number, add: number, scratch: number,
+  ): void;
+  pack_b(b: number, rsB: number, csB: number, k: number, n: number, out: number): void;
+}
+
+/** (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)). */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2,
+  253, 133, 2, 11,
+]);
+
+let relaxedSimd: boolean | undefined;
+/**
+ * Whether this engine compiles relaxed SIMD, turning on Node 20's --experimental-wasm-relaxed-simd if need be (Node 22
+ * and later have it on). The flag changes only what validates; modules compiled before it are unaffected.
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedSimd === undefined) {
+    relaxedSimd = WebAssembly.validate(RELAXED_PROBE);
+    if (!relaxedSimd) {
+      try {
+        v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+        relaxedSimd = WebAssembly.validate(RELAXED_PROBE);
+      } catch {
+        relaxedSimd = false;
+      }
+    }
+  }
+  return relaxedSimd;
+}
+
+/** Whether the product uses fused multiply-adds: TEMPER_FMA=0 never, else where the engine has relaxed SIMD. */
+export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env['TEMPER_FMA']?.trim() === '0') return false;
+  const available = relaxedSimdAvailable();
+  if (!available && env['TEMPER_FMA']?.trim() === '1') {
+    throw new BackendError('TEMPER_FMA=1 asks for fused multiply-adds, but this engine has no relaxed SIMD (Node 20 and later have it)');
+  }
+  return available;
+}
+
+/** The body of each worker: instantiate the product on the shared memory, then run the rows it is given, forever. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, index } = workerData;
+const ctrl = new Int32Array(control);
+let exports;
+try {
+  exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  Atomics.add(ctrl, ${1 /* READY */}, 1);
+} catch (error) {
+  Atomics.store(ctrl, ${3 /* FAILED */}, 1);
+}
+let seen = workerData.generation;
+const base = ${8 /* ARGS */} + 32 * index;
+for (;;) {
+  Atomics.wait(ctrl, ${0 /* GENERATION */}, seen);
+  seen = Atomics.load(ctrl, ${0 /* GENERATION */});
+  if (ctrl[base] === 1) {
+    try {
+      exports.pack_b(...ctrl.subarray(base + 1, base + 7));
+      exports.gemm(...ctrl.subarray(base + 7, base + 21));
+    } catch (error) {
+      Atomics.store(ctrl, ${3 /* FAILED */}, 2);
+    }
+  }
+  Atomics.add(ctrl, ${2 /* DONE */}, 1);
+  Atomics.notify(ctrl, ${2 /* DONE */});
+}
+`;
+const GENERATION = 0;
+const READY = 1;
+const DONE = 2;
+const FAILED = 3;
+const ARGS = 8;
+
+/** Worker threads that each run a share of a product's rows; usable once every one has instantiated the module. */
+class GemmPool {
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (ARGS + 32 * 8)));
+  private readonly workers: Worker[] = [];
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, readonly helpers: number) {
+    for (let index = 0; index < helpers; index++) {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module, memory, control: this.control.buffer, index, generation: 0 },
+      });
+      // A pool that is never used must not keep the process alive, nor an idle worker's wait.
+      worker.unref();
+      worker.on('error', () => Atomics.store(this.control, FAILED, 1));
+      this.workers.push(worker);
+    }
+  }
+
+  /** Every worker has its instance, and none has failed. */
+  get ready(): boolean {
+    return Atomics.load(this.control, READY) === this.helpers && Atomics.load(this.control, FAILED) === 0;
+  }
+
+  /** Runs job i + 1 on worker i and job 0 here, then waits for the workers. A job: pack_b's arguments, then gemm's. */
+  run(jobs: number[][], local: (args: number[]) => void): void {
+    const ctrl = this.control;
+    Atomics.store(ctrl, DONE, 0);
+    for (let w = 0; w < this.helpers; w++) {
+      const base = ARGS + 32 * w;
+      const job = jobs[w + 1];
+      ctrl[base] = job ? 1 : 0;
+      if (job) ctrl.set(job, base + 1);
+    }
+    Atomics.add(ctrl, GENERATION, 1);
+    Atomics.notify(ctrl, GENERATION);
+    local(jobs[0]!);
+    for (let done = Atomics.load(ctrl, DONE); done < this.helpers; done = Atomics.load(ctrl, DONE)) {
+      Atomics.wait(ctrl, DONE, done);
+    }
+    if (Atomics.load(ctrl, FAILED) === 2) throw new Error('the matrix product failed in a worker thread');
+  }
+}
+
+interface GemmInstance {
+  exports: GemmExports;
+  fma: boolean;
+  pool?: GemmPool;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, GemmInstance>();
+
+/** The backend's heap, as simdKernels finds it. */
+function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
+  const module = backend.wasm as unknown as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/** The product for this backend's heap, or undefined where it is off (TEMPER_GEMM=0, no SIMD kernels, no heap). */
+export function gemmInstance(backend: BackendWasm): GemmInstance | undefined {
+  if (process.env['TEMPER_GEMM']?.trim() === '0' || simdKernels(backend) === undefined) return undefined;
+  const memory = backendMemory(backend);
+  if (memory === undefined) return undefined;
+  let instance = instances.get(memory);
+  if (!instance) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const fma = gemmUsesFma();
+    const bytes = fma ? (shared ? GEMM_FMA_SHARED_MEMORY : GEMM_FMA_PLAIN_MEMORY) : shared ? GEMM_SHARED_MEMORY : GEMM_PLAIN_MEMORY;
+    const module = new WebAssembly.Module(Buffer.from(bytes, 'base64'));
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+    const threads = shared ? wasmThreadsInUse() : 1;
+    instance = { exports, fma, pool: threads > 1 ? new GemmPool(module, memory, threads - 1) : undefined };
+    instances.set(memory, instance);
+  }
+  return instance;
+}
+
+/** A matrix operand: `floatOffset` floats into `data`, element (i, j) at floatOffset + i * rowStride + j * colStride. */
+export interface MatrixOperand {
+  data: tf.TensorInfo;
+  floatOffset?: number;
+  rowStride: number;
+  colStride: number;
+}
+
+/** C[m x n] = A[m x k] B[k x n], or C += A B with `accumulate`; C row-major with row stride `ldc` floats. */
+export interface GemmSpec {
+  a: MatrixOperand;
+  b: MatrixOperand;
+  c: { data: tf.TensorInfo; floatOffset?: number; ldc: number };
+  m: number;
+  n: number;
+  k: number;
+  accumulate?: boolean;
+}
+
+/** A share of a product: rows [row0, row1) and columns [col0, col1) of C. */
+export type GemmShare = { row0: number; row1: number; col0: number; col1: number };
+
+/**
+ * How `threads` threads share a product: by column panels where there are enough of them (each thread then packs
+ * only its own panels of B), else by blocks of GEMM_MR rows; one share below GEMM_THREADED_MIN_MACS.
+ */
+export function splitProduct(m: number, n: number, k: number, threads: number): GemmShare[] {
+  const whole = { row0: 0, row1: m, col0: 0, col1: n };
+  if (threads <= 1 || m * n * k < GEMM_THREADED_MIN_MACS) return [whole];
+  const panels = Math.ceil(n / 8);
+  const shares: GemmShare[] = [];
+  if (panels >= threads) {
+    const per = 8 * Math.ceil(panels / threads);
+    for (let col = 0; col < n; col += per) shares.push({ row0: 0, row1: m, col0: col, col1: Math.min(n, col + per) });
+  } else {
+    const per = GEMM_MR * Math.ceil(Math.ceil(m / GEMM_MR) / threads);
+    for (let row = 0; row < m; row += per) shares.push({ row0: row, row1: Math.min(m, row + per), col0: 0, col1: n });
+  }
+  return shares;
+}
+
+/** Runs one product (see GemmSpec) with the instance's threads. */
+export function gemm(backend: BackendWasm, instance: GemmInstance, spec: GemmSpec): void {
+  const { m, n, k } = spec;
+  if (m === 0 || n === 0) return;
+  const cBase = heapOffset(backend, spec.c.data) + 4 * (spec.c.floatOffset ?? 0);
+  const ldc = 4 * spec.c.ldc;
+  if (k === 0) {
+    // An empty sum: C = 0 (or unchanged).
+    if (!spec.accumulate) {
+      const view = new Float32Array(backendMemory(backend)!.buffer, cBase, (m - 1) * spec.c.ldc + n);
+      for (let i = 0; i < m; i++) view.fill(0, i * spec.c.ldc, i * spec.c.ldc + n);
+    }
+    return;
+  }
+  const pool = instance.pool?.ready ? instance.pool : undefined;
+  const shares = splitProduct(m, n, k, 1 + (pool?.helpers ?? 0));
+  const { a, b } = spec;
+  // Each share packs its own columns of B: [panels][k][8] floats, then GEMM_SCRATCH_BYTES of its own.
+  const sizes = shares.map(({ col0, col1 }) => Math.ceil((col1 - col0) / 8) * 8 * k + GEMM_SCRATCH_BYTES / 4);
+  const scratch = backend.makeOutput([sizes.reduce((x, y) => x + y, 0)], 'float32');
+  const aBase = heapOffset(backend, a.data) + 4 * (a.floatOffset ?? 0);
+  const bBase = heapOffset(backend, b.data) + 4 * (b.floatOffset ?? 0);
+  let at = heapOffset(backend, scratch);
+  const jobs = shares.map(({ row0, row1, col0, col1 }, i) => {
+    const packed = at;
+    const width = col1 - col0;
+    at += 4 * sizes[i]!;
+    return [
+      // pack_b's arguments, then gemm's
+      bBase + 4 * col0 * b.colStride, 4 * b.rowStride, 4 * b.colStride, k, width, packed,
+      aBase, 4 * a.rowStride, 4 * a.colStride, packed, 32 * k, 32, cBase + 4 * col0, ldc, width, k, row0, row1,
+      spec.accumulate ? 1 : 0, at - GEMM_SCRATCH_BYTES,
+    ];
+  });
+  const local = (args: number[]) => {
+    (instance.exports.pack_b as (...values: number[]) => void)(...args.slice(0, 6));
+    (instance.exports.gemm as (...values: number[]) => void)(...args.slice(6));
+  };
+  if (pool && jobs.length > 1) pool.run(jobs, local);
+  else for (const job of jobs) local(job);
+  backend.disposeData(scratch.dataId);
+}

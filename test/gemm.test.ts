@@ -1,0 +1,220 @@
+// The project's matrix product (src/backend/kernels/gemm.ts): against a float64 reference on awkward shapes, the same
+// bits however its rows and columns are shared out (and with its worker threads), with and without fused
+// multiply-adds, and its switches.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { GEMM_MR, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
+import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
+
+const BACKEND = pathToFileURL(join(repoRoot, 'dist', 'src', 'backend', 'index.js')).href;
+const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+
+/** C = op(A) op(B) in float64, with the error bound of any float32 summation order: k 2^-23 sum |a b| (+ 1e-30). */
+function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean) {
+  const value = new Float64Array(m * n);
+  const bound = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      let magnitude = 0;
+      for (let kk = 0; kk < k; kk++) {
+        const term = a[transposeA ? kk * m + i : i * k + kk]! * b[transposeB ? j * k + kk : kk * n + j]!;
+        sum += term;
+        magnitude += Math.abs(term);
+      }
+      value[i * n + j] = sum;
+      bound[i * n + j] = k * 2 ** -23 * magnitude + 1e-30;
+    }
+  }
+  return { value, bound };
+}
+
+const backend = (): BackendWasm => tf.backend() as BackendWasm;
+
+describe('the project matrix product (wasm)', () => {
+  before(async () => {
+    await wasmBackend();
+  });
+
+  it('shares out every element of C exactly once, in whole micro-kernel rows or 8-column panels', () => {
+    for (const [m, n, k] of [[1, 1, 1], [5, 3, 700], [4096, 64, 64], [64, 4096, 64], [9, 17, 100_000], [1000, 10, 2000], [3, 1000, 1000]] as const) {
+      for (const threads of [1, 2, 3, 8]) {
+        const shares = splitProduct(m, n, k, threads);
+        assert.ok(shares.length >= 1 && shares.length <= threads, `${m}x${n}x${k} over ${threads}: ${shares.length} shares`);
+        const covered = new Uint8Array(m * n);
+        for (const { row0, row1, col0, col1 } of shares) {
+          assert.ok((row0 % GEMM_MR === 0) && (col0 % 8 === 0), `share starts on a block: ${row0}, ${col0}`);
+          for (let i = row0; i < row1; i++) for (let j = col0; j < col1; j++) covered[i * n + j]! += 1;
+        }
+        assert.ok(covered.every((count) => count === 1), `${m}x${n}x${k} over ${threads} threads`);
+        if (m * n * k < 1 << 20) assert.equal(shares.length, 1, 'a small product stays on one thread');
+      }
+    }
+  });
+
+  it('equals a float64 reference within float32 rounding, on edge sizes, transposes and batches', () => {
+    assert.ok(gemmInstance(backend()), 'the product is on for the wasm backend');
+    const cases: Array<[number, number, number, number, number]> = [
+      // [batch of A, batch of B, m, k, n]
+      [1, 1, 1, 1, 1], [1, 1, 3, 5, 7], [1, 1, 4, 8, 8], [1, 1, 5, 9, 9], [2, 2, 7, 300, 17], [3, 1, 9, 257, 16],
+      [1, 3, 13, 513, 10], [2, 2, 33, 64, 65], [1, 1, 130, 520, 24], [1, 1, 6, 1, 33],
+    ];
+    let seed = 1;
+    for (const [batchA, batchB, m, k, n] of cases) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const a = seededValues(batchA * m * k, seed++);
+          const b = seededValues(batchB * k * n, seed++, 3, 0.5);
+          const got = tf.tidy(() => {
+            const at = tf.tensor(a, transposeA ? [batchA, k, m] : [batchA, m, k]);
+            const bt = tf.tensor(b, transposeB ? [batchB, n, k] : [batchB, k, n]);
+            return tf.matMul(at, bt, transposeA, transposeB).dataSync() as Float32Array;
+          });
+          const batch = Math.max(batchA, batchB);
+          assert.equal(got.length, batch * m * n);
+          for (let z = 0; z < batch; z++) {
+            const za = batchA === 1 ? 0 : z;
+            const zb = batchB === 1 ? 0 : z;
+            const want = reference(a.subarray(za * m * k, (za + 1) * m * k), b.subarray(zb * k * n, (zb + 1) * k * n), m, n, k, transposeA, transposeB);
+            for (let i = 0; i < m * n; i++) {
+              const error = Math.abs(got[z * m * n + i]! - want.value[i]!);
+              assert.ok(error <= want.bound[i]!, `${m}x${k}x${n} tA=${transposeA} tB=${transposeB} batch ${z} element ${i}: error ${error} over ${want.bound[i]}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('gives the same bits on one thread, in any shares, and with its worker threads', async () => {
+    const instance = gemmInstance(backend())!;
+    if (wasmThreadsInUse() > 1) {
+      assert.ok(instance.pool, 'a threaded backend has worker threads for the product');
+      for (let waited = 0; !instance.pool.ready && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(instance.pool.ready, 'the worker threads start within 20 s');
+    }
+    const [m, k, n] = [203, 600, 77];
+    const a = tf.tensor(seededValues(m * k, 11), [m, k]);
+    const b = tf.tensor(seededValues(k * n, 12), [k, n]);
+    const product = (pool: typeof instance.pool): Float32Array => {
+      const saved = instance.pool;
+      instance.pool = pool;
+      try {
+        const c = tf.tidy(() => tf.matMul(a, b));
+        const values = c.dataSync() as Float32Array;
+        c.dispose();
+        return values;
+      } finally {
+        instance.pool = saved;
+      }
+    };
+    const threaded = product(instance.pool);
+    const single = product(undefined);
+    assert.deepEqual(threaded, single);
+    // Shares by hand: by rows (whole blocks), then by columns (whole panels), each written into its part of C.
+    for (const shares of [
+      [{ row0: 0, row1: 8, col0: 0, col1: n }, { row0: 8, row1: 100, col0: 0, col1: n }, { row0: 100, row1: m, col0: 0, col1: n }],
+      [{ row0: 0, row1: m, col0: 0, col1: 16 }, { row0: 0, row1: m, col0: 16, col1: 72 }, { row0: 0, row1: m, col0: 72, col1: n }],
+    ]) {
+      const c = tf.zeros([m, n]);
+      for (const { row0, row1, col0, col1 } of shares) {
+        gemm(backend(), { ...instance, pool: undefined }, {
+          a: { data: a, floatOffset: row0 * k, rowStride: k, colStride: 1 },
+          b: { data: b, floatOffset: col0, rowStride: n, colStride: 1 },
+          c: { data: c, floatOffset: row0 * n + col0, ldc: n },
+          m: row1 - row0, n: col1 - col0, k,
+        });
+      }
+      assert.deepEqual(c.dataSync(), single, `shares ${JSON.stringify(shares)}`);
+      c.dispose();
+    }
+    a.dispose();
+    b.dispose();
+  });
+
+  it('accumulates into C when asked (C += A B)', () => {
+    const instance = gemmInstance(backend())!;
+    const [m, k, n] = [6, 300, 11];
+    const av = seededValues(m * k, 21);
+    const bv = seededValues(k * n, 22);
+    const start = seededValues(m * n, 23);
+    const a = tf.tensor(av, [m, k]);
+    const b = tf.tensor(bv, [k, n]);
+    const c = tf.tensor(start, [m, n]);
+    gemm(backend(), instance, { a: { data: a, rowStride: k, colStride: 1 }, b: { data: b, rowStride: n, colStride: 1 }, c: { data: c, ldc: n }, m, n, k, accumulate: true });
+    const want = reference(av, bv, m, n, k, false, false);
+    const got = c.dataSync();
+    for (let i = 0; i < m * n; i++) assert.ok(Math.abs(got[i]! - (start[i]! + want.value[i]!)) <= want.bound[i]! + 2 ** -22, `element ${i}`);
+    tf.dispose([a, b, c]);
+  });
+
+  it('leaves no tensor behind', () => {
+    const a = tf.tensor(seededValues(64 * 300, 31), [64, 300]);
+    const b = tf.tensor(seededValues(300 * 40, 32), [300, 40]);
+    const step = (): void => tf.tidy(() => void tf.matMul(tf.matMul(a, b), b, false, true));
+    step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) step();
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([a, b]);
+  });
+
+  it('GEMM_MR is the generator\'s', async () => {
+    const generator = '../../scripts/gemm-wat.mjs';
+    const { GEMM_MR: generated } = (await import(generator)) as { GEMM_MR: number };
+    assert.equal(GEMM_MR, generated);
+  });
+});
+
+describe('the matrix product\'s switches', () => {
+  const child = (env: Record<string, string>) =>
+    runNodeScript<{ detail: string; values: number[] }>(
+      `
+      import * as tf from '${TFJS}';
+      import { initBackend } from '${BACKEND}';
+      const info = await initBackend('wasm');
+      const a = tf.tensor(Array.from({ length: 40 * 700 }, (_, i) => Math.sin(i)), [40, 700]);
+      const b = tf.tensor(Array.from({ length: 700 * 24 }, (_, i) => Math.cos(i * 0.7)), [700, 24]);
+      console.log(JSON.stringify({ detail: info.reason, values: Array.from(tf.matMul(a, b).dataSync()) }));
+      `,
+      env,
+    );
+
+  it('TEMPER_FMA=0 multiplies then adds, TEMPER_GEMM=0 leaves products to XNNPACK; all agree within rounding', () => {
+    const fused = child({});
+    const unfused = child({ TEMPER_FMA: '0' });
+    const xnnpack = child({ TEMPER_GEMM: '0' });
+    assert.match(unfused.detail, /matrix products: temper's\)/);
+    assert.doesNotMatch(xnnpack.detail, /matrix products/);
+    // k = 700 products of values in [-1, 1]: any order and either rounding stays within 700 2^-23 of the others.
+    for (const other of [unfused, xnnpack]) {
+      assert.equal(other.values.length, fused.values.length);
+      for (let i = 0; i < fused.values.length; i++) assert.ok(Math.abs(other.values[i]! - fused.values[i]!) <= 2 * 700 * 2 ** -23, `element ${i}`);
+    }
+    if (/with FMA/.test(fused.detail)) {
+      // Fused and unfused rounding differ somewhere in 960 sums of 700 terms.
+      assert.notDeepEqual(fused.values, unfused.values);
+    }
+  });
+
+  it('a value of TEMPER_GEMM or TEMPER_FMA that means nothing stops the wasm backend, naming it', () => {
+    for (const [name, value] of [['TEMPER_GEMM', 'yes'], ['TEMPER_FMA', '2']] as const) {
+      const result = runNodeScript<{ ok: boolean; detail: string }>(
+        `
+        import { probeBackends } from '${BACKEND}';
+        const wasm = (await probeBackends()).find((p) => p.backend === 'wasm');
+        console.log(JSON.stringify({ ok: wasm.ok, detail: wasm.detail }));
+        `,
+        { [name]: value },
+      );
+      assert.equal(result.ok, false);
+      assert.match(result.detail, new RegExp(`${name} must be one of 0, 1`));
+    }
+  });
+});
