@@ -28,6 +28,7 @@ function temperStep(imagesPerSecond: number | null, extra: Partial<Measurement> 
     capped: false,
     memory: imagesPerSecond === null ? { before: null, after: null } : { before: { numTensors: 28, numBytes: 100 }, after: { numTensors: 28, numBytes: 100 } },
     error: imagesPerSecond === null ? 'out of memory' : null,
+    profile: null,
     ...extra,
   };
 }
@@ -58,7 +59,7 @@ function fabricatedReport(): PeerReport {
     host: { platform: 'linux', arch: 'x64', cpuModel: 'AMD EPYC', cpus: 2, loadAverage: [1, 1, 1] },
     settings: {
       backend: 'wasm', models: ['cnn-small', 'vgg6-bn'], kinds: ['train'], batch: 32, warmupSteps: null, minSteps: null,
-      minSeconds: 2, maxSeconds: 60, seed: 0, temperature: 10, eps: 8 / 255, stepSize: 2 / 255, optimizer: 'adam',
+      minSeconds: 2, maxSeconds: 60, seed: 0, profile: false, temperature: 10, eps: 8 / 255, stepSize: 2 / 255, optimizer: 'adam',
       peer: 'torch', rounds: 2, threads: 2,
     },
     temper: { provider: '@tensorflow/tfjs-backend-wasm', providerVersion: '4.22.0', device: 'simd on, 2 threads', projectKernels: [] },

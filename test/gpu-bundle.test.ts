@@ -33,16 +33,22 @@ describe('the GPU-machine kit (scripts/gpu)', () => {
     assert.equal(shown.stdout.trim(), version);
   });
 
-  it('the bundle measures a wasm PGD step and reports the bundled backend package and its version', () => {
-    const args = ['bench', '--backend', 'wasm', '--model', 'cnn-small', '--what', 'pgd', '--batch', '1', '--warmup', '0', '--min-steps', '1', '--min-seconds', '0', '--json', '--quiet'];
+  it('the bundle measures a wasm PGD step, profiles one more (--profile), and reports the bundled backend package and its version', () => {
+    const args = ['bench', '--backend', 'wasm', '--model', 'cnn-small', '--what', 'pgd', '--batch', '1', '--warmup', '0', '--min-steps', '1', '--min-seconds', '0', '--profile', '--json', '--quiet'];
     const measured = run(process.execPath, [main, ...args], tempDir(), { TEMPER_WASM_THREADS: '1' });
     assert.equal(measured.status, 0, measured.stderr);
-    const report = JSON.parse(measured.stdout) as { complete: boolean; versions: Record<string, string>; backends: Array<{ provider: string; providerVersion: string | null; measurements: Array<{ msPerStep: number | null }> }> };
+    type Profile = { timed: boolean; kernelCount: number; kernels: Array<{ name: string; calls: number }> };
+    const report = JSON.parse(measured.stdout) as { complete: boolean; versions: Record<string, string>; backends: Array<{ provider: string; providerVersion: string | null; measurements: Array<{ msPerStep: number | null; profile: Profile | null }> }> };
     assert.equal(report.complete, true);
     assert.equal(report.versions['temper'], version);
     assert.equal(report.backends[0]!.provider, '@tensorflow/tfjs-backend-wasm');
     assert.match(report.backends[0]!.providerVersion ?? '', /^\d+\.\d+\.\d+/);
     assert.ok(report.backends[0]!.measurements[0]!.msPerStep! > 0);
+    // The H200 run profiles webgpu through this bundle: tf.profile and the engine state it reads are the bundled tfjs's.
+    const profile = report.backends[0]!.measurements[0]!.profile!;
+    assert.equal(profile.timed, true);
+    assert.equal(profile.kernels.reduce((sum, k) => sum + k.calls, 0), profile.kernelCount);
+    assert.ok(profile.kernels.some((k) => k.name === 'Conv2DBackpropInput'), profile.kernels.map((k) => k.name).join(', '));
   });
 
   it('summary.mjs divides webgpu step times by strict-fp32 PyTorch ones and checks the 3x train target', () => {

@@ -13,6 +13,7 @@ import { createOptimizer, disposeOptimizer } from '../train/optimizers.js';
 import { rng } from '../util/rng.js';
 import { plural } from '../util/text.js';
 import { BENCH_MODEL_SPECS, DEFAULT_BENCH_MODELS, type BenchModelName, type BenchModelSpec } from './models.js';
+import { profileStep, type StepProfile } from './profile.js';
 
 export const BENCH_KINDS = ['train', 'pgd'] as const;
 export type BenchKind = (typeof BENCH_KINDS)[number];
@@ -61,6 +62,8 @@ export interface BenchSettings {
   kinds: BenchKind[];
   /** Seeds the weights, the images and labels, and the PGD random start. */
   seed: number;
+  /** After the timed steps of each measurement, one more step under tf.profile (profile.ts); not among the timed ones. */
+  profile: boolean;
 }
 
 export const DEFAULT_BENCH_SETTINGS: BenchSettings = {
@@ -69,6 +72,7 @@ export const DEFAULT_BENCH_SETTINGS: BenchSettings = {
   models: [...DEFAULT_BENCH_MODELS],
   kinds: [...BENCH_KINDS],
   seed: 0,
+  profile: false,
 };
 
 export function planFor(backend: string, model: BenchModelName, settings: BenchSettings): StepPlan {
@@ -124,6 +128,8 @@ export interface Measurement extends StepTiming {
   what: BenchKind;
   /** tf.memory() after warm-up and after the last timed step: growth is a leak of the step. */
   memory: { before: MemorySnapshot | null; after: MemorySnapshot | null };
+  /** With --profile, one more step under tf.profile after the timed ones: where its time went; null otherwise or when the step failed. */
+  profile: StepProfile | null;
 }
 
 /** What one backend measured, or why it did not load. */
@@ -242,11 +248,12 @@ async function timeSteps(step: () => Promise<void>, plan: StepPlan, measurement:
 }
 
 /**
- * Measures one model and one kind of step on the current backend. Builds the model and inputs, times the steps, and
- * frees everything it made. A step that throws (e.g. a kernel the backend lacks) is returned as the measurement's error,
- * not thrown; tfjs then keeps the tensors its gradient tape had saved, so later measurements start a few tensors higher.
+ * Measures one model and one kind of step on the current backend. Builds the model and inputs, times the steps (then,
+ * with `profile`, runs one more under tf.profile, outside the timed ones), and frees everything it made. A step that
+ * throws (e.g. a kernel the backend lacks) is returned as the measurement's error, not thrown; tfjs then keeps the
+ * tensors its gradient tape had saved, so later measurements start a few tensors higher.
  */
-export async function measureStep(modelName: BenchModelName, what: BenchKind, plan: StepPlan, seed: number): Promise<Measurement> {
+export async function measureStep(modelName: BenchModelName, what: BenchKind, plan: StepPlan, seed: number, profile = false): Promise<Measurement> {
   const spec = BENCH_MODEL_SPECS[modelName];
   const measurement: Measurement = {
     model: modelName,
@@ -261,6 +268,7 @@ export async function measureStep(modelName: BenchModelName, what: BenchKind, pl
     capped: false,
     memory: { before: null, after: null },
     error: null,
+    profile: null,
   };
   let model: tf.LayersModel | undefined;
   let inputs: { images: tf.Tensor4D; labels: tf.Tensor1D } | undefined;
@@ -270,6 +278,7 @@ export async function measureStep(modelName: BenchModelName, what: BenchKind, pl
     inputs = benchInputs(spec, plan.batch, seed);
     stepper = what === 'train' ? trainStepper(model, inputs.images, inputs.labels) : pgdStepper(model, inputs.images, inputs.labels, seed + 1);
     await timeSteps(stepper.step, plan, measurement);
+    if (profile) measurement.profile = await profileStep(stepper.step);
   } catch (error) {
     measurement.error = firstLine(error);
     measurement.msPerStep = null;
@@ -340,7 +349,7 @@ export async function measureBackend(info: BackendInfo, settings: BenchSettings,
     for (const what of settings.kinds) {
       const plan = planFor(info.name, model, settings);
       log(`bench ${info.name}: ${model} ${what} step, batch ${plan.batch}...`);
-      const measurement = await measureStep(model, what, plan, settings.seed);
+      const measurement = await measureStep(model, what, plan, settings.seed, settings.profile);
       log(`bench ${info.name}: ${model} ${what}: ${describeMeasurement(measurement)}`);
       result.measurements.push(measurement);
     }

@@ -7,6 +7,7 @@ import { BackendError, initBackend, type BackendChoice } from '../backend/index.
 import { versions } from '../runner/versions.js';
 import { alignColumns } from '../util/text.js';
 import { BENCH_EPS, BENCH_STEP_SIZE, BENCH_TEMPERATURE, firstLine, formatRate, measureBackend, type BackendResult, type BenchLog, type BenchSettings } from './measure.js';
+import { DEFAULT_PROFILE_TOP, formatProfile } from './profile.js';
 
 export type BenchBackend = Exclude<BackendChoice, 'auto'>;
 /** What `auto` measures, in order: every backend of these that loads (webgpu only on a hardware adapter, as `auto` picks it). */
@@ -144,8 +145,8 @@ function measuredAll(result: BackendResult): boolean {
   return result.error === null && result.measurements.every((m) => m.error === null);
 }
 
-/** The report as a readable table with a header and notes, for stdout. */
-export function formatBench(report: BenchReport): string {
+/** The report as a readable table with a header and notes, for stdout; then, with --profile, a table per profiled step. */
+export function formatBench(report: BenchReport, options: { profileTop?: number } = {}): string {
   const v = report.versions;
   const { settings, host } = report;
   const kernels = report.kernels.project ? 'project kernels on' : 'project kernels off (TEMPER_STOCK_KERNELS=1)';
@@ -190,5 +191,16 @@ export function formatBench(report: BenchReport): string {
     }
   }
   lines.push(...alignColumns(rows, new Set([3, 4, 5, 6, 7, 8, 9])), '', ...notes);
+  const profiled = report.backends.flatMap((result) => result.measurements.flatMap((m) => (m.profile ? [{ backend: result.backend, m, profile: m.profile }] : [])));
+  if (profiled.length > 0) {
+    lines.push(
+      '',
+      'profile: one more step of each measurement under tf.profile, after the timed ones and not among them. ms: time in the ' +
+        "kernel itself (kernels run inside it count under their own names); share: of the step's kernel time",
+    );
+    for (const { backend, m, profile } of profiled) {
+      lines.push('', ...formatProfile(`${backend} ${m.model} ${m.what}, batch ${m.batch}`, profile, options.profileTop ?? DEFAULT_PROFILE_TOP));
+    }
+  }
   return lines.join('\n');
 }

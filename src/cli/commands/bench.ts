@@ -5,6 +5,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../../backend/index.js';
 import { BENCH_KINDS, DEFAULT_BENCH_SETTINGS, type BenchKind, type BenchSettings } from '../../bench/measure.js';
 import { BENCH_MODELS, DEFAULT_BENCH_MODELS, type BenchModelName } from '../../bench/models.js';
 import { DEFAULT_PEER_ROUNDS, findTorch, formatPeer, PEER_TOOLS, runPeerBench, type PeerTool } from '../../bench/peer.js';
+import { DEFAULT_PROFILE_TOP } from '../../bench/profile.js';
 import { formatBench, runBench } from '../../bench/run.js';
 import { EXIT_JOBS_FAILED, EXIT_OK, UsageError } from '../errors.js';
 import { withExamples, type Example, type TemperCommand } from '../help.js';
@@ -23,6 +24,8 @@ interface BenchArgs {
   seed: number;
   peer?: PeerTool;
   rounds?: number;
+  profile: boolean;
+  profileTop?: number;
 }
 
 const ADVANCED = 'Measurement (defaults suit a real benchmark; smaller values make a quick check):';
@@ -33,6 +36,7 @@ const examples: Example[] = [
   { command: '$0 bench --backend wasm --model cnn-small --batch 16 --min-seconds 0', note: 'a quick check' },
   { command: '$0 bench --backend wasm --model resnet18 vit-tiny', note: 'the paper-class nets (minutes on a CPU)' },
   { command: '$0 bench --peer torch --model cnn-small vgg6-bn --batch 32', note: 'wasm against PyTorch on the CPU (needs python3-torch)' },
+  { command: '$0 bench --backend wasm --model vgg6-bn --what train --profile', note: 'where a step\'s time goes, per kernel' },
 ];
 
 export const benchCommand: TemperCommand<BenchArgs> = {
@@ -56,6 +60,12 @@ export const benchCommand: TemperCommand<BenchArgs> = {
         describe: `also time each model and step in PyTorch on the CPU, in turn with temper's wasm backend, and print their ratio (needs python3 with torch; TEMPER_PYTHON picks the interpreter)`,
       })
       .option('rounds', { type: 'number', describe: `with --peer: rounds of temper-then-PyTorch measurements (default ${DEFAULT_PEER_ROUNDS})` })
+      .option('profile', {
+        type: 'boolean',
+        default: false,
+        describe: 'after each measurement, one more step (not timed with the others) under tf.profile: its kernels by name, with calls, time, share and bytes added (not with --peer)',
+      })
+      .option('profile-top', { type: 'number', describe: `with --profile: kernel names listed in each table, the rest summed in one line (default ${DEFAULT_PROFILE_TOP}; --json lists all)` })
       .option('batch', { type: 'number', group: ADVANCED, describe: 'batch size for every backend (default 128; on cpu 16 for cnn-small, 1 for the others)' })
       .option('warmup', { type: 'number', group: ADVANCED, describe: 'untimed steps first (default 2; on cpu 1)' })
       .option('min-steps', { type: 'number', group: ADVANCED, describe: 'time at least this many steps... (default 3; on cpu 1)' })
@@ -64,10 +74,12 @@ export const benchCommand: TemperCommand<BenchArgs> = {
       .option('seed', { type: 'number', group: ADVANCED, default: DEFAULT_BENCH_SETTINGS.seed, describe: 'seeds weights, images, labels and the PGD start' }) as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
     const settings = benchSettings(args);
+    if (args.profileTop !== undefined && !args.profile) throw new UsageError('--profile-top sizes the tables of --profile: add --profile, or leave --profile-top out');
     if (args.peer !== undefined) return peerHandler(args, settings);
     if (args.rounds !== undefined) throw new UsageError('--rounds counts rounds of --peer measurements: add --peer torch, or leave --rounds out');
     const report = await runBench(args.backend, settings, { quiet: args.quiet });
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBench(report)}\n`);
+    const top = args.profileTop ?? DEFAULT_PROFILE_TOP;
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBench(report, { profileTop: top })}\n`);
     for (const result of report.backends) {
       // With auto, a backend that does not load is skipped (listed, not a failure); a named one must load.
       if (!result.loaded && args.backend !== 'auto') process.stderr.write(`temper: ${result.error}\n`);
@@ -79,6 +91,9 @@ export const benchCommand: TemperCommand<BenchArgs> = {
 
 /** `--peer torch`: wasm in this process against PyTorch; exit 2 before measuring anything when PyTorch is missing. */
 async function peerHandler(args: BenchArgs, settings: BenchSettings): Promise<void> {
+  if (args.profile) {
+    throw new UsageError(`--profile and --peer ${args.peer} cannot be combined: profile temper's steps with --backend wasm --profile, without --peer`);
+  }
   if (args.backend !== 'wasm' && args.backend !== 'auto') {
     throw new UsageError(`--peer ${args.peer} compares temper's wasm backend with PyTorch on the same CPU: use --backend wasm (or leave --backend out), not --backend ${args.backend}`);
   }
@@ -100,6 +115,7 @@ function benchSettings(args: BenchArgs): BenchSettings {
     if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${name}: expected seconds >= 0, found ${value}`);
     return value;
   };
+  if (args.profileTop !== undefined) count('profile-top', args.profileTop, 1);
   return {
     warmupSteps: args.warmup === undefined ? undefined : count('warmup', args.warmup, 0),
     minSteps: args.minSteps === undefined ? undefined : count('min-steps', args.minSteps, 1),
@@ -109,5 +125,6 @@ function benchSettings(args: BenchArgs): BenchSettings {
     models: [...new Set(args.model)],
     kinds: [...new Set(args.what)],
     seed: count('seed', args.seed, 0),
+    profile: args.profile,
   };
 }
