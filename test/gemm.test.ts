@@ -138,6 +138,40 @@ describe('the project matrix product (wasm)', () => {
     b.dispose();
   });
 
+  it('Winograd convolutions give the same bits with their transforms split over the worker threads and on one', () => {
+    const instance = gemmInstance(backend())!;
+    const saved = process.env['TEMPER_WINOGRAD'];
+    process.env['TEMPER_WINOGRAD'] = 'all';
+    try {
+      const x = tf.tensor(seededValues(5 * 12 * 12 * 8, 41), [5, 12, 12, 8]);
+      const filter = tf.tensor(seededValues(3 * 3 * 8 * 16, 42, 0.3), [3, 3, 8, 16]);
+      const run = (pool: typeof instance.pool): Float32Array[] => {
+        const kept = instance.pool;
+        instance.pool = pool;
+        try {
+          const results = tf.tidy(() => {
+            const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')).square().sum())([x, filter]);
+            return [tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same'), dx!, dw!];
+          });
+          return results.map((t) => {
+            const values = t.dataSync() as Float32Array;
+            t.dispose();
+            return values;
+          });
+        } finally {
+          instance.pool = kept;
+        }
+      };
+      const threaded = run(instance.pool);
+      const single = run(undefined);
+      for (let i = 0; i < 3; i++) assert.deepEqual(threaded[i], single[i], ['forward', 'input gradient', 'filter gradient'][i]);
+      tf.dispose([x, filter]);
+    } finally {
+      if (saved === undefined) delete process.env['TEMPER_WINOGRAD'];
+      else process.env['TEMPER_WINOGRAD'] = saved;
+    }
+  });
+
   it('accumulates into C when asked (C += A B)', () => {
     const instance = gemmInstance(backend())!;
     const [m, k, n] = [6, 300, 11];

@@ -10,7 +10,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
-import { heapOffset, simdKernels } from './simd/index.js';
+import { heapOffset, simdKernels, simdModule } from './simd/index.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -74,27 +74,46 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
   return available;
 }
 
-/** The body of each worker: instantiate the product on the shared memory, then run the rows it is given, forever. */
+/**
+ * What a worker thread can run: the product (pack_b then gemm on one share) or one of the SIMD kernels' exports that
+ * the Winograd convolutions split by images. A job is a name and its arguments, all of them int32.
+ */
+export const PARALLEL_FUNCTIONS = ['gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output'] as const;
+export type ParallelFunction = (typeof PARALLEL_FUNCTIONS)[number];
+export interface ParallelJob {
+  fn: ParallelFunction;
+  args: number[];
+}
+/** The most arguments a job has (pack_b's 6 and gemm's 14). */
+const MAX_ARGS = 20;
+const SLOT = MAX_ARGS + 2;
+
+/** The body of each worker: instantiate both modules on the shared memory, then run the jobs it is given, forever. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, index } = workerData;
+const { gemmModule, kernelsModule, memory, control, index } = workerData;
 const ctrl = new Int32Array(control);
-let exports;
+let run;
 try {
-  exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const product = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports;
+  const kernels = new WebAssembly.Instance(kernelsModule, { env: { memory } }).exports;
+  run = [
+    (args) => { product.pack_b(...args.subarray(0, 6)); product.gemm(...args.subarray(6)); },
+    ...${JSON.stringify(PARALLEL_FUNCTIONS.slice(1))}.map((name) => (args) => kernels[name](...args)),
+  ];
   Atomics.add(ctrl, ${1 /* READY */}, 1);
 } catch (error) {
   Atomics.store(ctrl, ${3 /* FAILED */}, 1);
 }
 let seen = workerData.generation;
-const base = ${8 /* ARGS */} + 32 * index;
+const base = ${8 /* ARGS */} + ${SLOT} * index;
 for (;;) {
   Atomics.wait(ctrl, ${0 /* GENERATION */}, seen);
   seen = Atomics.load(ctrl, ${0 /* GENERATION */});
-  if (ctrl[base] === 1) {
+  const fn = ctrl[base];
+  if (fn > 0) {
     try {
-      exports.pack_b(...ctrl.subarray(base + 1, base + 7));
-      exports.gemm(...ctrl.subarray(base + 7, base + 21));
+      run[fn - 1](ctrl.subarray(base + 2, base + 2 + ctrl[base + 1]));
     } catch (error) {
       Atomics.store(ctrl, ${3 /* FAILED */}, 2);
     }
@@ -109,16 +128,16 @@ const DONE = 2;
 const FAILED = 3;
 const ARGS = 8;
 
-/** Worker threads that each run a share of a product's rows; usable once every one has instantiated the module. */
-class GemmPool {
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (ARGS + 32 * 8)));
+/** Worker threads that each run a job beside this thread's; usable once every one has instantiated both modules. */
+class WorkerPool {
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (ARGS + SLOT * 8)));
   private readonly workers: Worker[] = [];
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, readonly helpers: number) {
+  constructor(gemmModule: WebAssembly.Module, kernelsModule: WebAssembly.Module, memory: WebAssembly.Memory, readonly helpers: number) {
     for (let index = 0; index < helpers; index++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module, memory, control: this.control.buffer, index, generation: 0 },
+        workerData: { gemmModule, kernelsModule, memory, control: this.control.buffer, index, generation: 0 },
       });
       // A pool that is never used must not keep the process alive, nor an idle worker's wait.
       worker.unref();
@@ -127,20 +146,24 @@ class GemmPool {
     }
   }
 
-  /** Every worker has its instance, and none has failed. */
+  /** Every worker has its instances, and none has failed. */
   get ready(): boolean {
     return Atomics.load(this.control, READY) === this.helpers && Atomics.load(this.control, FAILED) === 0;
   }
 
-  /** Runs job i + 1 on worker i and job 0 here, then waits for the workers. A job: pack_b's arguments, then gemm's. */
-  run(jobs: number[][], local: (args: number[]) => void): void {
+  /** Runs jobs[i + 1] on worker i and jobs[0] here (with `local`), then waits for the workers. */
+  run(jobs: ParallelJob[], local: (job: ParallelJob) => void): void {
     const ctrl = this.control;
     Atomics.store(ctrl, DONE, 0);
     for (let w = 0; w < this.helpers; w++) {
-      const base = ARGS + 32 * w;
+      const base = ARGS + SLOT * w;
       const job = jobs[w + 1];
-      ctrl[base] = job ? 1 : 0;
-      if (job) ctrl.set(job, base + 1);
+      ctrl[base] = job ? 1 + PARALLEL_FUNCTIONS.indexOf(job.fn) : 0;
+      if (job) {
+        if (job.args.length > MAX_ARGS) throw new Error(`a parallel job takes at most ${MAX_ARGS} arguments, ${job.fn} has ${job.args.length}`);
+        ctrl[base + 1] = job.args.length;
+        ctrl.set(job.args, base + 2);
+      }
     }
     Atomics.add(ctrl, GENERATION, 1);
     Atomics.notify(ctrl, GENERATION);
@@ -148,14 +171,14 @@ class GemmPool {
     for (let done = Atomics.load(ctrl, DONE); done < this.helpers; done = Atomics.load(ctrl, DONE)) {
       Atomics.wait(ctrl, DONE, done);
     }
-    if (Atomics.load(ctrl, FAILED) === 2) throw new Error('the matrix product failed in a worker thread');
+    if (Atomics.load(ctrl, FAILED) === 2) throw new Error('a job failed in a worker thread');
   }
 }
 
 interface GemmInstance {
   exports: GemmExports;
   fma: boolean;
-  pool?: GemmPool;
+  pool?: WorkerPool;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, GemmInstance>();
@@ -180,7 +203,7 @@ export function gemmInstance(backend: BackendWasm): GemmInstance | undefined {
     const module = new WebAssembly.Module(Buffer.from(bytes, 'base64'));
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
     const threads = shared ? wasmThreadsInUse() : 1;
-    instance = { exports, fma, pool: threads > 1 ? new GemmPool(module, memory, threads - 1) : undefined };
+    instance = { exports, fma, pool: threads > 1 ? new WorkerPool(module, simdModule(true), memory, threads - 1) : undefined };
     instances.set(memory, instance);
   }
   return instance;
@@ -241,8 +264,7 @@ export function gemm(backend: BackendWasm, instance: GemmInstance, spec: GemmSpe
     }
     return;
   }
-  const pool = instance.pool?.ready ? instance.pool : undefined;
-  const shares = splitProduct(m, n, k, 1 + (pool?.helpers ?? 0));
+  const shares = splitProduct(m, n, k, parallelThreads(instance));
   const { a, b } = spec;
   // Each share packs its own columns of B: [panels][k][8] floats, then GEMM_SCRATCH_BYTES of its own.
   const sizes = shares.map(({ col0, col1 }) => Math.ceil((col1 - col0) / 8) * 8 * k + GEMM_SCRATCH_BYTES / 4);
@@ -250,22 +272,44 @@ export function gemm(backend: BackendWasm, instance: GemmInstance, spec: GemmSpe
   const aBase = heapOffset(backend, a.data) + 4 * (a.floatOffset ?? 0);
   const bBase = heapOffset(backend, b.data) + 4 * (b.floatOffset ?? 0);
   let at = heapOffset(backend, scratch);
-  const jobs = shares.map(({ row0, row1, col0, col1 }, i) => {
+  const jobs = shares.map(({ row0, row1, col0, col1 }, i): ParallelJob => {
     const packed = at;
     const width = col1 - col0;
     at += 4 * sizes[i]!;
-    return [
-      // pack_b's arguments, then gemm's
-      bBase + 4 * col0 * b.colStride, 4 * b.rowStride, 4 * b.colStride, k, width, packed,
-      aBase, 4 * a.rowStride, 4 * a.colStride, packed, 32 * k, 32, cBase + 4 * col0, ldc, width, k, row0, row1,
-      spec.accumulate ? 1 : 0, at - GEMM_SCRATCH_BYTES,
-    ];
+    return {
+      fn: 'gemm',
+      args: [
+        // pack_b's arguments, then gemm's
+        bBase + 4 * col0 * b.colStride, 4 * b.rowStride, 4 * b.colStride, k, width, packed,
+        aBase, 4 * a.rowStride, 4 * a.colStride, packed, 32 * k, 32, cBase + 4 * col0, ldc, width, k, row0, row1,
+        spec.accumulate ? 1 : 0, at - GEMM_SCRATCH_BYTES,
+      ],
+    };
   });
-  const local = (args: number[]) => {
-    (instance.exports.pack_b as (...values: number[]) => void)(...args.slice(0, 6));
-    (instance.exports.gemm as (...values: number[]) => void)(...args.slice(6));
-  };
-  if (pool && jobs.length > 1) pool.run(jobs, local);
-  else for (const job of jobs) local(job);
+  runJobs(backend, instance, jobs);
   backend.disposeData(scratch.dataId);
+}
+
+/** Threads a job list may be split over now: this one and the pool's, once its workers are ready. */
+export function parallelThreads(instance: GemmInstance | undefined): number {
+  return instance?.pool?.ready ? 1 + instance.pool.helpers : 1;
+}
+
+/** Runs the jobs, on the pool's workers and this thread where it is ready (at most parallelThreads at once), else here in turn. */
+export function runJobs(backend: BackendWasm, instance: GemmInstance, jobs: ParallelJob[]): void {
+  const kernels = simdKernels(backend)!;
+  const local = ({ fn, args }: ParallelJob): void => {
+    if (fn === 'gemm') {
+      instance.exports.pack_b(...(args.slice(0, 6) as Parameters<GemmExports['pack_b']>));
+      instance.exports.gemm(...(args.slice(6) as Parameters<GemmExports['gemm']>));
+    } else {
+      (kernels[fn] as (...values: number[]) => void)(...args);
+    }
+  };
+  const pool = instance.pool?.ready ? instance.pool : undefined;
+  if (pool && jobs.length > 1) {
+    for (let start = 0; start < jobs.length; start += 1 + pool.helpers) pool.run(jobs.slice(start, start + 1 + pool.helpers), local);
+  } else {
+    for (const job of jobs) local(job);
+  }
 }

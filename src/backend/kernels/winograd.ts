@@ -9,6 +9,7 @@
 // data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
+import { gemmInstance, parallelThreads, runJobs, type ParallelJob } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -172,10 +173,8 @@ export interface WinogradConvSpec {
 
 /** y = conv3x3(x, g) (+ bias, ReLU) for x [N, H, W, in] NHWC, given g's transform; zeros outside x. */
 export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
-  const simd = simdKernels(backend)!;
   const tile = spec.tile ?? 2;
   const points = pointsOf(tile);
-  const [inputTransform, outputTransform] = tile === 4 ? [simd.winograd4_input, simd.winograd4_output] : [simd.winograd_input, simd.winograd_output];
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
   const tilesHigh = Math.ceil(outHeight / tile);
@@ -186,38 +185,79 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
 
   const y = backend.makeOutput(spec.outShape, 'float32');
   const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
-  // Zeros for cells outside the input, zeros for a missing bias, and a sink for outputs past the edge.
-  const scratch = backend.makeOutput([inChannels + 2 * outChannels], 'float32');
-  const geometry = backend.makeOutput([9], 'int32');
-  const table = backend.makeOutput([points], 'int32');
+  const threads = transformThreads(backend);
+  // Zeros for cells outside the input, zeros for a missing bias, and a sink per thread for outputs past the edge.
+  const scratch = backend.makeOutput([inChannels + outChannels + threads * outChannels], 'float32');
+  const geometry = backend.makeOutput([threads * GEOMETRY_INTS], 'int32');
+  const table = backend.makeOutput([threads * points], 'int32');
   heapFloat32(backend, scratch).fill(0);
   const zeros = heapOffset(backend, scratch);
   const noBias = zeros + 4 * inChannels;
-  const sink = noBias + 4 * outChannels;
+  const sinks = noBias + 4 * outChannels;
   const uViews = Array.from({ length: points }, (_, xi) => heapView(backend, spec.u, xi * inChannels * outChannels, [inChannels, outChannels]));
   const imageIn = 4 * height * width * inChannels;
   const imageOut = 4 * outHeight * outWidth * outChannels;
   for (let start = 0; start < batch; start += chunk) {
     const count = Math.min(chunk, batch - start);
     const tiles = count * tilesPerImage;
-    (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles]);
-    inputTransform(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), zeros, heapOffset(backend, geometry));
+    const shares = imageShares(count, threads);
+    const geometryAt = (t: number): number => heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t;
+    shares.forEach(([first, end], t) =>
+      (backend.typedArrayFromHeap(geometry) as Int32Array).set(
+        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles], GEOMETRY_INTS * t));
+    runTransforms(backend, shares.map(([first], t) => ({
+      fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
+      args: [heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels, zeros, geometryAt(t)],
+    })));
     const products: tf.TensorInfo[] = [];
     for (let xi = 0; xi < points; xi++) {
       const a = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
       products.push(runWasmKernel(tf.BatchMatMul, backend, { a, b: uViews[xi]! }, { transposeA: false, transposeB: false }));
       disposeHeapView(backend, a);
     }
-    (backend.typedArrayFromHeap(table) as Int32Array).set(products.map((p) => heapOffset(backend, p)));
-    (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, outHeight, outWidth, outChannels, tilesHigh, tilesWide, spec.relu ? 1 : 0]);
-    outputTransform(
-      heapOffset(backend, table), heapOffset(backend, y) + start * imageOut,
-      spec.bias ? heapOffset(backend, spec.bias) : noBias, sink, heapOffset(backend, geometry));
+    // Each thread's table points at its images' rows of the products.
+    shares.forEach(([first, end], t) => {
+      (backend.typedArrayFromHeap(table) as Int32Array).set(products.map((p) => heapOffset(backend, p) + 4 * first * tilesPerImage * outChannels), points * t);
+      (backend.typedArrayFromHeap(geometry) as Int32Array).set(
+        [end - first, outHeight, outWidth, outChannels, tilesHigh, tilesWide, spec.relu ? 1 : 0], GEOMETRY_INTS * t);
+    });
+    runTransforms(backend, shares.map(([first], t) => ({
+      fn: tile === 4 ? 'winograd4_output' : 'winograd_output',
+      args: [
+        heapOffset(backend, table) + 4 * points * t, heapOffset(backend, y) + (start + first) * imageOut,
+        spec.bias ? heapOffset(backend, spec.bias) : noBias, sinks + 4 * outChannels * t, geometryAt(t),
+      ],
+    })));
     for (const p of products) backend.disposeData(p.dataId);
   }
   for (const view of uViews) disposeHeapView(backend, view);
   for (const t of [v, scratch, geometry, table]) backend.disposeData(t.dataId);
   return y;
+}
+
+/** Int32 values per thread in a transform's geometry block. */
+const GEOMETRY_INTS = 16;
+
+/** Threads the transforms may be split over: the matrix product's pool and this thread, where it is ready. */
+function transformThreads(backend: Backend): number {
+  return parallelThreads(gemmInstance(backend));
+}
+
+/** Images [first, end) of a chunk of `count` for each of up to `threads` threads, in order, none empty. */
+export function imageShares(count: number, threads: number): Array<[number, number]> {
+  const parts = Math.max(1, Math.min(threads, count));
+  return Array.from({ length: parts }, (_, t) => [Math.floor((t * count) / parts), Math.floor(((t + 1) * count) / parts)]);
+}
+
+/** Runs transform calls on the worker pool where there is one, else here in turn (each call writes its own images). */
+function runTransforms(backend: Backend, jobs: ParallelJob[]): void {
+  const instance = gemmInstance(backend);
+  if (instance) {
+    runJobs(backend, instance, jobs);
+    return;
+  }
+  const simd = simdKernels(backend)!;
+  for (const { fn, args } of jobs) (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args);
 }
 
 /** Where winogradFilterGradient reads x and dy: the convolution's geometry (computeConv2DInfo's fields it uses). */
@@ -244,9 +284,9 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const simd = simdKernels(backend)!;
   const tile = spec.tile ?? 2;
   const points = pointsOf(tile);
-  const [inputTransform, dyTransform, outputTransform] = tile === 4
-    ? [simd.winograd4_input, simd.winograd4_dy_planes, simd.winograd4_filter_grad_output]
-    : [simd.winograd_input, simd.winograd_dy_planes, simd.winograd_filter_grad_output];
+  const [dyTransform, outputTransform] = tile === 4
+    ? [simd.winograd4_dy_planes, simd.winograd4_filter_grad_output]
+    : [simd.winograd_dy_planes, simd.winograd_filter_grad_output];
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
   const tilesHigh = Math.ceil(outHeight / tile);
@@ -267,7 +307,8 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const planes = backend.makeOutput([outChannels, chunk * planeRows * planeCols], 'float32');
   const flat = padded ? backend.makeOutput([outChannels, chunk * outHeight * outWidth], 'float32') : planes;
   const zeros = backend.makeOutput([inChannels], 'float32');
-  const geometry = backend.makeOutput([9], 'int32');
+  const threads = transformThreads(backend);
+  const geometry = backend.makeOutput([threads * GEOMETRY_INTS], 'int32');
   heapFloat32(backend, zeros).fill(0);
   heapFloat32(backend, sum).fill(0);
   if (padded) heapFloat32(backend, planes).fill(0);
@@ -276,8 +317,17 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   for (let start = 0; start < batch; start += chunk) {
     const count = Math.min(chunk, batch - start);
     const tiles = count * tilesPerImage;
-    (backend.typedArrayFromHeap(geometry) as Int32Array).set([count, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles]);
-    inputTransform(heapOffset(backend, x) + start * imageIn, heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometry));
+    const shares = imageShares(count, threads);
+    shares.forEach(([first, end], t) =>
+      (backend.typedArrayFromHeap(geometry) as Int32Array).set(
+        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles], GEOMETRY_INTS * t));
+    runTransforms(backend, shares.map(([first], t) => ({
+      fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
+      args: [
+        heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels,
+        heapOffset(backend, zeros), heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t,
+      ],
+    })));
     const positions = count * outHeight * outWidth;
     simd.transpose(heapOffset(backend, dy) + start * imageDy, heapOffset(backend, flat), positions, outChannels);
     if (padded) padPlanes(heapFloat32(backend, flat), heapFloat32(backend, planes), outChannels * count, outHeight, outWidth, planeRows, planeCols);

@@ -37,6 +37,17 @@ interface EmscriptenModule {
 }
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+const modules = new Map<boolean, WebAssembly.Module>();
+
+/** The compiled kernels, for a shared memory (tfjs-wasm's threaded build) or a plain one; compiled once each. */
+export function simdModule(shared: boolean): WebAssembly.Module {
+  let module = modules.get(shared);
+  if (!module) {
+    module = new WebAssembly.Module(Buffer.from(shared ? SIMD_SHARED_MEMORY : SIMD_PLAIN_MEMORY, 'base64'));
+    modules.set(shared, module);
+  }
+  return module;
+}
 
 export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
   if (process.env['TEMPER_NO_SIMD_KERNELS'] === '1') return undefined;
@@ -46,8 +57,7 @@ export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
   let kernels = instances.get(memory);
   if (!kernels) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Buffer.from(shared ? SIMD_SHARED_MEMORY : SIMD_PLAIN_MEMORY, 'base64');
-    kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as SimdKernels;
+    kernels = new WebAssembly.Instance(simdModule(shared), { env: { memory } }).exports as unknown as SimdKernels;
     instances.set(memory, kernels);
   }
   return kernels;
