@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { GEMM_MR, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
+import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -170,6 +170,38 @@ describe('the project matrix product (wasm)', () => {
       if (saved === undefined) delete process.env['TEMPER_WINOGRAD'];
       else process.env['TEMPER_WINOGRAD'] = saved;
     }
+  });
+
+  it('batch norm and the ReLU gradient give the same bits split over the worker threads and on one', () => {
+    const instance = gemmInstance(backend())!;
+    const x = tf.tensor(seededValues(6 * 33 * 17 * 64, 51, 2), [6, 33, 17, 64]);
+    const dy = tf.tensor(seededValues(6 * 33 * 17 * 64, 52), [6, 33, 17, 64]);
+    const mean = tf.tensor(seededValues(64, 53), [64]);
+    const variance = tf.tensor(seededValues(64, 54, 0.5, 1), [64]);
+    const scale = tf.tensor(seededValues(64, 55), [64]);
+    const offset = tf.tensor(seededValues(64, 56), [64]);
+    const run = (pool: typeof instance.pool): Float32Array[] => {
+      const kept = instance.pool;
+      instance.pool = pool;
+      try {
+        return tf.tidy(() => [
+          tf.batchNorm(x, mean, variance, offset, scale, 1e-3),
+          tf.grad((a: tf.Tensor) => tf.relu(a).mul(dy).sum())(x),
+        ]).map((t) => {
+          const values = t.dataSync() as Float32Array;
+          t.dispose();
+          return values;
+        });
+      } finally {
+        instance.pool = kept;
+      }
+    };
+    assert.ok(x.size >= PARALLEL_MIN_ELEMENTS, 'big enough to be split');
+    const threaded = run(instance.pool);
+    const single = run(undefined);
+    assert.deepEqual(threaded[0], single[0], 'batch norm');
+    assert.deepEqual(threaded[1], single[1], 'ReLU gradient');
+    tf.dispose([x, dy, mean, variance, scale, offset]);
   });
 
   it('accumulates into C when asked (C += A B)', () => {

@@ -5,6 +5,7 @@
 // the stock kernel's, bit for bit. Shapes it does not take (channels not a multiple of 4, per-element statistics) go
 // to the stock kernel.
 import * as tf from '@tensorflow/tfjs';
+import { elementShares, floatBits, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -26,9 +27,11 @@ export function makeFusedBatchNormConfig(stock: tf.KernelFunc): tf.KernelConfig 
       && [mean, variance, offset, scale].every(perChannel) && mean !== undefined && variance !== undefined;
     if (!fits) return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
     const out = backend.makeOutput(x!.shape, 'float32');
-    // Four rows of floats, then room for two rows of doubles (the kernel's own).
-    const params = backend.makeOutput([8, channels], 'float32');
-    const rows = heapFloat32(backend, params);
+    // Rows of x for each thread; each thread's call has its own parameters, since the kernel writes in them.
+    const shares = elementShares(backend, size / channels, 1, size);
+    // Four rows of floats, then room for two rows of doubles (the kernel's own), per share.
+    const params = backend.makeOutput([shares.length, 8, channels], 'float32');
+    const rows = heapFloat32(backend, params).subarray(0, 8 * channels);
     // mean, variance, scale (1 when absent, as stock), offset (0 when absent).
     [mean, variance, scale, offset].forEach((t, i) => {
       const row = rows.subarray(i * channels, (i + 1) * channels);
@@ -39,7 +42,14 @@ export function makeFusedBatchNormConfig(stock: tf.KernelFunc): tf.KernelConfig 
         else row.set(values);
       }
     });
-    simd!.batch_norm(heapOffset(backend, x!), heapOffset(backend, out), heapOffset(backend, params), size / channels, channels, varianceEpsilon);
+    for (let t = 1; t < shares.length; t++) heapFloat32(backend, params).copyWithin(8 * channels * t, 0, 4 * channels);
+    runKernelJobs(backend, shares.map(([first, end], t) => ({
+      fn: 'batch_norm',
+      args: [
+        heapOffset(backend, x!) + 4 * first * channels, heapOffset(backend, out) + 4 * first * channels,
+        heapOffset(backend, params) + 32 * channels * t, end - first, channels, floatBits(varianceEpsilon),
+      ],
+    })));
     backend.disposeData(params.dataId);
     return out;
   }

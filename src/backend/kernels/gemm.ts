@@ -78,7 +78,17 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
  * What a worker thread can run: the product (pack_b then gemm on one share) or one of the SIMD kernels' exports that
  * the Winograd convolutions split by images. A job is a name and its arguments, all of them int32.
  */
-export const PARALLEL_FUNCTIONS = ['gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output'] as const;
+export const PARALLEL_FUNCTIONS = [
+  'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm',
+] as const;
+/** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
+const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);
+const bitsView = new DataView(new ArrayBuffer(4));
+/** A float32's bits as an int32, for a job's argument list. */
+export function floatBits(value: number): number {
+  bitsView.setFloat32(0, value);
+  return bitsView.getInt32(0);
+}
 export type ParallelFunction = (typeof PARALLEL_FUNCTIONS)[number];
 export interface ParallelJob {
   fn: ParallelFunction;
@@ -93,13 +103,16 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { gemmModule, kernelsModule, memory, control, index } = workerData;
 const ctrl = new Int32Array(control);
+const bits = new DataView(new ArrayBuffer(4));
 let run;
 try {
   const product = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports;
   const kernels = new WebAssembly.Instance(kernelsModule, { env: { memory } }).exports;
   run = [
     (args) => { product.pack_b(...args.subarray(0, 6)); product.gemm(...args.subarray(6)); },
-    ...${JSON.stringify(PARALLEL_FUNCTIONS.slice(1))}.map((name) => (args) => kernels[name](...args)),
+    ...${JSON.stringify(PARALLEL_FUNCTIONS.slice(1))}.map((name) => ${JSON.stringify(['batch_norm'])}.includes(name)
+      ? (args) => { bits.setInt32(0, args[args.length - 1]); kernels[name](...args.subarray(0, -1), bits.getFloat32(0)); }
+      : (args) => kernels[name](...args)),
   ];
   Atomics.add(ctrl, ${1 /* READY */}, 1);
 } catch (error) {
@@ -302,6 +315,9 @@ export function runJobs(backend: BackendWasm, instance: GemmInstance, jobs: Para
     if (fn === 'gemm') {
       instance.exports.pack_b(...(args.slice(0, 6) as Parameters<GemmExports['pack_b']>));
       instance.exports.gemm(...(args.slice(6) as Parameters<GemmExports['gemm']>));
+    } else if (FLOAT_LAST.has(fn)) {
+      bitsView.setInt32(0, args.at(-1)!);
+      (kernels[fn] as (...values: number[]) => void)(...args.slice(0, -1), bitsView.getFloat32(0));
     } else {
       (kernels[fn] as (...values: number[]) => void)(...args);
     }
@@ -311,5 +327,38 @@ export function runJobs(backend: BackendWasm, instance: GemmInstance, jobs: Para
     for (let start = 0; start < jobs.length; start += 1 + pool.helpers) pool.run(jobs.slice(start, start + 1 + pool.helpers), local);
   } else {
     for (const job of jobs) local(job);
+  }
+}
+
+/** Below this many elements an elementwise kernel runs on this thread alone. */
+export const PARALLEL_MIN_ELEMENTS = 1 << 16;
+
+/**
+ * [first, end) of `count` items for each thread that an elementwise kernel of `count` items may use now (one below
+ * PARALLEL_MIN_ELEMENTS items or without a ready pool), each a multiple of `quantum` items but the last.
+ */
+export function elementShares(backend: BackendWasm, count: number, quantum: number, elements = count): Array<[number, number]> {
+  const threads = elements < PARALLEL_MIN_ELEMENTS ? 1 : parallelThreads(gemmInstance(backend));
+  const per = quantum * Math.ceil(Math.ceil(count / quantum) / threads);
+  const shares: Array<[number, number]> = [];
+  for (let first = 0; first < count; first += per) shares.push([first, Math.min(count, first + per)]);
+  return shares.length > 0 ? shares : [[0, count]];
+}
+
+/** Runs the jobs on the pool where there is one (runJobs), else with the SIMD kernels here in turn. */
+export function runKernelJobs(backend: BackendWasm, jobs: ParallelJob[]): void {
+  const instance = gemmInstance(backend);
+  if (instance) {
+    runJobs(backend, instance, jobs);
+    return;
+  }
+  const simd = simdKernels(backend)!;
+  for (const { fn, args } of jobs) {
+    if (FLOAT_LAST.has(fn)) {
+      bitsView.setInt32(0, args.at(-1)!);
+      (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args.slice(0, -1), bitsView.getFloat32(0));
+    } else {
+      (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args);
+    }
   }
 }

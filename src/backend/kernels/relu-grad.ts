@@ -1,6 +1,7 @@
 // The ReLU gradient in one pass on wasm. Stock tfjs computes it as mul(dy, cast(step(x))): three kernels and two
 // temporaries the size of the activation, which on cnn-small cost as much as a convolution.
 import * as tf from '@tensorflow/tfjs';
+import { elementShares, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -23,7 +24,12 @@ export const reluGradWasmConfig: tf.KernelConfig = {
     const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
     const dx = backend.makeOutput(x.shape, 'float32');
     const simd = simdKernels(backend);
-    if (simd) simd.relu_grad(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), tf.util.sizeFromShape(x.shape));
+    if (simd) {
+      runKernelJobs(backend, elementShares(backend, tf.util.sizeFromShape(x.shape), 4).map(([first, end]) => ({
+        fn: 'relu_grad',
+        args: [heapOffset(backend, x) + 4 * first, heapOffset(backend, dy) + 4 * first, heapOffset(backend, dx) + 4 * first, end - first],
+      })));
+    }
     else reluBackprop(heapFloat32(backend, x), heapFloat32(backend, dy), heapFloat32(backend, dx));
     return dx;
   }) as unknown as tf.KernelFunc,

@@ -9,7 +9,7 @@
 // data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
-import { gemmInstance, parallelThreads, runJobs, type ParallelJob } from './gemm.js';
+import { gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -205,7 +205,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
     shares.forEach(([first, end], t) =>
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
         [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles], GEOMETRY_INTS * t));
-    runTransforms(backend, shares.map(([first], t) => ({
+    runKernelJobs(backend, shares.map(([first], t) => ({
       fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
       args: [heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels, zeros, geometryAt(t)],
     })));
@@ -221,7 +221,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
         [end - first, outHeight, outWidth, outChannels, tilesHigh, tilesWide, spec.relu ? 1 : 0], GEOMETRY_INTS * t);
     });
-    runTransforms(backend, shares.map(([first], t) => ({
+    runKernelJobs(backend, shares.map(([first], t) => ({
       fn: tile === 4 ? 'winograd4_output' : 'winograd_output',
       args: [
         heapOffset(backend, table) + 4 * points * t, heapOffset(backend, y) + (start + first) * imageOut,
@@ -249,16 +249,6 @@ export function imageShares(count: number, threads: number): Array<[number, numb
   return Array.from({ length: parts }, (_, t) => [Math.floor((t * count) / parts), Math.floor(((t + 1) * count) / parts)]);
 }
 
-/** Runs transform calls on the worker pool where there is one, else here in turn (each call writes its own images). */
-function runTransforms(backend: Backend, jobs: ParallelJob[]): void {
-  const instance = gemmInstance(backend);
-  if (instance) {
-    runJobs(backend, instance, jobs);
-    return;
-  }
-  const simd = simdKernels(backend)!;
-  for (const { fn, args } of jobs) (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args);
-}
 
 /** Where winogradFilterGradient reads x and dy: the convolution's geometry (computeConv2DInfo's fields it uses). */
 export interface WinogradFilterGradientSpec {
@@ -321,7 +311,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
     shares.forEach(([first, end], t) =>
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
         [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles], GEOMETRY_INTS * t));
-    runTransforms(backend, shares.map(([first], t) => ({
+    runKernelJobs(backend, shares.map(([first], t) => ({
       fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
       args: [
         heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels,
