@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
+import { im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -202,6 +203,68 @@ describe('the project matrix product (wasm)', () => {
     assert.deepEqual(threaded[0], single[0], 'batch norm');
     assert.deepEqual(threaded[1], single[1], 'ReLU gradient');
     tf.dispose([x, dy, mean, variance, scale, offset]);
+  });
+
+  it('im2col convolutions (stride 2, same and valid padding, bias, ReLU) equal a float64 reference, chunked, threaded or not', () => {
+    const instance = gemmInstance(backend())!;
+    const cases = [
+      { x: [6, 9, 11, 64], f: [3, 3, 64, 72], stride: 2, pad: 'same' as const, bias: true, relu: true },
+      { x: [2, 10, 7, 60], f: [3, 3, 60, 64], stride: 2, pad: 'valid' as const, bias: false, relu: false },
+      { x: [4, 6, 6, 128], f: [2, 2, 128, 65], stride: 1, pad: 'same' as const, bias: true, relu: false },
+    ];
+    let seed = 60;
+    for (const c of cases) {
+      const [n, h, w, cin] = c.x as [number, number, number, number];
+      const [fh, fw, , cout] = c.f as [number, number, number, number];
+      const xv = seededValues(n * h * w * cin, seed++);
+      const fv = seededValues(fh * fw * cin * cout, seed++, 0.2);
+      const bv = seededValues(cout, seed++);
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], c.stride, 1, c.pad, undefined, false, 'channelsLast');
+      assert.ok(im2colApplies(info), `${JSON.stringify(c)} takes the im2col path`);
+      // Reference: float64 sums, with the float32 summation bound.
+      const [oh, ow] = [info.outHeight, info.outWidth];
+      const want = new Float64Array(n * oh * ow * cout);
+      const bound = new Float64Array(want.length);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < cout; o++) {
+        let sum = 0;
+        let magnitude = 0;
+        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
+          const iy = oy * c.stride + ky - info.padInfo.top;
+          const ix = ox * c.stride + kx - info.padInfo.left;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          for (let i = 0; i < cin; i++) {
+            const term = xv[((b * h + iy) * w + ix) * cin + i]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
+            sum += term;
+            magnitude += Math.abs(term);
+          }
+        }
+        if (c.bias) sum += bv[o]!;
+        const at = ((b * oh + oy) * ow + ox) * cout + o;
+        want[at] = c.relu ? Math.max(sum, 0) : sum;
+        bound[at] = fh * fw * cin * 2 ** -23 * (magnitude + Math.abs(bv[o]!)) + 1e-30;
+      }
+      const x = tf.tensor(xv, c.x);
+      const filter = tf.tensor(fv, c.f);
+      const bias = tf.tensor(bv, [cout]);
+      const results: Float32Array[] = [];
+      for (const [chunkFloats, pool] of [[1 << 22, instance.pool], [oh * ow * fh * fw * cin, instance.pool], [2 * oh * ow * fh * fw * cin, undefined]] as const) {
+        const kept = instance.pool;
+        instance.pool = pool;
+        try {
+          const y = im2colConv(backend(), x, filter, c.bias ? bias : undefined, c.relu, info, chunkFloats);
+          results.push(backend().typedArrayFromHeap(y).slice() as Float32Array);
+          backend().disposeData(y.dataId);
+        } finally {
+          instance.pool = kept;
+        }
+      }
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(results[0]![i]! - want[i]!) <= bound[i]!, `${JSON.stringify(c)} element ${i}: ${results[0]![i]} against ${want[i]}`);
+      }
+      assert.deepEqual(results[1], results[0], 'one image per chunk');
+      assert.deepEqual(results[2], results[0], 'two images per chunk, on one thread');
+      tf.dispose([x, filter, bias]);
+    }
   });
 
   it('accumulates into C when asked (C += A B)', () => {

@@ -79,7 +79,8 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
  * the Winograd convolutions split by images. A job is a name and its arguments, all of them int32.
  */
 export const PARALLEL_FUNCTIONS = [
-  'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm',
+  'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm', 'im2col',
+  'bias_activation',
 ] as const;
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);

@@ -22,6 +22,8 @@ export interface SimdKernels {
   winograd_filter_grad_output(m: number, dw: number, taps: number): void;
   batch_norm(x: number, out: number, params: number, rows: number, channels: number, epsilon: number): void;
   sum_leading_axes(x: number, out: number, totals: number, rows: number, channels: number): void;
+  im2col(x: number, cols: number, geometry: number): void;
+  bias_activation(y: number, bias: number, rows: number, channels: number, relu: number): void;
   filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,

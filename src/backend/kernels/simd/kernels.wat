@@ -2421,4 +2421,99 @@
       (v128.store (i32.add (i32.add (local.get $dw) (i32.mul (local.get $tap) (i32.const 8))) (local.get $e)) (local.get $s135))
       (local.set $e (i32.add (local.get $e) (i32.const 16)))
       (br $each))))
+
+  ;; cols[rows][kh kw c] = the patch under each output position of a convolution (zeros outside x), rows = n oh ow in
+  ;; order: the im2col matrix of a forward convolution. geometry (int32): n, h, w, c, oh, ow, kh, kw, sy, sx, pt, pl.
+  (func (export "im2col") (param $x i32) (param $cols i32) (param $geometry i32)
+    (local $n i32) (local $h i32) (local $w i32) (local $rowBytes i32) (local $oh i32) (local $ow i32) (local $kh i32) (local $kw i32)
+    (local $sy i32) (local $sx i32) (local $pt i32) (local $pl i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32)
+    (local $image i32) (local $line i32) (local $out i32)
+    (local.set $n (i32.load (local.get $geometry)))
+    (local.set $h (i32.load offset=4 (local.get $geometry)))
+    (local.set $w (i32.load offset=8 (local.get $geometry)))
+    (local.set $rowBytes (i32.shl (i32.load offset=12 (local.get $geometry)) (i32.const 2)))
+    (local.set $oh (i32.load offset=16 (local.get $geometry)))
+    (local.set $ow (i32.load offset=20 (local.get $geometry)))
+    (local.set $kh (i32.load offset=24 (local.get $geometry)))
+    (local.set $kw (i32.load offset=28 (local.get $geometry)))
+    (local.set $sy (i32.load offset=32 (local.get $geometry)))
+    (local.set $sx (i32.load offset=36 (local.get $geometry)))
+    (local.set $pt (i32.load offset=40 (local.get $geometry)))
+    (local.set $pl (i32.load offset=44 (local.get $geometry)))
+    (local.set $out (local.get $cols))
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $image (i32.add (local.get $x) (i32.mul (local.get $b) (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $rowBytes)))))
+      (local.set $oy (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $ky (i32.const 0))
+          (block $kydone (loop $kyl
+            (br_if $kydone (i32.ge_u (local.get $ky) (local.get $kh)))
+            (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sy)) (local.get $ky)) (local.get $pt)))
+            (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sx)) (local.get $pl)))
+            (if (i32.ge_u (local.get $iy) (local.get $h))
+              (then
+                ;; A row of the patch above or below x (unsigned: negative rows too).
+                (memory.fill (local.get $out) (i32.const 0) (i32.mul (local.get $kw) (local.get $rowBytes)))
+                (local.set $out (i32.add (local.get $out) (i32.mul (local.get $kw) (local.get $rowBytes)))))
+              (else
+                (local.set $line (i32.add (local.get $image) (i32.mul (i32.mul (local.get $iy) (local.get $w)) (local.get $rowBytes))))
+                (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $kw)) (local.get $w)))
+                  (then
+                    ;; The whole row of the patch lies in x: one copy.
+                    (memory.copy (local.get $out) (i32.add (local.get $line) (i32.mul (local.get $ix) (local.get $rowBytes)))
+                      (i32.mul (local.get $kw) (local.get $rowBytes)))
+                    (local.set $out (i32.add (local.get $out) (i32.mul (local.get $kw) (local.get $rowBytes)))))
+                  (else
+                    (local.set $kx (i32.const 0))
+                    (block $kxdone (loop $kxl
+                      (br_if $kxdone (i32.ge_u (local.get $kx) (local.get $kw)))
+                      (if (i32.ge_u (i32.add (local.get $ix) (local.get $kx)) (local.get $w))
+                        (then (memory.fill (local.get $out) (i32.const 0) (local.get $rowBytes)))
+                        (else (memory.copy (local.get $out)
+                          (i32.add (local.get $line) (i32.mul (i32.add (local.get $ix) (local.get $kx)) (local.get $rowBytes))) (local.get $rowBytes))))
+                      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+                      (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                      (br $kxl)))))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyl)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; y[rows][channels] = y + bias per channel, then max(y, 0) where relu is 1 (tfjs' order: bias, then activation).
+  (func (export "bias_activation") (param $y i32) (param $bias i32) (param $rows i32) (param $channels i32) (param $relu i32)
+    (local $end i32) (local $row i32) (local $c i32) (local $at i32) (local $v v128) (local $s f32) (local $vectors i32)
+    (local.set $vectors (i32.and (local.get $channels) (i32.const -4)))
+    (local.set $at (local.get $y))
+    (local.set $end (i32.add (local.get $y) (i32.shl (i32.mul (local.get $rows) (local.get $channels)) (i32.const 2))))
+    (block $done (loop $rl
+      (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $vdone (loop $vl
+        (br_if $vdone (i32.ge_u (local.get $c) (local.get $vectors)))
+        (local.set $v (f32x4.add (v128.load (local.get $at)) (v128.load (i32.add (local.get $bias) (i32.shl (local.get $c) (i32.const 2))))))
+        (if (local.get $relu) (then (local.set $v (f32x4.max (local.get $v) (v128.const f32x4 0 0 0 0)))))
+        (v128.store (local.get $at) (local.get $v))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vl)))
+      (block $sdone (loop $sl
+        (br_if $sdone (i32.ge_u (local.get $c) (local.get $channels)))
+        (local.set $s (f32.add (f32.load (local.get $at)) (f32.load (i32.add (local.get $bias) (i32.shl (local.get $c) (i32.const 2))))))
+        (if (local.get $relu) (then (local.set $s (f32.max (local.get $s) (f32.const 0)))))
+        (f32.store (local.get $at) (local.get $s))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $sl)))
+      (br $rl))))
 )
