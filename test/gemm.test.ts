@@ -144,8 +144,8 @@ describe('the project matrix product (wasm)', () => {
     const saved = process.env['TEMPER_WINOGRAD'];
     process.env['TEMPER_WINOGRAD'] = 'all';
     try {
-      const x = tf.tensor(seededValues(5 * 12 * 12 * 8, 41), [5, 12, 12, 8]);
-      const filter = tf.tensor(seededValues(3 * 3 * 8 * 16, 42, 0.3), [3, 3, 8, 16]);
+      const x = tf.tensor(seededValues(8 * 20 * 20 * 8, 41), [8, 20, 20, 8]);
+      const filter = tf.tensor(seededValues(3 * 3 * 8 * 32, 42, 0.3), [3, 3, 8, 32]);
       const run = (pool: typeof instance.pool): Float32Array[] => {
         const kept = instance.pool;
         instance.pool = pool;

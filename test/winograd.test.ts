@@ -497,12 +497,26 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
         const planesT = tf.tensor1d(planes);
         const tiles = n * tilesHigh * tilesWide;
         const w = backend.makeOutput([points * k * tiles], 'float32');
-        const geometryInfo = backend.makeOutput([6], 'int32');
-        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide]);
+        const geometryInfo = backend.makeOutput([7], 'int32');
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide, 0]);
         transform(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
         const want = new Float32Array(points * k * tiles);
         twin(dy, want, [k, n, oh, ow]);
         assert.equal(bits(heap(w)), bits(want), `F(${tile}x${tile}) dy planes [${k}, ${n}, ${oh}, ${ow}]`);
+        // Channels [4, k) alone, into the same planes of a w of k channels (7th value: w's channels), as a thread does.
+        if (k > 4) {
+          const part = backend.makeOutput([points * k * tiles], 'float32');
+          heap(part).fill(0);
+          (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k - 4, n, rows, cols, tilesHigh, tilesWide, k]);
+          transform(heapOffset(backend, planesT) + 4 * 4 * n * rows * cols, heapOffset(backend, part) + 4 * 4 * tiles, heapOffset(backend, geometryInfo));
+          const got = heap(part);
+          for (let xi = 0; xi < points; xi++) {
+            const from = (xi * k + 4) * tiles;
+            assert.equal(bits(got.subarray(from, (xi + 1) * k * tiles)), bits(want.subarray(from, (xi + 1) * k * tiles)), `F(${tile}x${tile}) channels 4.. of point ${xi}`);
+            assert.ok(got.subarray(xi * k * tiles, from).every((value) => value === 0), 'channels before the range untouched');
+          }
+          free.push(part);
+        }
         free.push(planesT, w, geometryInfo);
       }
     }

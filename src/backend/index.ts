@@ -171,7 +171,7 @@ export async function loadWebgpu(allowSoftware: boolean): Promise<BackendProbe> 
   let gpu: Gpu;
   let adapters: GpuAdapter[];
   try {
-    gpu = dawn.create([]);
+    gpu = dawn.create(dawnFlags());
     adapters = await listAdapters(gpu);
   } catch (error) {
     return fail(`Dawn: ${firstLine(error)}`);
@@ -271,7 +271,7 @@ export async function judgeAdapters(): Promise<AdapterVerdict> {
     return { hardware: false, detail: `${firstLine(error)} (package webgpu)`, adapters: [] };
   }
   try {
-    const adapters = await listAdapters(dawn.create([]));
+    const adapters = await listAdapters(dawn.create(dawnFlags()));
     const lines = adapters.map(describeAdapter);
     const chosen = adapters[0];
     if (!chosen) return { hardware: false, detail: 'no GPU adapter (Dawn found none)', adapters: lines };
@@ -331,6 +331,14 @@ const PROBES: Record<Exclude<BackendChoice, 'auto'>, () => Promise<BackendProbe>
   wasm: () => tryWasm(),
   cpu: tryCpu,
 };
+
+/**
+ * Flags for Dawn's `create`, from TEMPER_DAWN_FLAGS (space-separated, e.g. `enable-dawn-features=allow_unsafe_apis`,
+ * which a kernel profile on webgpu may need for timestamp queries); none by default.
+ */
+export function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env['TEMPER_DAWN_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
 
 /**
  * Selects and initialises a backend once per process; later calls return the same one. `hardwareOnly` makes an explicit

@@ -331,7 +331,8 @@ W.append(''';; Winograd F(4x4, 3x3), filter gradient, dy transform: w[xi][k][til
 ;; output transform's A^T, transposed; as winograd4DyPlanesJs computes it). dy comes as channel planes
 ;; [K][N][rows][cols], zero past the real dy, rows >= 4 tilesHigh and cols >= 16 ceil(tilesWide / 4): each row of four
 ;; tiles is four 4-float loads, turned into columns by a 4x4 transpose. w is [36][K][N * tilesHigh * tilesWide].
-;; $geometry points at 6 int32: K, N, rows, cols, tilesHigh, tilesWide.
+;; $geometry points at 7 int32: K, N, rows, cols, tilesHigh, tilesWide, then the channels of w's planes (0: K), so
+;; that a call can transform channels [k0, k0 + K) of a larger w (dy and w then start at channel k0).
   (func (export "winograd4_dy_planes") (param $dy i32) (param $w i32) (param $geometry i32)
     (local $k i32) (local $b i32) (local $ty i32) (local $tx i32) (local $channels i32) (local $n i32) (local $rows i32)
     (local $cols i32) (local $th i32) (local $tw i32) (local $rowBytes i32) (local $in i32) (local $out i32) (local $plane i32)
@@ -347,7 +348,7 @@ W.append(''';; Winograd F(4x4, 3x3), filter gradient, dy transform: w[xi][k][til
     (local.set $tw (i32.load offset=20 (local.get $geometry)))
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $tiles (i32.mul (i32.mul (local.get $n) (local.get $th)) (local.get $tw)))
-    (local.set $plane (i32.shl (i32.mul (local.get $channels) (local.get $tiles)) (i32.const 2)))
+    (local.set $plane (i32.shl (i32.mul (select (i32.load offset=24 (local.get $geometry)) (local.get $channels) (i32.load offset=24 (local.get $geometry))) (local.get $tiles)) (i32.const 2)))
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $channels)))
       (local.set $b (i32.const 0))

@@ -80,7 +80,7 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 export const PARALLEL_FUNCTIONS = [
   'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm', 'im2col',
-  'bias_activation',
+  'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes',
 ] as const;
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);

@@ -9,7 +9,7 @@
 // data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
-import { gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
+import { elementShares, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -274,9 +274,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const simd = simdKernels(backend)!;
   const tile = spec.tile ?? 2;
   const points = pointsOf(tile);
-  const [dyTransform, outputTransform] = tile === 4
-    ? [simd.winograd4_dy_planes, simd.winograd4_filter_grad_output]
-    : [simd.winograd_dy_planes, simd.winograd_filter_grad_output];
+  const outputTransform = tile === 4 ? simd.winograd4_filter_grad_output : simd.winograd_filter_grad_output;
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
   const tilesHigh = Math.ceil(outHeight / tile);
@@ -295,7 +293,6 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
   const w = backend.makeOutput([points, outChannels, chunk * tilesPerImage], 'float32');
   const planes = backend.makeOutput([outChannels, chunk * planeRows * planeCols], 'float32');
-  const flat = padded ? backend.makeOutput([outChannels, chunk * outHeight * outWidth], 'float32') : planes;
   const zeros = backend.makeOutput([inChannels], 'float32');
   const threads = transformThreads(backend);
   const geometry = backend.makeOutput([threads * GEOMETRY_INTS], 'int32');
@@ -318,11 +315,24 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
         heapOffset(backend, zeros), heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t,
       ],
     })));
-    const positions = count * outHeight * outWidth;
-    simd.transpose(heapOffset(backend, dy) + start * imageDy, heapOffset(backend, flat), positions, outChannels);
-    if (padded) padPlanes(heapFloat32(backend, flat), heapFloat32(backend, planes), outChannels * count, outHeight, outWidth, planeRows, planeCols);
-    (backend.typedArrayFromHeap(geometry) as Int32Array).set([outChannels, count, planeRows, planeCols, tilesHigh, tilesWide]);
-    dyTransform(heapOffset(backend, planes), heapOffset(backend, w), heapOffset(backend, geometry));
+    // dy as channel planes (their padding stays zero from the fill above), then their transform: both split by channels.
+    const channelShares = elementShares(backend, outChannels, 4, count * outHeight * outWidth * outChannels);
+    const planeFloats = count * planeRows * planeCols;
+    channelShares.forEach(([c0, c1], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set(
+      [c0, c1, outChannels, count, outHeight, outWidth, planeRows, planeCols], GEOMETRY_INTS * t));
+    runKernelJobs(backend, channelShares.map((_, t) => ({
+      fn: 'dy_to_planes',
+      args: [heapOffset(backend, dy) + start * imageDy, heapOffset(backend, planes), heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t],
+    })));
+    channelShares.forEach(([c0, c1], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set(
+      [c1 - c0, count, planeRows, planeCols, tilesHigh, tilesWide, outChannels], GEOMETRY_INTS * t));
+    runKernelJobs(backend, channelShares.map(([c0], t) => ({
+      fn: tile === 4 ? 'winograd4_dy_planes' : 'winograd_dy_planes',
+      args: [
+        heapOffset(backend, planes) + 4 * c0 * planeFloats, heapOffset(backend, w) + 4 * c0 * tiles,
+        heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t,
+      ],
+    })));
     for (let xi = 0; xi < points; xi++) {
       // The chunk's w and v are packed for `tiles` rows: product xi reads its own plane of each.
       const a = heapView(backend, w, xi * outChannels * tiles, [outChannels, tiles]);
@@ -343,18 +353,8 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   for (let k = 0; k < 9; k++) {
     simd.transpose(heapOffset(backend, kc) + 4 * k * taps, heapOffset(backend, dw) + 4 * k * taps, outChannels, inChannels);
   }
-  for (const t of [sum, v, w, planes, ...(padded ? [flat] : []), zeros, geometry, kc]) backend.disposeData(t.dataId);
+  for (const t of [sum, v, w, planes, zeros, geometry, kc]) backend.disposeData(t.dataId);
   return dw;
-}
-
-/** [planes][rows][cols] -> [planes][planeRows][planeCols], each plane's rows copied to the top left (the rest stays zero). */
-function padPlanes(from: Float32Array, to: Float32Array, planeCount: number, rows: number, cols: number, planeRows: number, planeCols: number): void {
-  for (let p = 0; p < planeCount; p++) {
-    for (let r = 0; r < rows; r++) {
-      const src = (p * rows + r) * cols;
-      to.set(from.subarray(src, src + cols), (p * planeRows + r) * planeCols);
-    }
-  }
 }
 
 // JavaScript twins of the SIMD transforms, float32 rounding at every step: the tests compare them bit for bit.

@@ -24,6 +24,7 @@ export interface SimdKernels {
   sum_leading_axes(x: number, out: number, totals: number, rows: number, channels: number): void;
   im2col(x: number, cols: number, geometry: number): void;
   bias_activation(y: number, bias: number, rows: number, channels: number, relu: number): void;
+  dy_to_planes(dy: number, planes: number, geometry: number): void;
   filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,

@@ -650,7 +650,8 @@
 ;; every channel k, with A = [[1, 0], [1, 1], [1, -1], [0, -1]] (the output transform's A^T, transposed). dy comes as
 ;; channel planes [K][N][rows][cols], zero past the real dy, with rows >= 2 tilesHigh and cols >= 8 ceil(tilesWide / 4):
 ;; four tiles of a tile row are two 8-float loads from each of its two rows, even and odd columns pulled apart by
-;; shuffles. w is [16][K][N * tilesHigh * tilesWide]. $geometry points at 6 int32: K, N, rows, cols, tilesHigh, tilesWide.
+;; shuffles. w is [16][K][N * tilesHigh * tilesWide]. $geometry points at 7 int32: K, N, rows, cols, tilesHigh, tilesWide,
+;; then the channels of w's planes (0: K), so that a call can do channels [k0, k0 + K) of a larger w.
   (func (export "winograd_dy_planes") (param $dy i32) (param $w i32) (param $geometry i32)
     (local $k i32) (local $b i32) (local $ty i32) (local $tx i32) (local $channels i32) (local $n i32) (local $rows i32)
     (local $cols i32) (local $th i32) (local $tw i32) (local $rowBytes i32) (local $in i32) (local $out i32) (local $plane i32)
@@ -665,7 +666,7 @@
     (local.set $tw (i32.load offset=20 (local.get $geometry)))
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $tiles (i32.mul (i32.mul (local.get $n) (local.get $th)) (local.get $tw)))
-    (local.set $plane (i32.shl (i32.mul (local.get $channels) (local.get $tiles)) (i32.const 2)))
+    (local.set $plane (i32.shl (i32.mul (select (i32.load offset=24 (local.get $geometry)) (local.get $channels) (i32.load offset=24 (local.get $geometry))) (local.get $tiles)) (i32.const 2)))
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $channels)))
       (local.set $b (i32.const 0))
@@ -1942,7 +1943,8 @@
 ;; output transform's A^T, transposed; as winograd4DyPlanesJs computes it). dy comes as channel planes
 ;; [K][N][rows][cols], zero past the real dy, rows >= 4 tilesHigh and cols >= 16 ceil(tilesWide / 4): each row of four
 ;; tiles is four 4-float loads, turned into columns by a 4x4 transpose. w is [36][K][N * tilesHigh * tilesWide].
-;; $geometry points at 6 int32: K, N, rows, cols, tilesHigh, tilesWide.
+;; $geometry points at 7 int32: K, N, rows, cols, tilesHigh, tilesWide, then the channels of w's planes (0: K), so
+;; that a call can transform channels [k0, k0 + K) of a larger w (dy and w then start at channel k0).
   (func (export "winograd4_dy_planes") (param $dy i32) (param $w i32) (param $geometry i32)
     (local $k i32) (local $b i32) (local $ty i32) (local $tx i32) (local $channels i32) (local $n i32) (local $rows i32)
     (local $cols i32) (local $th i32) (local $tw i32) (local $rowBytes i32) (local $in i32) (local $out i32) (local $plane i32)
@@ -1958,7 +1960,7 @@
     (local.set $tw (i32.load offset=20 (local.get $geometry)))
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $tiles (i32.mul (i32.mul (local.get $n) (local.get $th)) (local.get $tw)))
-    (local.set $plane (i32.shl (i32.mul (local.get $channels) (local.get $tiles)) (i32.const 2)))
+    (local.set $plane (i32.shl (i32.mul (select (i32.load offset=24 (local.get $geometry)) (local.get $channels) (i32.load offset=24 (local.get $geometry))) (local.get $tiles)) (i32.const 2)))
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $channels)))
       (local.set $b (i32.const 0))
@@ -2516,4 +2518,78 @@
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $sl)))
       (br $rl))))
+
+  ;; planes[c][b][y][x] = dy[b][y][x][c] for channels c in [c0, c1) (multiples of 4 apart), images b < count, y < oh,
+  ;; x < ow: dy [count][oh][ow][channels] as channel planes of planeRows x planeCols floats (>= oh x ow; the rest of each
+  ;; plane is left alone), channel after channel, each holding count images. Four positions by four channels at a
+  ;; time through a 4x4 transpose. geometry (int32): c0, c1, channels, count, oh, ow, planeRows, planeCols.
+  (func (export "dy_to_planes") (param $dy i32) (param $planes i32) (param $geometry i32)
+    (local $c0 i32) (local $c1 i32) (local $cBytes i32) (local $count i32) (local $oh i32) (local $ow i32) (local $planeBytes i32)
+    (local $planeRowBytes i32) (local $channelBytes i32) (local $b i32) (local $y i32) (local $x i32) (local $c i32) (local $ow4 i32)
+    (local $src i32) (local $dst i32)
+    (local $a v128) (local $e v128) (local $f v128) (local $g v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $c0 (i32.load (local.get $geometry)))
+    (local.set $c1 (i32.load offset=4 (local.get $geometry)))
+    (local.set $cBytes (i32.shl (i32.load offset=8 (local.get $geometry)) (i32.const 2)))
+    (local.set $count (i32.load offset=12 (local.get $geometry)))
+    (local.set $oh (i32.load offset=16 (local.get $geometry)))
+    (local.set $ow (i32.load offset=20 (local.get $geometry)))
+    (local.set $planeRowBytes (i32.shl (i32.load offset=28 (local.get $geometry)) (i32.const 2)))
+    (local.set $planeBytes (i32.mul (i32.load offset=24 (local.get $geometry)) (local.get $planeRowBytes)))
+    (local.set $channelBytes (i32.mul (local.get $count) (local.get $planeBytes)))
+    (local.set $ow4 (i32.and (local.get $ow) (i32.const -4)))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $count)))
+      (local.set $y (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $y) (local.get $oh)))
+        (local.set $c (local.get $c0))
+        (block $cdone (loop $cl
+          (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1)))
+          ;; dy row (b, y) at channel c; plane row (b, y) of channel c.
+          (local.set $src (i32.add (local.get $dy) (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $y))
+            (i32.mul (local.get $ow) (local.get $cBytes))) (i32.shl (local.get $c) (i32.const 2)))))
+          (local.set $dst (i32.add (local.get $planes) (i32.add (i32.add (i32.mul (local.get $c) (local.get $channelBytes))
+            (i32.mul (local.get $b) (local.get $planeBytes))) (i32.mul (local.get $y) (local.get $planeRowBytes)))))
+          (local.set $x (i32.const 0))
+          (block $xdone (loop $xl
+            (br_if $xdone (i32.ge_u (local.get $x) (local.get $ow4)))
+            ;; Positions x..x+3, channels c..c+3: a, e, f, g hold a position each; the stores a channel each.
+            (local.set $a (v128.load (local.get $src)))
+            (local.set $e (v128.load (i32.add (local.get $src) (local.get $cBytes))))
+            (local.set $f (v128.load (i32.add (local.get $src) (i32.shl (local.get $cBytes) (i32.const 1)))))
+            (local.set $g (v128.load (i32.add (local.get $src) (i32.mul (local.get $cBytes) (i32.const 3)))))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $e)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $e)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $f) (local.get $g)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $f) (local.get $g)))
+            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $dst) (local.get $channelBytes))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $dst) (i32.shl (local.get $channelBytes) (i32.const 1)))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store (i32.add (local.get $dst) (i32.mul (local.get $channelBytes) (i32.const 3)))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $src (i32.add (local.get $src) (i32.shl (local.get $cBytes) (i32.const 2))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (br $xl)))
+          ;; The last ow % 4 positions, four channels each.
+          (block $rdone (loop $rl
+            (br_if $rdone (i32.ge_u (local.get $x) (local.get $ow)))
+            (local.set $a (v128.load (local.get $src)))
+            (f32.store (local.get $dst) (f32x4.extract_lane 0 (local.get $a)))
+            (f32.store (i32.add (local.get $dst) (local.get $channelBytes)) (f32x4.extract_lane 1 (local.get $a)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $channelBytes) (i32.const 1))) (f32x4.extract_lane 2 (local.get $a)))
+            (f32.store (i32.add (local.get $dst) (i32.mul (local.get $channelBytes) (i32.const 3))) (f32x4.extract_lane 3 (local.get $a)))
+            (local.set $src (i32.add (local.get $src) (local.get $cBytes)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+            (local.set $x (i32.add (local.get $x) (i32.const 1)))
+            (br $rl)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $cl)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
 )
