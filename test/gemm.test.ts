@@ -38,6 +38,23 @@ function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: nu
 
 const backend = (): BackendWasm => tf.backend() as BackendWasm;
 
+type Instance = NonNullable<ReturnType<typeof gemmInstance>>;
+
+/** The values of the tensors `compute` returns, computed with `pool` as the product's worker threads (none: one thread). */
+function withPool(instance: Instance, pool: Instance['pool'], compute: () => tf.Tensor[]): Float32Array[] {
+  const kept = instance.pool;
+  instance.pool = pool;
+  try {
+    return tf.tidy(compute).map((t) => {
+      const values = t.dataSync() as Float32Array;
+      t.dispose();
+      return values;
+    });
+  } finally {
+    instance.pool = kept;
+  }
+}
+
 describe('the project matrix product (wasm)', () => {
   before(async () => {
     await wasmBackend();
@@ -103,20 +120,8 @@ describe('the project matrix product (wasm)', () => {
     const [m, k, n] = [203, 600, 77];
     const a = tf.tensor(seededValues(m * k, 11), [m, k]);
     const b = tf.tensor(seededValues(k * n, 12), [k, n]);
-    const product = (pool: typeof instance.pool): Float32Array => {
-      const saved = instance.pool;
-      instance.pool = pool;
-      try {
-        const c = tf.tidy(() => tf.matMul(a, b));
-        const values = c.dataSync() as Float32Array;
-        c.dispose();
-        return values;
-      } finally {
-        instance.pool = saved;
-      }
-    };
-    const threaded = product(instance.pool);
-    const single = product(undefined);
+    const [threaded] = withPool(instance, instance.pool, () => [tf.matMul(a, b)]);
+    const [single] = withPool(instance, undefined, () => [tf.matMul(a, b)]);
     assert.deepEqual(threaded, single);
     // Shares by hand: by rows (whole blocks), then by columns (whole panels), each written into its part of C.
     for (const shares of [
@@ -146,23 +151,10 @@ describe('the project matrix product (wasm)', () => {
     try {
       const x = tf.tensor(seededValues(8 * 20 * 20 * 8, 41), [8, 20, 20, 8]);
       const filter = tf.tensor(seededValues(3 * 3 * 8 * 32, 42, 0.3), [3, 3, 8, 32]);
-      const run = (pool: typeof instance.pool): Float32Array[] => {
-        const kept = instance.pool;
-        instance.pool = pool;
-        try {
-          const results = tf.tidy(() => {
-            const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')).square().sum())([x, filter]);
-            return [tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same'), dx!, dw!];
-          });
-          return results.map((t) => {
-            const values = t.dataSync() as Float32Array;
-            t.dispose();
-            return values;
-          });
-        } finally {
-          instance.pool = kept;
-        }
-      };
+      const run = (pool: Instance['pool']): Float32Array[] => withPool(instance, pool, () => {
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')).square().sum())([x, filter]);
+        return [tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same'), dx!, dw!];
+      });
       const threaded = run(instance.pool);
       const single = run(undefined);
       for (let i = 0; i < 3; i++) assert.deepEqual(threaded[i], single[i], ['forward', 'input gradient', 'filter gradient'][i]);
@@ -181,22 +173,10 @@ describe('the project matrix product (wasm)', () => {
     const variance = tf.tensor(seededValues(64, 54, 0.5, 1), [64]);
     const scale = tf.tensor(seededValues(64, 55), [64]);
     const offset = tf.tensor(seededValues(64, 56), [64]);
-    const run = (pool: typeof instance.pool): Float32Array[] => {
-      const kept = instance.pool;
-      instance.pool = pool;
-      try {
-        return tf.tidy(() => [
-          tf.batchNorm(x, mean, variance, offset, scale, 1e-3),
-          tf.grad((a: tf.Tensor) => tf.relu(a).mul(dy).sum())(x),
-        ]).map((t) => {
-          const values = t.dataSync() as Float32Array;
-          t.dispose();
-          return values;
-        });
-      } finally {
-        instance.pool = kept;
-      }
-    };
+    const run = (pool: Instance['pool']): Float32Array[] => withPool(instance, pool, () => [
+      tf.batchNorm(x, mean, variance, offset, scale, 1e-3),
+      tf.grad((a: tf.Tensor) => tf.relu(a).mul(dy).sum())(x),
+    ]);
     assert.ok(x.size >= PARALLEL_MIN_ELEMENTS, 'big enough to be split');
     const threaded = run(instance.pool);
     const single = run(undefined);
