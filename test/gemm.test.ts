@@ -247,6 +247,17 @@ describe('the project matrix product (wasm)', () => {
     }
   });
 
+  it('the im2col filter gradient (stride 2) gives the same bits with its im2col split over the worker threads and on one', () => {
+    const instance = gemmInstance(backend())!;
+    const x = tf.tensor(seededValues(8 * 17 * 17 * 16, 71), [8, 17, 17, 16]);
+    const filter = tf.tensor(seededValues(3 * 3 * 16 * 24, 72), [3, 3, 16, 24]);
+    const filterGradient = () => [tf.grad((f: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same').square().sum())(filter)];
+    const [threaded] = withPool(instance, instance.pool, filterGradient);
+    const [single] = withPool(instance, undefined, filterGradient);
+    assert.deepEqual(threaded, single);
+    tf.dispose([x, filter]);
+  });
+
   it('accumulates into C when asked (C += A B)', () => {
     const instance = gemmInstance(backend())!;
     const [m, k, n] = [6, 300, 11];

@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { assertNhwcUndilated, heapFloat32, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
+import { gemm, gemmInstance } from './gemm.js';
+import { im2colImages } from './fused-conv.js';
 import { filterGradTile, winogradFilterGradApplies, winogradFilterGradient } from './winograd.js';
 
 /**
@@ -143,6 +145,7 @@ function filterGradient({ inputs, backend, attrs = {} }: WasmKernelArgs, maxColu
       tile: filterGradTile(),
     });
   }
+  if (!fewTaps(info, backend) && gemmInstance(backend)) return im2colFilterGradient(backend, x, dy, info, filterShape, maxColumnFloats);
   const rowWidth = unitStride(info) && !fewTaps(info, backend) ? extendedRowWidth(info) : info.outWidth;
   const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
   const chunk = Math.max(1, Math.min(info.batchSize, Math.floor(maxColumnFloats / (patchSize * info.outHeight * rowWidth))));
@@ -159,6 +162,37 @@ function filterGradient({ inputs, backend, attrs = {} }: WasmKernelArgs, maxColu
   }
   const dw = backend.makeOutput(filterShape, 'float32');
   heapFloat32(backend, dw).set(sum);
+  return dw;
+}
+
+/**
+ * dW = im2col(x)^T dy with the SIMD im2col (split by images over the worker threads) and the project's product, which
+ * reads the im2col matrix transposed in place and adds each chunk of images into dW (C += A B).
+ */
+function im2colFilterGradient(
+  backend: WasmKernelArgs['backend'], x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo,
+  filterShape: [number, number, number, number], maxColumnFloats: number,
+): tf.TensorInfo {
+  const instance = gemmInstance(backend)!;
+  const positions = info.outHeight * info.outWidth;
+  const patch = info.filterHeight * info.filterWidth * info.inChannels;
+  const chunk = Math.max(1, Math.min(info.batchSize, Math.floor(maxColumnFloats / (patch * positions))));
+  const cols = backend.makeOutput([chunk * positions, patch], 'float32');
+  const geometry = backend.makeOutput([8 * 16], 'int32');
+  const dw = backend.makeOutput(filterShape, 'float32');
+  if (info.batchSize === 0) heapFloat32(backend, dw).fill(0);
+  for (let start = 0; start < info.batchSize; start += chunk) {
+    const count = Math.min(chunk, info.batchSize - start);
+    im2colImages(backend, x, cols, geometry, info, start, count);
+    gemm(backend, instance, {
+      a: { data: cols, rowStride: 1, colStride: patch },
+      b: { data: dy, floatOffset: start * positions * info.outChannels, rowStride: info.outChannels, colStride: 1 },
+      c: { data: dw, ldc: info.outChannels },
+      m: patch, n: info.outChannels, k: count * positions, accumulate: start > 0,
+    });
+  }
+  backend.disposeData(cols.dataId);
+  backend.disposeData(geometry.dataId);
   return dw;
 }
 

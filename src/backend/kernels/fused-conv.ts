@@ -114,7 +114,7 @@ export function im2colConv(
   info: tf.backend_util.Conv2DInfo, chunkFloats = IM2COL_CHUNK_FLOATS,
 ): tf.TensorInfo {
   const instance = gemmInstance(backend)!;
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const patch = filterHeight * filterWidth * inChannels;
   const positions = outHeight * outWidth;
   const chunk = Math.max(1, Math.min(batchSize, Math.floor(chunkFloats / (positions * patch))));
@@ -123,18 +123,9 @@ export function im2colConv(
   const geometry = backend.makeOutput([8 * 16], 'int32');
   const zeros = backend.makeOutput([outChannels], 'float32');
   heapFloat32(backend, zeros).fill(0);
-  const imageBytes = 4 * inHeight * inWidth * inChannels;
   for (let start = 0; start < batchSize; start += chunk) {
     const count = Math.min(chunk, batchSize - start);
-    const shares = elementShares(backend, count, 1, count * positions * patch);
-    shares.forEach(([first, end], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set([
-      end - first, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth,
-      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
-    ], 16 * t));
-    runKernelJobs(backend, shares.map(([first], t) => ({
-      fn: 'im2col',
-      args: [heapOffset(backend, x) + (start + first) * imageBytes, heapOffset(backend, cols) + 4 * first * positions * patch, heapOffset(backend, geometry) + 64 * t],
-    })));
+    im2colImages(backend, x, cols, geometry, info, start, count);
     gemm(backend, instance, {
       a: { data: cols, rowStride: patch, colStride: 1 },
       b: { data: filter, rowStride: outChannels, colStride: 1 },
@@ -151,4 +142,26 @@ export function im2colConv(
   }
   for (const t of [cols, geometry, zeros]) backend.disposeData(t.dataId);
   return y;
+}
+
+/**
+ * cols[count oh ow][kh kw in] = the im2col rows of images [start, start + count) of x, split by images over the worker
+ * threads; `geometry` is scratch of 8 x 16 int32 (a block per thread).
+ */
+export function im2colImages(
+  backend: WasmKernelArgs['backend'], x: tf.TensorInfo, cols: tf.TensorInfo, geometry: tf.TensorInfo, info: tf.backend_util.Conv2DInfo,
+  start: number, count: number,
+): void {
+  const positions = info.outHeight * info.outWidth;
+  const patch = info.filterHeight * info.filterWidth * info.inChannels;
+  const imageBytes = 4 * info.inHeight * info.inWidth * info.inChannels;
+  const shares = elementShares(backend, count, 1, count * positions * patch);
+  shares.forEach(([first, end], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set([
+    end - first, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+  ], 16 * t));
+  runKernelJobs(backend, shares.map(([first], t) => ({
+    fn: 'im2col',
+    args: [heapOffset(backend, x) + (start + first) * imageBytes, heapOffset(backend, cols) + 4 * first * positions * patch, heapOffset(backend, geometry) + 64 * t],
+  })));
 }
