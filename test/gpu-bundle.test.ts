@@ -56,7 +56,10 @@ describe('the GPU-machine kit (scripts/gpu)', () => {
     const measurement = (model: string, what: string, msPerStep: number) => ({ model, what, batch: model === 'cnn-small' ? 512 : 128, msPerStep, steps: 20, capped: false, error: null, memory: { before: { numTensors: 5 }, after: { numTensors: 5 } } });
     const backend = { backend: 'webgpu', device: 'NVIDIA: 580.159.04 (vendor nvidia)', provider: '@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)', providerVersion: '4.22.0', projectKernels: [], error: null };
     writeFileSync(join(dir, 'webgpu-cnn-small.json'), JSON.stringify({ versions: { temper: version }, backends: [{ ...backend, measurements: [measurement('cnn-small', 'train', 6), measurement('cnn-small', 'pgd', 3)] }] }));
-    writeFileSync(join(dir, 'webgpu-vgg6-bn.json'), JSON.stringify({ versions: { temper: version }, backends: [{ ...backend, measurements: [measurement('vgg6-bn', 'train', 48)] }] }));
+    const profile = { wallMs: 60, kernelCount: 7, timed: true, kernelMs: 40, kernels: [
+      { name: 'Sum', calls: 4, ms: 10, share: 0.25 }, { name: 'Conv2DBackpropFilter', calls: 3, ms: 30, share: 0.75 },
+    ] };
+    writeFileSync(join(dir, 'webgpu-vgg6-bn.json'), JSON.stringify({ versions: { temper: version }, backends: [{ ...backend, measurements: [{ ...measurement('vgg6-bn', 'train', 48), profile }] }] }));
     const torch = (variant: string, model: string, what: string, msPerStep: number) => ({ variant, model, what, batch: model === 'cnn-small' ? 512 : 128, msPerStep, steps: 30, capped: false, error: null });
     writeFileSync(join(dir, 'torch.json'), JSON.stringify({ device: 'NVIDIA H100 80GB HBM3', versions: { torch: '2.11.0', cuda: '13.0', cudnn: 91000 }, measurements: [torch('strict', 'cnn-small', 'train', 2), torch('strict', 'vgg6-bn', 'train', 4), torch('strict', 'cnn-small', 'pgd', 1.5), torch('defaults', 'cnn-small', 'train', 1.8)] }));
     // A step cut short by its timeout leaves only its progress line in the log.
@@ -75,6 +78,8 @@ describe('the GPU-machine kit (scripts/gpu)', () => {
     assert.equal(row('vgg6-bn', 'pgd').ratio, null, 'no PyTorch number for it');
     assert.ok(summary.notes.some((note) => /vgg6-bn pgd: from the progress line/.test(note)), summary.notes.join('\n'));
     assert.match(summarised.stdout, /cnn-small\s+train\s+512\s+6\.0\s+2\.00\s+3\.0x\s+<= 3x met/);
+    // A profiled step: its largest kernels first, with GPU times.
+    assert.match(summarised.stdout, /- vgg6-bn train: 7 kernels, 40\.0 ms in kernels of 60\.0 ms; Conv2DBackpropFilter 30\.0 \(75%\), Sum 10\.0 \(25%\)/);
   });
 
   it('torch_reference.py compiles (where python3 exists; it needs torch only to run)', (t) => {

@@ -10,7 +10,8 @@
 # Environment (all optional):
 #   OUT                    where the results go (default ./gpu-out); the device tool returns at most 8 files, so
 #                          this writes 7: device-check.log (everything printed), doctor.txt, torch.json,
-#                          webgpu-cnn-small.json, webgpu-vgg6-bn.json (`temper bench --json`), summary.txt, summary.json
+#                          webgpu-cnn-small.json, webgpu-vgg6-bn.json (`temper bench --json --profile`: each step's
+#                          kernels too), summary.txt, summary.json
 #   QUICK=1                see above
 #   DEADLINE               seconds the whole script may take (default 420, QUICK 300); each step's timeout is cut
 #                          to what is left, less 30 s kept for the summary
@@ -114,7 +115,7 @@ main() {
     for model in cnn-small vgg6-bn; do
       local batch=$batch_cnn; [ "$model" = vgg6-bn ] && batch=$batch_vgg
       say "temper bench --backend webgpu --model $model --batch $batch (train and pgd)"
-      step 150 bash "$gpu/run.sh" bench --backend webgpu --json --model "$model" --what train pgd --batch "$batch" "${webgpu_flags[@]}" \
+      step 150 bash "$gpu/run.sh" bench --backend webgpu --json --model "$model" --what train pgd --batch "$batch" "${webgpu_flags[@]}" --profile \
         > "$out/webgpu-$model.json"
     done
   else

@@ -41,7 +41,7 @@ for (const name of existsSync(dir) ? readdirSync(dir).filter((f) => /^webgpu-.*\
     if (backend.error) notes.push(`${name}: webgpu not measured: ${backend.error}`);
     webgpuInfo ??= { device: backend.device, provider: `${backend.provider} ${backend.providerVersion ?? ''}`.trim(), projectKernels: backend.projectKernels, versions: report.versions, kernels: report.kernels };
     for (const m of backend.measurements ?? []) {
-      webgpu.set(`${m.model} ${m.what}`, { ms: m.msPerStep, batch: m.batch, steps: m.steps, capped: m.capped, error: m.error, memory: m.memory, source: name });
+      webgpu.set(`${m.model} ${m.what}`, { ms: m.msPerStep, batch: m.batch, steps: m.steps, capped: m.capped, error: m.error, memory: m.memory, profile: m.profile ?? null, source: name });
     }
   }
 }
@@ -101,6 +101,18 @@ for (const r of rows) {
     r.target == null ? '-' : `<= ${r.target}x ${r.verdict}`, r.perf.webgpuMs == null ? '-' : `${r.perf.webgpuMs} ms (${(r.perf.webgpuMs / r.perf.torchMs).toFixed(0)}x)`, ms(r.torchDefaultsMs, 2),
   ]);
 }
+// `temper bench --profile`: where one more step's time went, the five largest kernels (GPU times where timed).
+const profiles = [];
+for (const [key, w] of webgpu) {
+  const p = w.profile;
+  if (!p) continue;
+  const top = [...p.kernels].sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0) || b.calls - a.calls).slice(0, 5);
+  profiles.push({ step: key, kernelCount: p.kernelCount, timed: p.timed, kernelMs: p.timed ? p.kernelMs : null, wallMs: p.wallMs, top });
+}
+const profileLines = profiles.map(({ step, kernelCount, timed, kernelMs, wallMs, top }) =>
+  `${step}: ${kernelCount} kernels, ${timed ? `${ms(kernelMs)} ms in kernels of ${ms(wallMs)} ms` : `untimed, ${ms(wallMs)} ms`}; ` +
+  top.map((k) => (timed ? `${k.name} ${ms(k.ms)} (${(100 * k.share).toFixed(0)}%)` : `${k.name} x${k.calls}`)).join(', '));
+
 const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
 const lines = [
   'temper webgpu against PyTorch fp32 eager, same machine (median ms per step; ratio = webgpu / torch strict fp32)',
@@ -109,7 +121,8 @@ const lines = [
   '',
   ...table.map((row) => row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd()),
   '',
+  ...(profileLines.length ? ['where one profiled step\'s time went (temper bench --profile; the wall time includes profiling):', ...profileLines.map((line) => `- ${line}`), ''] : []),
   ...(notes.length ? ['notes:', ...[...new Set(notes)].map((note) => `- ${note}`)] : ['notes: none']),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-writeFileSync(join(dir, 'summary.json'), `${JSON.stringify({ webgpu: webgpuInfo, torch: torchReport ? { device: torchReport.device, versions: torchReport.versions } : null, rows, notes: [...new Set(notes)] }, null, 2)}\n`);
+writeFileSync(join(dir, 'summary.json'), `${JSON.stringify({ webgpu: webgpuInfo, torch: torchReport ? { device: torchReport.device, versions: torchReport.versions } : null, rows, profiles, notes: [...new Set(notes)] }, null, 2)}\n`);
