@@ -10,7 +10,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
-import { heapOffset, simdKernels, simdModule } from './simd/index.js';
+import { backendMemory, heapOffset, isShared, simdKernels, simdModule } from './simd/index.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -197,13 +197,6 @@ interface GemmInstance {
 
 const instances = new WeakMap<WebAssembly.Memory, GemmInstance>();
 
-/** The backend's heap, as simdKernels finds it. */
-function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
-  const module = backend.wasm as unknown as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  const memory = module.wasmMemory ?? module.asm?.memory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
-}
-
 /** The product for this backend's heap, or undefined where it is off (TEMPER_GEMM=0, no SIMD kernels, no heap). */
 export function gemmInstance(backend: BackendWasm): GemmInstance | undefined {
   if (process.env['TEMPER_GEMM']?.trim() === '0' || simdKernels(backend) === undefined) return undefined;
@@ -211,7 +204,7 @@ export function gemmInstance(backend: BackendWasm): GemmInstance | undefined {
   if (memory === undefined) return undefined;
   let instance = instances.get(memory);
   if (!instance) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const shared = isShared(memory);
     const fma = gemmUsesFma();
     const bytes = fma ? (shared ? GEMM_FMA_SHARED_MEMORY : GEMM_FMA_PLAIN_MEMORY) : shared ? GEMM_SHARED_MEMORY : GEMM_PLAIN_MEMORY;
     const module = new WebAssembly.Module(Buffer.from(bytes, 'base64'));
@@ -309,20 +302,25 @@ export function parallelThreads(instance: GemmInstance | undefined): number {
   return instance?.pool?.ready ? 1 + instance.pool.helpers : 1;
 }
 
+/** Runs one job on this thread: the product (with `instance`) or a SIMD kernel, a float last argument read from its bits. */
+function runHere(backend: BackendWasm, instance: GemmInstance | undefined, { fn, args }: ParallelJob): void {
+  if (fn === 'gemm') {
+    instance!.exports.pack_b(...(args.slice(0, 6) as Parameters<GemmExports['pack_b']>));
+    instance!.exports.gemm(...(args.slice(6) as Parameters<GemmExports['gemm']>));
+    return;
+  }
+  const kernel = simdKernels(backend)![fn] as (...values: number[]) => void;
+  if (!FLOAT_LAST.has(fn)) {
+    kernel(...args);
+    return;
+  }
+  bitsView.setInt32(0, args.at(-1)!);
+  kernel(...args.slice(0, -1), bitsView.getFloat32(0));
+}
+
 /** Runs the jobs, on the pool's workers and this thread where it is ready (at most parallelThreads at once), else here in turn. */
 export function runJobs(backend: BackendWasm, instance: GemmInstance, jobs: ParallelJob[]): void {
-  const kernels = simdKernels(backend)!;
-  const local = ({ fn, args }: ParallelJob): void => {
-    if (fn === 'gemm') {
-      instance.exports.pack_b(...(args.slice(0, 6) as Parameters<GemmExports['pack_b']>));
-      instance.exports.gemm(...(args.slice(6) as Parameters<GemmExports['gemm']>));
-    } else if (FLOAT_LAST.has(fn)) {
-      bitsView.setInt32(0, args.at(-1)!);
-      (kernels[fn] as (...values: number[]) => void)(...args.slice(0, -1), bitsView.getFloat32(0));
-    } else {
-      (kernels[fn] as (...values: number[]) => void)(...args);
-    }
-  };
+  const local = (job: ParallelJob): void => runHere(backend, instance, job);
   const pool = instance.pool?.ready ? instance.pool : undefined;
   if (pool && jobs.length > 1) {
     for (let start = 0; start < jobs.length; start += 1 + pool.helpers) pool.run(jobs.slice(start, start + 1 + pool.helpers), local);
@@ -346,20 +344,9 @@ export function elementShares(backend: BackendWasm, count: number, quantum: numb
   return shares.length > 0 ? shares : [[0, count]];
 }
 
-/** Runs the jobs on the pool where there is one (runJobs), else with the SIMD kernels here in turn. */
+/** Runs SIMD-kernel jobs on the pool where there is one (runJobs), else here in turn (TEMPER_GEMM=0). */
 export function runKernelJobs(backend: BackendWasm, jobs: ParallelJob[]): void {
   const instance = gemmInstance(backend);
-  if (instance) {
-    runJobs(backend, instance, jobs);
-    return;
-  }
-  const simd = simdKernels(backend)!;
-  for (const { fn, args } of jobs) {
-    if (FLOAT_LAST.has(fn)) {
-      bitsView.setInt32(0, args.at(-1)!);
-      (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args.slice(0, -1), bitsView.getFloat32(0));
-    } else {
-      (simd[fn as keyof typeof simd] as (...values: number[]) => void)(...args);
-    }
-  }
+  if (instance) runJobs(backend, instance, jobs);
+  else for (const job of jobs) runHere(backend, undefined, job);
 }

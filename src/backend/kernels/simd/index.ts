@@ -52,14 +52,25 @@ export function simdModule(shared: boolean): WebAssembly.Module {
   return module;
 }
 
-export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
-  if (process.env['TEMPER_NO_SIMD_KERNELS'] === '1') return undefined;
+/** The backend's heap (the threaded build exports it as wasmMemory), or undefined where it cannot be reached. */
+export function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
   const module = backend.wasm as unknown as EmscriptenModule;
   const memory = module.wasmMemory ?? module.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/** Whether the heap is a shared memory (tfjs-wasm's threaded build). */
+export function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
+  if (process.env['TEMPER_NO_SIMD_KERNELS'] === '1') return undefined;
+  const memory = backendMemory(backend);
+  if (memory === undefined) return undefined;
   let kernels = instances.get(memory);
   if (!kernels) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const shared = isShared(memory);
     kernels = new WebAssembly.Instance(simdModule(shared), { env: { memory } }).exports as unknown as SimdKernels;
     instances.set(memory, kernels);
   }
