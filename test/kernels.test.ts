@@ -76,6 +76,24 @@ async function convGradients(c: ConvCase) {
   return { ...result, outShape };
 }
 
+/**
+ * Runs `body` with TEMPER_GEMM set to `value` ('0': XNNPACK's products and the JavaScript im2col, the paths temper
+ * takes without its own matrix product), then restores it.
+ */
+async function withGemm<T>(value: string, body: () => Promise<T>): Promise<T> {
+  const saved = process.env['TEMPER_GEMM'];
+  process.env['TEMPER_GEMM'] = value;
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env['TEMPER_GEMM'];
+    else process.env['TEMPER_GEMM'] = saved;
+  }
+}
+
+/** The two ways products run on wasm: temper's matrix product (the default) and XNNPACK's (TEMPER_GEMM=0). */
+const PRODUCTS = [{ env: '1', label: "temper's product" }, { env: '0', label: 'TEMPER_GEMM=0' }] as const;
+
 describe('project kernels on wasm', () => {
   let registered: string[] = [];
 
@@ -103,23 +121,31 @@ describe('project kernels on wasm', () => {
     }
   });
 
-  for (const c of convCases) {
-    it(`the wasm filter and input gradients equal the cpu backend's within 1e-4: ${describeCase(c)}`, async () => {
-      const { cpu, wasm, outShape } = await convGradients(c);
+  for (const products of PRODUCTS) for (const c of convCases) {
+    it(`the wasm filter and input gradients equal the cpu backend's within 1e-4 (${products.label}): ${describeCase(c)}`, async () => {
+      const { cpu, wasm, outShape } = await withGemm(products.env, () => convGradients(c));
       assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], `filter gradient, ${describeCase(c)}`);
       assertClose(wasm[0]!, cpu[0]!, c.kernel * c.kernel * c.outChannels, `input gradient, ${describeCase(c)}`);
     });
   }
 
-  it('a batch too large for one im2col matrix is done in chunks of images and still equals the cpu backend\'s', async () => {
+  for (const products of PRODUCTS) it(`a batch too large for one im2col matrix is done in chunks of images and still equals the cpu backend's (${products.label})`, async () => {
     // 3x3x3 patches over 9x9 outputs are 2,187 floats per image: a limit of 5,000 makes chunks of 2 images (2, 2, 1).
     const chunked = makeConv2DBackpropFilterConfig(5000);
     tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
     tf.registerKernel(chunked);
     try {
-      const c: ConvCase = { x: [5, 9, 9, 3], kernel: 3, outChannels: 4, stride: 1, pad: 'same' };
-      const { cpu, wasm, outShape } = await convGradients(c);
-      assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], 'chunked filter gradient');
+      // The first takes the few-taps kernel; 5 filters (not a multiple of 4) take the im2col product, whose chunks
+      // add into dW in place (C += A B) with temper's product. Stride 2 there: 5x5 outputs, chunks of 5,000 / 675 = 7
+      // images, so the 9 images below make two chunks.
+      const cases: ConvCase[] = [
+        { x: [5, 9, 9, 3], kernel: 3, outChannels: 4, stride: 1, pad: 'same' },
+        { x: [9, 9, 9, 3], kernel: 3, outChannels: 5, stride: 2, pad: 'same' },
+      ];
+      for (const c of cases) {
+        const { cpu, wasm, outShape } = await withGemm(products.env, () => convGradients(c));
+        assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], `chunked filter gradient, ${describeCase(c)}`);
+      }
     } finally {
       tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
       tf.registerKernel(conv2DBackpropFilterConfig);
@@ -129,15 +155,15 @@ describe('project kernels on wasm', () => {
   type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
   // The second padding is wider than the filter, which the input gradient handles by col2im.
   const explicitPads: ExplicitPad[] = [[[0, 0], [2, 0], [1, 2], [0, 0]], [[0, 0], [3, 1], [0, 4], [0, 0]]];
-  for (const pad of explicitPads) {
-    it(`the wasm filter and input gradients with explicit padding ${JSON.stringify(pad)} equal the cpu backend's`, async () => {
+  for (const products of PRODUCTS) for (const pad of explicitPads) {
+    it(`the wasm filter and input gradients with explicit padding ${JSON.stringify(pad)} equal the cpu backend's (${products.label})`, async () => {
       const x: Shape4 = [2, 8, 7, 3];
       const filterShape: Shape4 = [3, 3, 3, 4];
       const outShape = tf.backend_util.computeConv2DInfo(x, filterShape, 1, 1, pad).outShape;
-      const { cpu, wasm } = await onBothBackends(
+      const { cpu, wasm } = await withGemm(products.env, () => onBothBackends(
         [{ shape: x, seed: 4 }, { shape: filterShape, seed: 5 }, { shape: outShape, seed: 6 }],
         (a, w, dy) => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, pad), dy!)))([a!, w!]),
-      );
+      ));
       assertClose(wasm[1]!, cpu[1]!, outShape[0] * outShape[1] * outShape[2], 'filter gradient');
       assertClose(wasm[0]!, cpu[0]!, 3 * 3 * 4, 'input gradient');
     });
@@ -181,8 +207,8 @@ describe('project kernels on wasm', () => {
     x.dispose();
   });
 
-  it('the wasm transposed matMul and leading-axes sum equal the cpu backend\'s', async () => {
-    const { cpu, wasm } = await onBothBackends(
+  for (const products of PRODUCTS) it(`the wasm transposed matMul and leading-axes sum equal the cpu backend's (${products.label})`, async () => {
+    const { cpu, wasm } = await withGemm(products.env, () => onBothBackends(
       [{ shape: [2, 5, 3], seed: 9 }, { shape: [2, 4, 5], seed: 10 }, { shape: [6, 4, 3], seed: 11 }, { shape: [2, 9, 8], seed: 24 }, { shape: [2, 6, 9], seed: 25 }],
       (a, b, c, d, e) => [
         tf.matMul(a!, b!, true, true), tf.matMul(b!, a!), tf.sum(c!, [0, 1]), tf.sum(c!, [0, 1], true), tf.sum(c!, 2),
@@ -195,7 +221,7 @@ describe('project kernels on wasm', () => {
         tf.matMul(tf.reshape(d!, [2, 2, 4, 9]), tf.reshape(e!, [2, 2, 9, 3])), tf.matMul(tf.slice(b!, [0, 0, 0], [1, 4, 5]), a!),
         tf.matMul(d!, tf.slice(d!, [0, 0, 0], [1, 6, 8]), false, true),
       ],
-    );
+    ));
     cpu.forEach((want, i) => assertClose(wasm[i]!, want, 24, `result ${i}`));
   });
 
