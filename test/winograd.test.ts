@@ -12,6 +12,11 @@ import { FUSED_CONV } from '../src/backend/kernels/fused-conv.js';
 import { heapOffset, simdKernels } from '../src/backend/kernels/simd/index.js';
 import {
   WINOGRAD_MIN_CHANNELS,
+  WINOGRAD_FUSED_MIN_CHANNELS,
+  WINOGRAD_FILTER_GRAD_MAX_PARTS,
+  filterGradParts,
+  filterGradFuses,
+  winogradFuses,
   transformFilter,
   WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS,
   winogradApplies,
@@ -553,7 +558,7 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     });
   }
 
-  it('the filter gradient in chunks of images stays within the bound, gives the same bits every time, and frees what it allocates', () => {
+  it('the unfused filter gradient in chunks of images stays within the bound, gives the same bits every time, and frees what it allocates', () => {
     const xShape: Shape4 = [5, 7, 6, 8];
     const dyShape: Shape4 = [5, 7, 6, 16];
     const xv = seededValues(sizeOf(xShape), 51);
@@ -563,7 +568,7 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
     for (const [form, perImage] of [[F2, 16 * 12 * 24 + 2 * 8 * 8 * 16], [F4, 36 * 4 * 24 + 2 * 8 * 16 * 16]] as const) {
       const run = (chunkFloats: number): Float32Array => {
-        const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, chunkFloats, tile: form.tile });
+        const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, chunkFloats, tile: form.tile, fused: false });
         const values = (backend.typedArrayFromHeap(dw) as Float32Array).slice();
         backend.disposeData(dw.dataId);
         return values;
@@ -596,14 +601,14 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     tf.dispose([x, g, dy]);
   });
 
-  it('chunks of images give the bits of one pass over the batch, and free what they allocate', () => {
+  it('unfused, chunks of images give the bits of one pass over the batch, and free what they allocate', () => {
     const x = tf.tensor4d(seededValues(5 * 7 * 6 * 8, 41), [5, 7, 6, 8]);
     const g = tf.tensor4d(seededValues(9 * 8 * 16, 42), [3, 3, 8, 16]);
     const b = tf.tensor1d(seededValues(16, 43));
     const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
     const run = (chunkFloats: number, tile: 2 | 4): string => {
       const u = transformFilter(backend, g, false, tile);
-      const y = winogradConv(backend, x, { u, tile, outShape: [5, 7, 6, 16], padTop: 1, padLeft: 1, bias: b, relu: true, chunkFloats });
+      const y = winogradConv(backend, x, { u, tile, outShape: [5, 7, 6, 16], padTop: 1, padLeft: 1, bias: b, relu: true, chunkFloats, fused: false });
       const values = bits(backend.typedArrayFromHeap(y) as Float32Array);
       backend.disposeData(u.dataId);
       backend.disposeData(y.dataId);
@@ -618,6 +623,77 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       assert.equal(ids(), buffersBefore);
     }
     tf.dispose([x, g, b]);
+  });
+
+  it('fused, the forward convolution gives the unfused one\'s bits in groups of any size, and frees what it allocates', () => {
+    const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    // 16 output channels (whole panels of 8) and 20 (a partial panel), bias and ReLU or neither, an odd-sized image.
+    for (const [xShape, out, withBias, seed] of [[[5, 7, 6, 8], 16, true, 71], [[3, 9, 10, 12], 20, false, 74]] as const) {
+      const x = tf.tensor4d(seededValues(sizeOf([...xShape]), seed), [...xShape]);
+      const g = tf.tensor4d(seededValues(9 * xShape[3] * out, seed + 1), [3, 3, xShape[3], out]);
+      const b = tf.tensor1d(seededValues(out, seed + 2));
+      for (const tile of [2, 4] as const) {
+        const u = transformFilter(backend, g, false, tile);
+        const run = (fused: boolean, groupBytes?: number): string => {
+          const y = winogradConv(backend, x, {
+            u, tile, outShape: [xShape[0], xShape[1], xShape[2], out], padTop: 1, padLeft: 1, ...(withBias ? { bias: b } : {}), relu: withBias,
+            fused, ...(groupBytes === undefined ? {} : { groupBytes }),
+          });
+          const values = bits(backend.typedArrayFromHeap(y) as Float32Array);
+          backend.disposeData(y.dataId);
+          return values;
+        };
+        const unfused = run(false);
+        const buffersBefore = ids();
+        const image = 4 * (tile + 2) ** 2 * Math.ceil(xShape[1] / tile) * Math.ceil(xShape[2] / tile) * (xShape[3] + out);
+        // 1 byte: one image per group; two images' worth: groups of two and a last one of one; the default: one group.
+        for (const groupBytes of [1, 2 * image, undefined]) {
+          assert.equal(run(true, groupBytes), unfused, `F(${tile}x${tile}), [${xShape}] -> ${out}, groups of ${groupBytes ?? 'default'} bytes`);
+        }
+        assert.equal(ids(), buffersBefore);
+        backend.disposeData(u.dataId);
+      }
+      tf.dispose([x, g, b]);
+    }
+  });
+
+  it('fused, the filter gradient stays within the bound in groups of any size, gives the same bits every time, its parts depend on the shape alone, and it frees what it allocates', () => {
+    const ids = () => (backend as unknown as { numDataIds(): number }).numDataIds();
+    // 8 input channels (the product reads v in place) and 12 (packed first); 11 images: 8 parts of 1 or 2 images.
+    for (const [xShape, out, seed] of [[[5, 7, 6, 8], 16, 81], [[11, 6, 9, 12], 8, 84]] as const) {
+      const dyShape: Shape4 = [xShape[0], xShape[1], xShape[2], out];
+      const xv = seededValues(sizeOf([...xShape]), seed);
+      const dyv = seededValues(sizeOf(dyShape), seed + 1);
+      const x = tf.tensor4d(xv, [...xShape]);
+      const dy = tf.tensor4d(dyv, dyShape);
+      for (const form of [F2, F4]) {
+        const run = (fused: boolean, groupBytes?: number): Float32Array => {
+          const dw = winogradFilterGradient(backend, x, dy, { outShape: dyShape, padTop: 1, padLeft: 1, tile: form.tile, fused, ...(groupBytes === undefined ? {} : { groupBytes }) });
+          const values = (backend.typedArrayFromHeap(dw) as Float32Array).slice();
+          backend.disposeData(dw.dataId);
+          return values;
+        };
+        const unfused = run(false);
+        const buffersBefore = ids();
+        const bound = filterGradBound(xv, [...xShape], dyv, dyShape, 1, 1, form);
+        const whole = run(true);
+        assertFilterGradWithinBound(whole, unfused, bound, `F(${form.tile}x${form.tile}), [${xShape}] -> ${out}, fused`);
+        assert.notEqual(bits(whole), bits(unfused), 'fused: the parts are summed apart, so some rounding differs');
+        // Groups move where the product's blocks of 256 tiles begin, so rounding differs: within the bound, the same
+        // bits for the same groups (their size depends on the shape alone).
+        for (const groupBytes of [1, 1 << 12]) {
+          const grouped = run(true, groupBytes);
+          assertFilterGradWithinBound(grouped, unfused, bound, `F(${form.tile}x${form.tile}), groups of ${groupBytes} bytes`);
+          assert.equal(bits(run(true, groupBytes)), bits(grouped), `groups of ${groupBytes} bytes, again`);
+        }
+        assert.equal(bits(run(true)), bits(whole), 'the same bits on every call');
+        assert.equal(ids(), buffersBefore);
+      }
+      tf.dispose([x, dy]);
+    }
+    assert.equal(filterGradParts(11, 36, 12, 8), WINOGRAD_FILTER_GRAD_MAX_PARTS);
+    assert.equal(filterGradParts(5, 36, 8, 16), 5, 'never more parts than images');
+    assert.equal(filterGradParts(128, 36, 512, 512), 1, 'a 36 MiB sum: one part');
   });
 
   it('leaks no tensor and no wasm buffer over 20 forward, input-gradient and filter-gradient computations', () => {
@@ -639,7 +715,7 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     tf.dispose([x, g, b]);
   });
 
-  it('applies where it was measured to pay: 64+ channels and 2^25+ multiply-adds per product, 3x3 stride 1 only', () => {
+  it('applies where it was measured to pay: fused from 16 channels, else 64+ channels and 2^25+ multiply-adds per product, 3x3 stride 1 only', () => {
     const shape = (batchSize: number, side: number, inChannels: number, outChannels: number, rest: Partial<WinogradShape> = {}): WinogradShape => ({
       filterHeight: 3, filterWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
       inChannels, outChannels, batchSize, outHeight: side, outWidth: side, ...rest,
@@ -650,11 +726,15 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
         [32, 32, 64, 64], [32, 16, 128, 128], [32, 8, 256, 256], [32, 4, 512, 512]] as const) {
         assert.ok(winogradApplies(shape(n, side, i, o), backend), `[${n}, ${side}, ${side}, ${i}] -> ${o}`);
       }
-      // First layers, too few channels, too little work, other geometry.
+      // Fused, from 16 channels whatever the size: cnn-small's second layer, 32 and 16 channels, batch 8, 2^23 per product.
+      assert.equal(WINOGRAD_FUSED_MIN_CHANNELS, 16);
+      for (const [n, side, i, o] of [[128, 14, 32, 64], [128, 32, 32, 32], [128, 32, 16, 16], [8, 32, 64, 64], [128, 8, 64, 64], [1, 4, 16, 16]] as const) {
+        assert.ok(winogradApplies(shape(n, side, i, o), backend), `fused: [${n}, ${side}, ${side}, ${i}] -> ${o}`);
+      }
+      // First layers, too few channels, other geometry.
       assert.ok(!winogradApplies(shape(128, 32, 3, 64), backend), 'first layer');
-      assert.ok(!winogradApplies(shape(128, 32, 32, 32), backend), '32 channels');
-      assert.ok(!winogradApplies(shape(8, 32, 64, 64), backend), 'batch 8');
-      assert.ok(!winogradApplies(shape(128, 8, 64, 64), backend), '2^23 per product');
+      assert.ok(!winogradApplies(shape(128, 32, 12, 64), backend), '12 channels');
+      assert.ok(!winogradApplies(shape(128, 32, 64, 8), backend), '8 output channels');
       assert.ok(!winogradApplies(shape(128, 32, 64, 64, { strideHeight: 2, strideWidth: 2 }), backend), 'stride 2');
       assert.ok(!winogradApplies(shape(128, 32, 64, 64, { filterHeight: 5, filterWidth: 5 }), backend), '5x5');
       assert.ok(!winogradApplies(shape(128, 32, 64, 64, { dilationHeight: 2 }), backend), 'dilated');
@@ -664,7 +744,8 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       // F(4x4, 3x3): wherever Winograd applies, vgg6-bn's 64 -> 64 layer included.
       assert.equal(filterGradTile(), 4);
       assert.ok(winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
-      assert.ok(!winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels');
+      assert.ok(winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels (fused)');
+      assert.ok(!winogradFilterGradApplies(shape(128, 32, 12, 128), backend), 'filter gradient, 12 input channels');
     }));
     withWinograd('1', () => withEnv('TEMPER_WINOGRAD_TILE', '2', () => {
       // F(2x2, 3x3) only from 128 output channels: vgg6-bn's 64 -> 64 layer is left to the direct product.
@@ -686,6 +767,15 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     withEnv('TEMPER_WINOGRAD_TILE', '2', () => assert.equal(forwardTile(128, 32, 32), 2));
     withEnv('TEMPER_WINOGRAD_TILE', '4', () => assert.equal(forwardTile(1, 4, 4), 4));
     withWinograd('0', () => assert.ok(!winogradApplies(shape(128, 32, 64, 64), backend), 'TEMPER_WINOGRAD=0'));
+    // Fused where the transformed filter stays in cache: up to 12 MiB forward (ResNet-18's 256 -> 256 in F(4x4): 9 MiB;
+    // 512 -> 512 in F(2x2): 16 MiB, unfused), up to 4 MiB for the filter gradient (128 -> 128 in F(4x4): 2.25 MiB).
+    assert.ok(winogradFuses(backend, 4, 256, 256));
+    assert.ok(!winogradFuses(backend, 2, 512, 512));
+    assert.ok(filterGradFuses(backend, 4, 128, 128));
+    assert.ok(!filterGradFuses(backend, 4, 256, 256));
+    // 512 -> 512 still runs (unfused) where it was measured to pay.
+    withWinograd('1', () => assert.ok(winogradApplies(shape(32, 4, 512, 512), backend)));
+    withEnv('TEMPER_GEMM', '0', () => assert.ok(!winogradFuses(backend, 4, 32, 64), 'without the project\'s product: never fused'));
     // A value that means nothing is refused, naming the variable; the meaningful ones and unset or empty pass.
     for (const env of [{}, { TEMPER_WINOGRAD: '' }, { TEMPER_WINOGRAD: '0' }, { TEMPER_WINOGRAD: ' all ' }, { TEMPER_WINOGRAD: '1', TEMPER_WINOGRAD_TILE: '4' }]) {
       assert.doesNotThrow(() => checkWinogradEnv(env), JSON.stringify(env));

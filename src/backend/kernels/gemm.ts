@@ -11,6 +11,7 @@ import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
 import { backendMemory, heapOffset, isShared, simdKernels, simdModule } from './simd/index.js';
+import { winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -80,8 +81,14 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 export const PARALLEL_FUNCTIONS = [
   'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm', 'im2col',
-  'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes',
+  'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes', 'winograd_fused',
+  'winograd_filter_grad_fused',
 ] as const;
+/** Jobs that are JavaScript functions chaining calls of both instances (fused-jobs.ts), not one export. */
+const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>) => void>> = {
+  winograd_fused: winogradFusedJob,
+  winograd_filter_grad_fused: winogradFilterGradFusedJob,
+};
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);
 const bitsView = new DataView(new ArrayBuffer(4));
@@ -95,8 +102,8 @@ export interface ParallelJob {
   fn: ParallelFunction;
   args: number[];
 }
-/** The most arguments a job has (pack_b's 6 and gemm's 14). */
-const MAX_ARGS = 20;
+/** The most arguments a job has (winograd_filter_grad_fused's 30). */
+const MAX_ARGS = 32;
 const SLOT = MAX_ARGS + 2;
 
 /** The body of each worker: instantiate both modules on the shared memory, then run the jobs it is given, forever. */
@@ -109,9 +116,12 @@ let run;
 try {
   const product = new WebAssembly.Instance(gemmModule, { env: { memory } }).exports;
   const kernels = new WebAssembly.Instance(kernelsModule, { env: { memory } }).exports;
+  const scripted = { ${Object.entries(SCRIPTED).map(([name, job]) => `${name}: ${job.toString()}`).join(', ')} };
   run = [
     (args) => { product.pack_b(...args.subarray(0, 6)); product.gemm(...args.subarray(6)); },
-    ...${JSON.stringify(PARALLEL_FUNCTIONS.slice(1))}.map((name) => ${JSON.stringify(['batch_norm'])}.includes(name)
+    ...${JSON.stringify(PARALLEL_FUNCTIONS.slice(1))}.map((name) => scripted[name]
+      ? (args) => scripted[name](product, kernels, memory, args)
+      : ${JSON.stringify(['batch_norm'])}.includes(name)
       ? (args) => { bits.setInt32(0, args[args.length - 1]); kernels[name](...args.subarray(0, -1), bits.getFloat32(0)); }
       : (args) => kernels[name](...args)),
   ];
@@ -309,7 +319,12 @@ function runHere(backend: BackendWasm, instance: GemmInstance | undefined, { fn,
     instance!.exports.gemm(...(args.slice(6) as Parameters<GemmExports['gemm']>));
     return;
   }
-  const kernel = simdKernels(backend)![fn] as (...values: number[]) => void;
+  const scripted = SCRIPTED[fn];
+  if (scripted) {
+    scripted(instance!.exports, simdKernels(backend)!, backendMemory(backend)!, args);
+    return;
+  }
+  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused'>] as (...values: number[]) => void;
   if (!FLOAT_LAST.has(fn)) {
     kernel(...args);
     return;

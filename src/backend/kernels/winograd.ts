@@ -9,7 +9,8 @@
 // data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
-import { elementShares, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
+import { WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS } from './fused-jobs.js';
+import { elementShares, gemm, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -25,6 +26,13 @@ type Backend = WasmKernelArgs['backend'];
  * at batch 8 0.25-0.8x, 128x8x8x64->64 (2^23 per product) 0.75x. A first layer on 1-3 channels never qualifies.
  */
 export const WINOGRAD_MIN_CHANNELS = 64;
+/**
+ * From this many channels (in and out) Winograd runs wherever its fused form does (winogradFuses), whatever the size:
+ * fused, it beat the direct convolution at every shape measured (forward and input gradient, ms, 2 threads, direct then
+ * fused Winograd): 128x14x14x32->64 19 / 11, 128x32x32x32->32 46 / 24, 128x32x32x16->16 15 / 12.6, 8x32x32x64->64
+ * 12 / 4.7, 32x16x16x64->64 12.4 / 5.2, 128x8x8x64->64 12 / 4.7.
+ */
+export const WINOGRAD_FUSED_MIN_CHANNELS = 16;
 export const WINOGRAD_MIN_PRODUCT_MACS = 2 ** 25;
 
 /** Largest transformed input plus products held at once (floats, 64 MiB): bigger batches are done in chunks of images. Smaller chunks mean more, smaller products, each paying the thread pool's round trip (2 threads, 32x32x64->64 at batch 32: 2^22 floats 250 ms, 2^24 100-150 ms, unchunked 90-150 ms). */
@@ -71,9 +79,12 @@ function winogradMode(): 'off' | 'all' | 'auto' {
 export function winogradApplies(shape: WinogradShape, backend: Backend): boolean {
   const mode = winogradMode();
   if (mode === 'off') return false;
-  const large = Math.min(shape.inChannels, shape.outChannels) >= WINOGRAD_MIN_CHANNELS
+  const channels = Math.min(shape.inChannels, shape.outChannels);
+  const large = channels >= WINOGRAD_MIN_CHANNELS
     && shape.batchSize * Math.ceil(shape.outHeight / 2) * Math.ceil(shape.outWidth / 2) * shape.inChannels * shape.outChannels >= WINOGRAD_MIN_PRODUCT_MACS;
-  return (mode === 'all' || large)
+  const fused = channels >= WINOGRAD_FUSED_MIN_CHANNELS
+    && winogradFuses(backend, forwardTile(shape.batchSize, shape.outHeight, shape.outWidth), shape.inChannels, shape.outChannels);
+  return (mode === 'all' || large || fused)
     && shape.filterHeight === 3 && shape.filterWidth === 3
     && shape.strideHeight === 1 && shape.strideWidth === 1
     && shape.dilationHeight === 1 && shape.dilationWidth === 1
@@ -169,6 +180,36 @@ export interface WinogradConvSpec {
   relu: boolean;
   /** Largest transformed input plus products held at once, in floats (tests lower it to exercise chunking). */
   chunkFloats?: number;
+  /** Fused (winogradFusedJob) or not; by default fused where the transformed filter is at most WINOGRAD_FUSED_MAX_FILTER_BYTES. */
+  fused?: boolean;
+  /** With `fused`: the bytes of one group's transformed input plus products (tests lower it to exercise groups). */
+  groupBytes?: number;
+}
+
+/**
+ * The fused convolution (winogradFusedJob) runs every product of a group against the whole transformed filter, so it
+ * pays where that filter stays in cache beside the group's data: up to this many bytes (points x in x out floats).
+ * Where it is larger the unfused one runs, whose products each read their plane of the filter once per chunk.
+ */
+export const WINOGRAD_FUSED_MAX_FILTER_BYTES = 12 << 20;
+/** A fused group's transformed input plus products, in bytes: half of the 2 MiB L2 cache of a core of the machines measured. */
+export const WINOGRAD_FUSED_GROUP_BYTES = 1 << 20;
+
+/** Whether winogradConv fuses by default for this filter. */
+export function winogradFuses(backend: Backend, tile: WinogradTile, inChannels: number, outChannels: number): boolean {
+  return gemmInstance(backend) !== undefined && 4 * pointsOf(tile) * inChannels * outChannels <= WINOGRAD_FUSED_MAX_FILTER_BYTES;
+}
+
+/**
+ * The fused filter gradient adds every group's products into its part's sum, as large as the transformed filter: it
+ * pays while that sum stays in cache (128x32x32x64->64 88 -> 58 ms, 128x16x16x128->128 62 -> 58), and loses once it
+ * does not (128x8x8x256->256, 9 MiB: 75 -> 116 ms).
+ */
+export const WINOGRAD_FUSED_FILTER_GRAD_MAX_BYTES = 4 << 20;
+
+/** Whether winogradFilterGradient fuses by default for this filter. */
+export function filterGradFuses(backend: Backend, tile: WinogradTile, inChannels: number, outChannels: number): boolean {
+  return gemmInstance(backend) !== undefined && 4 * pointsOf(tile) * inChannels * outChannels <= WINOGRAD_FUSED_FILTER_GRAD_MAX_BYTES;
 }
 
 /** y = conv3x3(x, g) (+ bias, ReLU) for x [N, H, W, in] NHWC, given g's transform; zeros outside x. */
@@ -177,6 +218,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
   const points = pointsOf(tile);
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
+  if (spec.fused ?? winogradFuses(backend, tile, inChannels, outChannels)) return fusedWinogradConv(backend, x, spec);
   const tilesHigh = Math.ceil(outHeight / tile);
   const tilesWide = Math.ceil(outWidth / tile);
   const tilesPerImage = tilesHigh * tilesWide;
@@ -235,6 +277,59 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
   return y;
 }
 
+/**
+ * winogradConv as one job per thread (winogradFusedJob): each thread takes its share of the images, a group at a time,
+ * through input transform, products and output transform, its group's data staying in its core's cache. The filter's
+ * transform is packed once for the product (pack_b panels) and read by every thread.
+ */
+function fusedWinogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
+  const instance = gemmInstance(backend)!;
+  const tile = spec.tile ?? 2;
+  const points = pointsOf(tile);
+  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
+  const [, outHeight, outWidth, outChannels] = spec.outShape;
+  const tilesHigh = Math.ceil(outHeight / tile);
+  const tilesWide = Math.ceil(outWidth / tile);
+  const tilesPerImage = tilesHigh * tilesWide;
+  const group = Math.max(1, Math.floor((spec.groupBytes ?? WINOGRAD_FUSED_GROUP_BYTES) / (4 * points * tilesPerImage * (inChannels + outChannels))));
+  const shares = imageShares(batch, transformThreads(backend));
+  const groupTiles = Math.min(group, Math.max(...shares.map(([first, end]) => end - first))) * tilesPerImage;
+  const panelFloats = 8 * Math.ceil(outChannels / 8) * inChannels;
+  // Per thread: v, m (floats), then table and geometry (16 ints each: points <= 36 needs its own 36), then the product's scratch.
+  const perThread = groupTiles * points * (inChannels + outChannels) + 2 * 64 + 32;
+  const y = backend.makeOutput(spec.outShape, 'float32');
+  const packed = backend.makeOutput([points * panelFloats], 'float32');
+  const scratch = backend.makeOutput([inChannels + outChannels + shares.length * (outChannels + perThread)], 'float32');
+  heapFloat32(backend, scratch).fill(0, 0, inChannels + outChannels + shares.length * outChannels);
+  const zeros = heapOffset(backend, scratch);
+  const noBias = zeros + 4 * inChannels;
+  const sinks = noBias + 4 * outChannels;
+  const threadBase = sinks + 4 * shares.length * outChannels;
+  const uBase = heapOffset(backend, spec.u);
+  const packedBase = heapOffset(backend, packed);
+  for (let xi = 0; xi < points; xi++) {
+    instance.exports.pack_b(uBase + 4 * xi * inChannels * outChannels, 4 * outChannels, 4, inChannels, outChannels, packedBase + 4 * xi * panelFloats);
+  }
+  const imageIn = 4 * height * width * inChannels;
+  const imageOut = 4 * outHeight * outWidth * outChannels;
+  runKernelJobs(backend, shares.map(([first, end], t) => {
+    const v = threadBase + 4 * t * perThread;
+    const m = v + 4 * groupTiles * points * inChannels;
+    const table = m + 4 * groupTiles * points * outChannels;
+    const geometry = table + 4 * 64;
+    const args: Record<(typeof WINOGRAD_FUSED_ARGS)[number], number> = {
+      tile, count: end - first, group, x: heapOffset(backend, x) + first * imageIn, imageIn, y: heapOffset(backend, y) + first * imageOut, imageOut,
+      bias: spec.bias ? heapOffset(backend, spec.bias) : noBias, zeros, sink: sinks + 4 * outChannels * t, v, m, table, geometry, u: packedBase,
+      inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop: spec.padTop, padLeft: spec.padLeft,
+      relu: spec.relu ? 1 : 0, scratch: geometry + 4 * 64,
+    };
+    return { fn: 'winograd_fused', args: WINOGRAD_FUSED_ARGS.map((name) => args[name]) };
+  }));
+  backend.disposeData(packed.dataId);
+  backend.disposeData(scratch.dataId);
+  return y;
+}
+
 /** Int32 values per thread in a transform's geometry block. */
 const GEOMETRY_INTS = 16;
 
@@ -260,6 +355,20 @@ export interface WinogradFilterGradientSpec {
   chunkFloats?: number;
   /** F(2x2, 3x3) (the default) or F(4x4, 3x3) run backwards. */
   tile?: WinogradTile;
+  /** Fused (winogradFilterGradFusedJob) or not; by default fused where the transformed filter is at most WINOGRAD_FUSED_MAX_FILTER_BYTES. */
+  fused?: boolean;
+  /** With `fused`: one group's bytes (tests lower it to exercise groups). */
+  groupBytes?: number;
+}
+
+/** Most parts a fused filter gradient cuts the batch into (one partial sum each): enough for a pool of 8 threads. */
+export const WINOGRAD_FILTER_GRAD_MAX_PARTS = 8;
+/** Most bytes of partial sums a fused filter gradient holds (fewer parts for a larger filter). */
+export const WINOGRAD_FILTER_GRAD_PARTIAL_BYTES = 32 << 20;
+
+/** Parts of a fused filter gradient: a function of the shape only, never of the thread count, so the bits are not either. */
+export function filterGradParts(batch: number, points: number, inChannels: number, outChannels: number): number {
+  return Math.max(1, Math.min(WINOGRAD_FILTER_GRAD_MAX_PARTS, batch, Math.floor(WINOGRAD_FILTER_GRAD_PARTIAL_BYTES / (4 * points * inChannels * outChannels))));
 }
 
 /**
@@ -274,6 +383,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const simd = simdKernels(backend)!;
   const tile = spec.tile ?? 2;
   const points = pointsOf(tile);
+  if (spec.fused ?? filterGradFuses(backend, tile, x.shape[3]!, spec.outShape[3])) return fusedWinogradFilterGradient(backend, x, dy, spec);
   const outputTransform = tile === 4 ? simd.winograd4_filter_grad_output : simd.winograd_filter_grad_output;
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
@@ -354,6 +464,79 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
     simd.transpose(heapOffset(backend, kc) + 4 * k * taps, heapOffset(backend, dw) + 4 * k * taps, outChannels, inChannels);
   }
   for (const t of [sum, v, w, planes, zeros, geometry, kc]) backend.disposeData(t.dataId);
+  return dw;
+}
+
+/**
+ * winogradFilterGradient as one job per thread (winogradFilterGradFusedJob): the batch in filterGradParts parts, each
+ * summed by one thread a group of images at a time (transforms and products in its core's cache), then the parts added
+ * in order (a product with a row of ones: C[1 x n] = [1 ... 1] partials[parts x n], split by columns) and the output
+ * transform.
+ */
+function fusedWinogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
+  const instance = gemmInstance(backend)!;
+  const simd = simdKernels(backend)!;
+  const tile = spec.tile ?? 2;
+  const points = pointsOf(tile);
+  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
+  const [, outHeight, outWidth, outChannels] = spec.outShape;
+  const tilesHigh = Math.ceil(outHeight / tile);
+  const tilesWide = Math.ceil(outWidth / tile);
+  const tilesPerImage = tilesHigh * tilesWide;
+  const planeRows = tile * tilesHigh;
+  const planeCols = 4 * tile * Math.ceil(tilesWide / 4);
+  const taps = inChannels * outChannels;
+  const parts = filterGradParts(batch, points, inChannels, outChannels);
+  const imageFloats = points * tilesPerImage * (inChannels + outChannels) + outChannels * planeRows * planeCols;
+  const group = Math.max(1, Math.floor((spec.groupBytes ?? WINOGRAD_FUSED_GROUP_BYTES) / (4 * imageFloats)));
+  const threads = Math.min(parts, transformThreads(backend));
+  const partShares = imageShares(parts, threads);
+  const groupImages = Math.min(group, Math.ceil(batch / parts));
+  const groupTiles = groupImages * tilesPerImage;
+  const v = points * groupTiles * inChannels;
+  const w = points * outChannels * groupTiles;
+  const planes = outChannels * groupImages * planeRows * planeCols;
+  const packed = 8 * Math.ceil(inChannels / 8) * groupTiles;
+  // Per thread: v, w, planes, packed B, then 16 ints of geometry and the product's scratch.
+  const perThread = v + w + planes + packed + 16 + 32;
+  const partials = backend.makeOutput([parts, points * taps], 'float32');
+  const scratch = backend.makeOutput([inChannels + threads * perThread + parts], 'float32');
+  const heap = heapFloat32(backend, scratch);
+  heap.fill(0, 0, inChannels + threads * perThread);
+  heap.fill(1, inChannels + threads * perThread);
+  const zeros = heapOffset(backend, scratch);
+  const threadBase = zeros + 4 * inChannels;
+  const ones = threadBase + 4 * threads * perThread;
+  const imageIn = 4 * height * width * inChannels;
+  const imageDy = 4 * outHeight * outWidth * outChannels;
+  runKernelJobs(backend, partShares.map(([part0, part1], t) => {
+    const base = threadBase + 4 * t * perThread;
+    const geometry = base + 4 * (v + w + planes + packed);
+    const args: Record<(typeof WINOGRAD_FILTER_GRAD_FUSED_ARGS)[number], number> = {
+      tile, part0, part1, parts, batch, group: groupImages, x: heapOffset(backend, x), imageIn, dy: heapOffset(backend, dy), imageDy, zeros,
+      v: base, w: base + 4 * v, planes: base + 4 * (v + w), packed: base + 4 * (v + w + planes), geometry, partials: heapOffset(backend, partials),
+      inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop: spec.padTop, padLeft: spec.padLeft,
+      planeRows, planeCols, scratch: geometry + 4 * 16,
+    };
+    return { fn: 'winograd_filter_grad_fused', args: WINOGRAD_FILTER_GRAD_FUSED_ARGS.map((name) => args[name]) };
+  }));
+  let sum = partials;
+  if (parts > 1) {
+    sum = backend.makeOutput([points * taps], 'float32');
+    gemm(backend, instance, {
+      a: { data: scratch, floatOffset: (ones - zeros) / 4, rowStride: parts, colStride: 1 },
+      b: { data: partials, rowStride: points * taps, colStride: 1 },
+      c: { data: sum, ldc: points * taps },
+      m: 1, n: points * taps, k: parts,
+    });
+  }
+  const kc = backend.makeOutput([3, 3, outChannels, inChannels], 'float32');
+  (tile === 4 ? simd.winograd4_filter_grad_output : simd.winograd_filter_grad_output)(heapOffset(backend, sum), heapOffset(backend, kc), taps);
+  const dw = backend.makeOutput([3, 3, inChannels, outChannels], 'float32');
+  for (let k = 0; k < 9; k++) {
+    simd.transpose(heapOffset(backend, kc) + 4 * k * taps, heapOffset(backend, dw) + 4 * k * taps, outChannels, inChannels);
+  }
+  for (const t of new Set([sum, partials, scratch, kc])) backend.disposeData(t.dataId);
   return dw;
 }
 

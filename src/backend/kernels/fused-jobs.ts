@@ -1,0 +1,117 @@
+// Jobs that chain several WebAssembly calls on one thread, so that what one call writes is still in that core's cache
+// when the next reads it. Each is a plain function of the two instances (the product's and the SIMD kernels'), the
+// memory and its int32 arguments: gemm.ts runs it on this thread and, as its source text, in the worker threads. So a
+// job function must not refer to anything outside its own body.
+
+/** The exports a fused job calls (gemm-wat.mjs's and kernels.wat's), pointers as byte offsets into the memory. */
+export interface FusedJobProduct {
+  gemm(
+    a: number, rsA: number, csA: number, bp: number, bPanel: number, bRow: number, c: number, ldc: number, n: number, k: number,
+    row0: number, row1: number, add: number, scratch: number,
+  ): void;
+  pack_b(b: number, rsB: number, csB: number, k: number, n: number, out: number): void;
+}
+export interface FusedJobKernels {
+  winograd_input(x: number, v: number, zeros: number, geometry: number): void;
+  winograd4_input(x: number, v: number, zeros: number, geometry: number): void;
+  winograd_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
+  winograd4_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
+  dy_to_planes(dy: number, planes: number, geometry: number): void;
+  winograd_dy_planes(dy: number, w: number, geometry: number): void;
+  winograd4_dy_planes(dy: number, w: number, geometry: number): void;
+}
+
+/** The arguments of winogradFusedJob, in order (each an int32; pointers are byte offsets). */
+export const WINOGRAD_FUSED_ARGS = [
+  'tile', 'count', 'group', 'x', 'imageIn', 'y', 'imageOut', 'bias', 'zeros', 'sink', 'v', 'm', 'table', 'geometry', 'u',
+  'inChannels', 'outChannels', 'height', 'width', 'outHeight', 'outWidth', 'tilesHigh', 'tilesWide', 'padTop', 'padLeft',
+  'relu', 'scratch',
+] as const;
+
+/**
+ * One thread's share of a Winograd convolution (winograd.ts), images `group` at a time: input transform of the group
+ * into `v` [points][tiles][in], the points' products with the packed transformed filter `u` (pack_b panels, one plane
+ * of 32 * in * ceil(out / 8) bytes per point) into `m` [points][tiles][out], then the output transform into y (plus
+ * bias, ReLU). A group's v and m are sized to stay in the core's cache between the three steps, where the unfused
+ * convolution writes all of them to memory and reads them back. Every value is computed as the unfused one is (same
+ * transforms, same products' sums), so the bits are the same. `x` and `y` point at the share's first image.
+ */
+export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const [
+    tile, count, group, x, imageIn, y, imageOut, bias, zeros, sink, v, m, table, geometry, u,
+    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, relu, scratch,
+  ] = Array.from(args);
+  const points = (tile! + 2) * (tile! + 2);
+  const tilesPerImage = tilesHigh! * tilesWide!;
+  const uPlane = 32 * inChannels! * Math.ceil(outChannels! / 8);
+  const input = tile === 4 ? kernels.winograd4_input : kernels.winograd_input;
+  const output = tile === 4 ? kernels.winograd4_output : kernels.winograd_output;
+  for (let first = 0; first < count!; first += group!) {
+    const images = Math.min(group!, count! - first);
+    const tiles = images * tilesPerImage;
+    const ints = new Int32Array(memory.buffer);
+    ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >> 2);
+    input(x! + first * imageIn!, v!, zeros!, geometry!);
+    for (let xi = 0; xi < points; xi++) {
+      const into = m! + 4 * xi * tiles * outChannels!;
+      product.gemm(v! + 4 * xi * tiles * inChannels!, 4 * inChannels!, 4, u! + xi * uPlane, 32 * inChannels!, 32, into, 4 * outChannels!, outChannels!,
+        inChannels!, 0, tiles, 0, scratch!);
+      ints[(table! >> 2) + xi] = into;
+    }
+    ints.set([images, outHeight!, outWidth!, outChannels!, tilesHigh!, tilesWide!, relu!], geometry! >> 2);
+    output(table!, y! + first * imageOut!, bias!, sink!, geometry!);
+  }
+}
+
+/** The arguments of winogradFilterGradFusedJob, in order. */
+export const WINOGRAD_FILTER_GRAD_FUSED_ARGS = [
+  'tile', 'part0', 'part1', 'parts', 'batch', 'group', 'x', 'imageIn', 'dy', 'imageDy', 'zeros', 'v', 'w', 'planes', 'packed',
+  'geometry', 'partials', 'inChannels', 'outChannels', 'height', 'width', 'outHeight', 'outWidth', 'tilesHigh', 'tilesWide',
+  'padTop', 'padLeft', 'planeRows', 'planeCols', 'scratch',
+] as const;
+
+/**
+ * Parts [part0, part1) of a Winograd filter gradient (winograd.ts): the batch is cut into `parts` runs of images (part p:
+ * images [floor(p batch / parts), floor((p + 1) batch / parts))), a number that depends on the shape only, and each
+ * part sums its images' products into its own plane of `partials` [parts][points][out][in], `group` images at a time:
+ * input transform of x into v [points][tiles][in], dy as zero-padded channel planes, their transform into
+ * w [points][out][tiles], then per point partial (+)= w v. The caller adds the parts up in order, so the bits do not
+ * depend on which thread took which part. `planes` must be zero where no dy lands (outside each image's outHeight x
+ * outWidth); every group leaves it so.
+ */
+export function winogradFilterGradFusedJob(product: FusedJobProduct, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const [
+    tile, part0, part1, parts, batch, group, x, imageIn, dy, imageDy, zeros, v, w, planes, packed, geometry, partials,
+    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, planeRows, planeCols,
+    scratch,
+  ] = Array.from(args);
+  const points = (tile! + 2) * (tile! + 2);
+  const tilesPerImage = tilesHigh! * tilesWide!;
+  const partBytes = 4 * points * outChannels! * inChannels!;
+  const pack = inChannels! % 8 !== 0 || inChannels! > 64;
+  const input = tile === 4 ? kernels.winograd4_input : kernels.winograd_input;
+  const dyTransform = tile === 4 ? kernels.winograd4_dy_planes : kernels.winograd_dy_planes;
+  for (let part = part0!; part < part1!; part++) {
+    const begin = Math.floor((part * batch!) / parts!);
+    const end = Math.floor(((part + 1) * batch!) / parts!);
+    const sum = partials! + part * partBytes;
+    for (let first = begin; first < end; first += group!) {
+      const images = Math.min(group!, end - first);
+      const tiles = images * tilesPerImage;
+      const ints = new Int32Array(memory.buffer);
+      ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >> 2);
+      input(x! + first * imageIn!, v!, zeros!, geometry!);
+      ints.set([0, outChannels!, outChannels!, images, outHeight!, outWidth!, planeRows!, planeCols!], geometry! >> 2);
+      kernels.dy_to_planes(dy! + first * imageDy!, planes!, geometry!);
+      ints.set([outChannels!, images, planeRows!, planeCols!, tilesHigh!, tilesWide!, outChannels!], geometry! >> 2);
+      dyTransform(planes!, w!, geometry!);
+      for (let xi = 0; xi < points; xi++) {
+        const plane = v! + 4 * xi * tiles * inChannels!;
+        if (pack) product.pack_b(plane, 4 * inChannels!, 4, tiles, inChannels!, packed!);
+        const b = pack ? packed! : plane;
+        product.gemm(w! + 4 * xi * outChannels! * tiles, 4 * tiles, 4, b, pack ? 32 * tiles : 32, pack ? 32 : 4 * inChannels!,
+          sum + 4 * xi * outChannels! * inChannels!, 4 * inChannels!, inChannels!, tiles, 0, outChannels!, first === begin ? 0 : 1, scratch!);
+      }
+    }
+  }
+}
