@@ -61,6 +61,10 @@ const convCases: ConvCase[] = [
   { x: [1, 12, 13, 3], kernel: 5, outChannels: 1, stride: 2, pad: 'same' },
   { x: [4, 9, 9, 8], kernel: 5, outChannels: 3, stride: 1, pad: 'valid' },
   { x: [4, 10, 10, 1], kernel: 5, outChannels: 8, stride: 2, pad: 'valid' },
+  // Few taps and few input channels with 16 + 4 output channels (both of their kernels' loops), over more images than
+  // the filter gradient's 8 parts; then images of 400 positions (several of filter_grad_taps's blocks of 256).
+  { x: [11, 6, 7, 2], kernel: 3, outChannels: 20, stride: 1, pad: 'same' },
+  { x: [3, 20, 20, 1], kernel: 3, outChannels: 16, stride: 1, pad: 'same' },
 ];
 
 const describeCase = (c: ConvCase): string => `x [${c.x}], ${c.kernel}x${c.kernel}x${c.outChannels}, stride ${c.stride}, ${c.pad}`;

@@ -790,9 +790,10 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
 const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
 const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
 
-// Trains cnn-small (conv3x3(32) on 1 channel, then conv3x3(64) on 32: the second runs as Winograd under
-// TEMPER_WINOGRAD=all, forward, input gradient and filter gradient) for 5 Adam steps on fixed data; prints the losses and a hash of the
-// weights. With TEMPER_STOCK_KERNELS=1 (stock tfjs-wasm has no filter gradient) it hashes the logits and the input gradient instead.
+// Trains cnn-small (conv3x3(32) on 1 channel, then conv3x3(64) on 32: the second runs as fused Winograd, forward, input
+// gradient and filter gradient; the first's filter gradient takes the few-taps kernel's parts) for 5 Adam steps on
+// fixed data; prints the losses and a hash of the weights and of an input gradient (the first layer's from dy alone).
+// With TEMPER_STOCK_KERNELS=1 (stock tfjs-wasm has no filter gradient) it hashes the logits and the input gradient instead.
 const CHILD = `
 import { createHash } from 'node:crypto';
 const tf = await import(${JSON.stringify(TFJS)});
@@ -816,6 +817,8 @@ for (let i = 0; i < (process.env.TEMPER_STOCK_KERNELS === '1' ? 0 : 5); i++) {
   loss.dispose();
 }
 for (const w of model.getWeights()) hash.update(Buffer.from(w.dataSync().buffer));
+// And an input gradient, as an attack takes it: the first layer's from dy alone (input_grad_few_channels).
+hash.update(Buffer.from(tf.grad((v) => tf.sum(tf.square(model.apply(v))))(x).dataSync().buffer));
 console.log(JSON.stringify({ threads: wasmThreadsInUse(), losses, hash: hash.digest('hex') }));
 `;
 

@@ -1,7 +1,9 @@
 // Jobs that chain several WebAssembly calls on one thread, so that what one call writes is still in that core's cache
 // when the next reads it. Each is a plain function of the two instances (the product's and the SIMD kernels'), the
 // memory and its int32 arguments: gemm.ts runs it on this thread and, as its source text, in the worker threads. So a
-// job function must not refer to anything outside its own body.
+// job function must not refer to anything outside its own body. Pointers past 2 GiB arrive negative in a worker (its
+// arguments are an Int32Array): a WebAssembly call takes them as the same 32 bits, and an index into the memory is
+// taken with >>> (unsigned), never >>.
 
 /** The exports a fused job calls (gemm-wat.mjs's and kernels.wat's), pointers as byte offsets into the memory. */
 export interface FusedJobProduct {
@@ -17,6 +19,8 @@ export interface FusedJobKernels {
   winograd_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
   winograd4_output(m: number, y: number, bias: number, sink: number, geometry: number): void;
   dy_to_planes(dy: number, planes: number, geometry: number): void;
+  im2col(x: number, cols: number, geometry: number): void;
+  filter_grad_taps(cols: number, dy: number, out: number, taps: number, positions: number, channels: number): void;
   winograd_dy_planes(dy: number, w: number, geometry: number): void;
   winograd4_dy_planes(dy: number, w: number, geometry: number): void;
 }
@@ -50,15 +54,15 @@ export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKern
     const images = Math.min(group!, count! - first);
     const tiles = images * tilesPerImage;
     const ints = new Int32Array(memory.buffer);
-    ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >> 2);
+    ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >>> 2);
     input(x! + first * imageIn!, v!, zeros!, geometry!);
     for (let xi = 0; xi < points; xi++) {
       const into = m! + 4 * xi * tiles * outChannels!;
       product.gemm(v! + 4 * xi * tiles * inChannels!, 4 * inChannels!, 4, u! + xi * uPlane, 32 * inChannels!, 32, into, 4 * outChannels!, outChannels!,
         inChannels!, 0, tiles, 0, scratch!);
-      ints[(table! >> 2) + xi] = into;
+      ints[(table! >>> 2) + xi] = into;
     }
-    ints.set([images, outHeight!, outWidth!, outChannels!, tilesHigh!, tilesWide!, relu!], geometry! >> 2);
+    ints.set([images, outHeight!, outWidth!, outChannels!, tilesHigh!, tilesWide!, relu!], geometry! >>> 2);
     output(table!, y! + first * imageOut!, bias!, sink!, geometry!);
   }
 }
@@ -99,11 +103,11 @@ export function winogradFilterGradFusedJob(product: FusedJobProduct, kernels: Fu
       const images = Math.min(group!, end - first);
       const tiles = images * tilesPerImage;
       const ints = new Int32Array(memory.buffer);
-      ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >> 2);
+      ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >>> 2);
       input(x! + first * imageIn!, v!, zeros!, geometry!);
-      ints.set([0, outChannels!, outChannels!, images, outHeight!, outWidth!, planeRows!, planeCols!], geometry! >> 2);
+      ints.set([0, outChannels!, outChannels!, images, outHeight!, outWidth!, planeRows!, planeCols!], geometry! >>> 2);
       kernels.dy_to_planes(dy! + first * imageDy!, planes!, geometry!);
-      ints.set([outChannels!, images, planeRows!, planeCols!, tilesHigh!, tilesWide!, outChannels!], geometry! >> 2);
+      ints.set([outChannels!, images, planeRows!, planeCols!, tilesHigh!, tilesWide!, outChannels!], geometry! >>> 2);
       dyTransform(planes!, w!, geometry!);
       for (let xi = 0; xi < points; xi++) {
         const plane = v! + 4 * xi * tiles * inChannels!;
@@ -112,6 +116,38 @@ export function winogradFilterGradFusedJob(product: FusedJobProduct, kernels: Fu
         product.gemm(w! + 4 * xi * outChannels! * tiles, 4 * tiles, 4, b, pack ? 32 * tiles : 32, pack ? 32 : 4 * inChannels!,
           sum + 4 * xi * outChannels! * inChannels!, 4 * inChannels!, inChannels!, tiles, 0, outChannels!, first === begin ? 0 : 1, scratch!);
       }
+    }
+  }
+}
+
+/** The arguments of filterGradTapsJob, in order; the last twelve are the `im2col` kernel's geometry but for the image count. */
+export const FILTER_GRAD_TAPS_ARGS = [
+  'part0', 'part1', 'parts', 'batch', 'group', 'x', 'imageIn', 'dy', 'imageDy', 'cols', 'geometry', 'partials', 'taps', 'channels',
+  'positions', 'height', 'width', 'inChannels', 'outHeight', 'outWidth', 'filterHeight', 'filterWidth', 'strideHeight', 'strideWidth',
+  'padTop', 'padLeft',
+] as const;
+
+/**
+ * Parts [part0, part1) of the filter gradient of a convolution with few taps (conv2d-backprop-filter.ts): as in
+ * winogradFilterGradFusedJob, the batch is cut into `parts` runs of images, each summed into its own zeroed plane of
+ * `partials` [parts][taps][channels], `group` images at a time: their im2col matrix into `cols` (kept in cache), then
+ * filter_grad_taps against their rows of dy. `positions`: output positions per image.
+ */
+export function filterGradTapsJob(_product: FusedJobProduct | undefined, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const [
+    part0, part1, parts, batch, group, x, imageIn, dy, imageDy, cols, geometry, partials, taps, channels, positions,
+    height, width, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft,
+  ] = Array.from(args);
+  for (let part = part0!; part < part1!; part++) {
+    const begin = Math.floor((part * batch!) / parts!);
+    const end = Math.floor(((part + 1) * batch!) / parts!);
+    for (let first = begin; first < end; first += group!) {
+      const images = Math.min(group!, end - first);
+      new Int32Array(memory.buffer).set([
+        images, height!, width!, inChannels!, outHeight!, outWidth!, filterHeight!, filterWidth!, strideHeight!, strideWidth!, padTop!, padLeft!,
+      ], geometry! >>> 2);
+      kernels.im2col(x! + first * imageIn!, cols!, geometry!);
+      kernels.filter_grad_taps(cols!, dy! + first * imageDy!, partials! + 4 * part * taps! * channels!, taps!, images * positions!, channels!);
     }
   }
 }

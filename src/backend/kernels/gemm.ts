@@ -11,7 +11,7 @@ import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
 import { backendMemory, heapOffset, isShared, simdKernels, simdModule } from './simd/index.js';
-import { winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
+import { filterGradTapsJob, winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -82,12 +82,13 @@ export function gemmUsesFma(env: NodeJS.ProcessEnv = process.env): boolean {
 export const PARALLEL_FUNCTIONS = [
   'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm', 'im2col',
   'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes', 'winograd_fused',
-  'winograd_filter_grad_fused',
+  'winograd_filter_grad_fused', 'filter_grad_taps_fused', 'input_grad_few_channels',
 ] as const;
 /** Jobs that are JavaScript functions chaining calls of both instances (fused-jobs.ts), not one export. */
 const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>) => void>> = {
   winograd_fused: winogradFusedJob,
   winograd_filter_grad_fused: winogradFilterGradFusedJob,
+  filter_grad_taps_fused: filterGradTapsJob,
 };
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);
@@ -321,10 +322,11 @@ function runHere(backend: BackendWasm, instance: GemmInstance | undefined, { fn,
   }
   const scripted = SCRIPTED[fn];
   if (scripted) {
-    scripted(instance!.exports, simdKernels(backend)!, backendMemory(backend)!, args);
+    // Without the product (TEMPER_GEMM=0) only a job that does not use it is given (filter_grad_taps_fused).
+    scripted(instance?.exports as GemmExports, simdKernels(backend)!, backendMemory(backend)!, args);
     return;
   }
-  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused'>] as (...values: number[]) => void;
+  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused' | 'filter_grad_taps_fused'>] as (...values: number[]) => void;
   if (!FLOAT_LAST.has(fn)) {
     kernel(...args);
     return;

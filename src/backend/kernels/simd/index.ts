@@ -25,7 +25,8 @@ export interface SimdKernels {
   im2col(x: number, cols: number, geometry: number): void;
   bias_activation(y: number, bias: number, rows: number, channels: number, relu: number): void;
   dy_to_planes(dy: number, planes: number, geometry: number): void;
-  filter_grad_few_taps(cols: number, dy: number, dw: number, block: number, taps: number, positions: number, channels: number): void;
+  filter_grad_taps(cols: number, dy: number, out: number, taps: number, positions: number, channels: number): void;
+  input_grad_few_channels(dy: number, filter: number, dx: number, geometry: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, step: number,

@@ -140,57 +140,146 @@
       (f32.store (i32.add (local.get $outV) (local.get $i)) (f32x4.extract_lane 0 (local.get $rv)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $tail))))
-;; dW[k][co] = sum over p of cols[k][p] * dy[p][co]: the filter gradient of a convolution with few taps (k counts
-;; filterHeight * filterWidth * inChannels), where a general matrix product spends its time packing dy. cols is
-;; [taps][positions], dy [positions][channels], dw [taps][channels]; channels a multiple of 4. Positions go in blocks
-;; of 256 whose partial sums are added to dw at the end of each block, so long sums lose less to rounding.
-  (func (export "filter_grad_few_taps") (param $cols i32) (param $dy i32) (param $dw i32) (param $block i32)
-        (param $taps i32) (param $positions i32) (param $channels i32)
-    (local $p0 i32) (local $p1 i32) (local $p i32) (local $k i32) (local $c i32) (local $rowBytes i32)
-    (local $acc i32) (local $col i32) (local $dyRow i32) (local $value v128)
+;; out[k][c] += sum over p < positions of cols[p][k] * dy[p][c], for k < taps and c < channels (a multiple of 4): the
+;; filter gradient of a convolution with few taps (k counts filterHeight * filterWidth * inChannels) from its im2col
+;; matrix cols [positions][taps] (the `im2col` kernel's) and dy [positions][channels], where a general matrix product
+;; spends its time packing dy. Positions go in blocks of 256: each block's sums, held in registers 16 channels at a
+;; time (4 at the end), are added to out at the block's end, so long sums lose less to rounding and the block's rows of
+;; dy stay in the L1 cache while every tap passes over them.
+  (func (export "filter_grad_taps") (param $cols i32) (param $dy i32) (param $out i32) (param $taps i32) (param $positions i32)
+        (param $channels i32)
+    (local $p0 i32) (local $count i32) (local $k i32) (local $c i32) (local $n i32) (local $col i32) (local $row i32) (local $o i32)
+    (local $rowBytes i32) (local $tapBytes i32) (local $s v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $rowBytes (i32.shl (local.get $channels) (i32.const 2)))
-    ;; dw = 0
-    (memory.fill (local.get $dw) (i32.const 0) (i32.mul (local.get $taps) (local.get $rowBytes)))
-    (block $bdone (loop $blocks
-      (br_if $bdone (i32.ge_u (local.get $p0) (local.get $positions)))
-      (local.set $p1 (select (local.get $positions) (i32.add (local.get $p0) (i32.const 256))
-                             (i32.lt_u (local.get $positions) (i32.add (local.get $p0) (i32.const 256)))))
+    (local.set $tapBytes (i32.shl (local.get $taps) (i32.const 2)))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $positions)))
+      (local.set $count (select (i32.const 256) (i32.sub (local.get $positions) (local.get $p0))
+                                (i32.lt_u (i32.const 256) (i32.sub (local.get $positions) (local.get $p0)))))
       (local.set $k (i32.const 0))
-      (block $kdone (loop $taps_loop
-        (br_if $kdone (i32.ge_u (local.get $k) (local.get $taps)))
-        ;; $block holds one row of partial sums (channels floats), zeroed per tap and block.
-        (memory.fill (local.get $block) (i32.const 0) (local.get $rowBytes))
-        (local.set $col (i32.add (local.get $cols) (i32.shl (i32.add (i32.mul (local.get $k) (local.get $positions)) (local.get $p0)) (i32.const 2))))
-        (local.set $dyRow (i32.add (local.get $dy) (i32.mul (local.get $p0) (local.get $rowBytes))))
-        (local.set $p (local.get $p0))
-        (block $pdone (loop $pos
-          (br_if $pdone (i32.ge_u (local.get $p) (local.get $p1)))
-          (local.set $value (f32x4.splat (f32.load (local.get $col))))
-          (local.set $c (i32.const 0))
-          (block $cdone (loop $chan
-            (br_if $cdone (i32.ge_u (local.get $c) (local.get $rowBytes)))
-            (local.set $acc (i32.add (local.get $block) (local.get $c)))
-            (v128.store (local.get $acc)
-              (f32x4.add (v128.load (local.get $acc))
-                         (f32x4.mul (local.get $value) (v128.load (i32.add (local.get $dyRow) (local.get $c))))))
-            (local.set $c (i32.add (local.get $c) (i32.const 16)))
-            (br $chan)))
-          (local.set $col (i32.add (local.get $col) (i32.const 4)))
-          (local.set $dyRow (i32.add (local.get $dyRow) (local.get $rowBytes)))
-          (local.set $p (i32.add (local.get $p) (i32.const 1)))
-          (br $pos)))
-        ;; dw[k] += block
+      (loop $tap
         (local.set $c (i32.const 0))
-        (block $adone (loop $add
-          (br_if $adone (i32.ge_u (local.get $c) (local.get $rowBytes)))
-          (local.set $acc (i32.add (i32.add (local.get $dw) (i32.mul (local.get $k) (local.get $rowBytes))) (local.get $c)))
-          (v128.store (local.get $acc) (f32x4.add (v128.load (local.get $acc)) (v128.load (i32.add (local.get $block) (local.get $c)))))
-          (local.set $c (i32.add (local.get $c) (i32.const 16)))
-          (br $add)))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $taps_loop)))
-      (local.set $p0 (local.get $p1))
+        (loop $chunk
+          (local.set $col (i32.add (local.get $cols) (i32.shl (i32.add (i32.mul (local.get $p0) (local.get $taps)) (local.get $k)) (i32.const 2))))
+          (local.set $row (i32.add (i32.add (local.get $dy) (i32.mul (local.get $p0) (local.get $rowBytes))) (local.get $c)))
+          (local.set $o (i32.add (i32.add (local.get $out) (i32.mul (local.get $k) (local.get $rowBytes))) (local.get $c)))
+          (local.set $n (local.get $count))
+          (local.set $a0 (v128.const i32x4 0 0 0 0))
+          (if (i32.ge_u (i32.sub (local.get $rowBytes) (local.get $c)) (i32.const 64))
+            (then
+              (local.set $a1 (v128.const i32x4 0 0 0 0))
+              (local.set $a2 (v128.const i32x4 0 0 0 0))
+              (local.set $a3 (v128.const i32x4 0 0 0 0))
+              (loop $p16
+                (local.set $s (v128.load32_splat (local.get $col)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (v128.load (local.get $row)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $row)))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $row)))))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $row)))))
+                (local.set $col (i32.add (local.get $col) (local.get $tapBytes)))
+                (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+                (br_if $p16 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (local.get $a0)))
+              (v128.store offset=16 (local.get $o) (f32x4.add (v128.load offset=16 (local.get $o)) (local.get $a1)))
+              (v128.store offset=32 (local.get $o) (f32x4.add (v128.load offset=32 (local.get $o)) (local.get $a2)))
+              (v128.store offset=48 (local.get $o) (f32x4.add (v128.load offset=48 (local.get $o)) (local.get $a3)))
+              (local.set $c (i32.add (local.get $c) (i32.const 64))))
+            (else
+              (loop $p4
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $col)) (v128.load (local.get $row)))))
+                (local.set $col (i32.add (local.get $col) (local.get $tapBytes)))
+                (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+                (br_if $p4 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (local.get $a0)))
+              (local.set $c (i32.add (local.get $c) (i32.const 16)))))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $rowBytes))))
+        (br_if $tap (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (local.get $taps))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 256)))
       (br $blocks))))
+;; dx[b][y][x][c] = sum over ky, kx, k of dy[b][y + pt - ky][x + pl - kx][k] * filter[ky][kx][c][k] (dy positions outside
+;; it skipped): the input gradient of a stride-1 convolution read straight from dy, for few input channels c, where the
+;; product with the filter and col2im spend most of their time on an output of filterHeight * filterWidth * c columns.
+;; Each value is one sum over dy's channels (a multiple of 4), 16 at a time in four vector registers where they go.
+;; geometry (int32): n, h, w, c (dx), oh, ow, k (dy), kh, kw, pt, pl.
+  (func (export "input_grad_few_channels") (param $dy i32) (param $filter i32) (param $dx i32) (param $geometry i32)
+    (local $n i32) (local $h i32) (local $w i32) (local $ci i32) (local $oh i32) (local $ow i32) (local $kBytes i32) (local $kh i32)
+    (local $kw i32) (local $pt i32) (local $pl i32) (local $b i32) (local $y i32) (local $x i32) (local $c i32) (local $ky i32) (local $kx i32)
+    (local $oy i32) (local $ox i32) (local $j i32) (local $dp i32) (local $fp i32) (local $image i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $n (i32.load (local.get $geometry)))
+    (local.set $h (i32.load offset=4 (local.get $geometry)))
+    (local.set $w (i32.load offset=8 (local.get $geometry)))
+    (local.set $ci (i32.load offset=12 (local.get $geometry)))
+    (local.set $oh (i32.load offset=16 (local.get $geometry)))
+    (local.set $ow (i32.load offset=20 (local.get $geometry)))
+    (local.set $kBytes (i32.shl (i32.load offset=24 (local.get $geometry)) (i32.const 2)))
+    (local.set $kh (i32.load offset=28 (local.get $geometry)))
+    (local.set $kw (i32.load offset=32 (local.get $geometry)))
+    (local.set $pt (i32.load offset=36 (local.get $geometry)))
+    (local.set $pl (i32.load offset=40 (local.get $geometry)))
+    (block $bdone (loop $images
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $image (i32.add (local.get $dy) (i32.mul (i32.mul (i32.mul (local.get $b) (local.get $oh)) (local.get $ow)) (local.get $kBytes))))
+      (local.set $y (i32.const 0))
+      (block $ydone (loop $rows
+        (br_if $ydone (i32.ge_u (local.get $y) (local.get $h)))
+        (local.set $x (i32.const 0))
+        (block $xdone (loop $cols
+          (br_if $xdone (i32.ge_u (local.get $x) (local.get $w)))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $channels
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $ci)))
+            (local.set $a0 (v128.const i32x4 0 0 0 0))
+            (local.set $a1 (v128.const i32x4 0 0 0 0))
+            (local.set $a2 (v128.const i32x4 0 0 0 0))
+            (local.set $a3 (v128.const i32x4 0 0 0 0))
+            (local.set $ky (i32.const 0))
+            (block $kydone (loop $taprows
+              (br_if $kydone (i32.ge_u (local.get $ky) (local.get $kh)))
+              (local.set $oy (i32.sub (i32.add (local.get $y) (local.get $pt)) (local.get $ky)))
+              (if (i32.lt_u (local.get $oy) (local.get $oh))
+                (then
+                  (local.set $kx (i32.const 0))
+                  (block $kxdone (loop $taps
+                    (br_if $kxdone (i32.ge_u (local.get $kx) (local.get $kw)))
+                    (local.set $ox (i32.sub (i32.add (local.get $x) (local.get $pl)) (local.get $kx)))
+                    (if (i32.lt_u (local.get $ox) (local.get $ow))
+                      (then
+                        (local.set $dp (i32.add (local.get $image)
+                          (i32.mul (i32.add (i32.mul (local.get $oy) (local.get $ow)) (local.get $ox)) (local.get $kBytes))))
+                        (local.set $fp (i32.add (local.get $filter)
+                          (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $ci)) (local.get $c))
+                                   (local.get $kBytes))))
+                        (local.set $j (i32.const 0))
+                        (block $jdone (loop $sixteen
+                          (br_if $jdone (i32.gt_u (i32.add (local.get $j) (i32.const 64)) (local.get $kBytes)))
+                          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $dp) (local.get $j))) (v128.load (i32.add (local.get $fp) (local.get $j))))))
+                          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (i32.add (local.get $dp) (local.get $j))) (v128.load offset=16 (i32.add (local.get $fp) (local.get $j))))))
+                          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (i32.add (local.get $dp) (local.get $j))) (v128.load offset=32 (i32.add (local.get $fp) (local.get $j))))))
+                          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (i32.add (local.get $dp) (local.get $j))) (v128.load offset=48 (i32.add (local.get $fp) (local.get $j))))))
+                          (local.set $j (i32.add (local.get $j) (i32.const 64)))
+                          (br $sixteen)))
+                        (block $fdone (loop $four
+                          (br_if $fdone (i32.ge_u (local.get $j) (local.get $kBytes)))
+                          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (i32.add (local.get $dp) (local.get $j))) (v128.load (i32.add (local.get $fp) (local.get $j))))))
+                          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                          (br $four)))))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $taps)))))
+              (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+              (br $taprows)))
+            (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
+            (local.set $a0 (f32x4.add (local.get $a0) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0))))
+            (f32.store (local.get $dx) (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0))))
+            (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $channels)))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $cols)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $rows)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $images))))
 ;; out[c][r] = in[r][c] for an in matrix of $rows x $cols floats, in 4x4 tiles (four loads, eight shuffles, four
 ;; stores) where both dimensions allow, element by element along the edges.
   (func (export "transpose") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32)
