@@ -6,6 +6,9 @@ import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
 import { seededValues } from './helpers.js';
 
+/** A float array's bytes as hex: equal strings mean equal bits (NaN and signed zeros included). */
+const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+
 type Shape4 = [number, number, number, number];
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -193,6 +196,42 @@ describe('project kernels on wasm', () => {
       assertClose(wasm[0]!, cpu[0]!, p.size * p.size, 'max-pool gradient');
     });
   }
+
+  it('Maximum, Minimum, Greater and Less give the cpu backend\'s values bit for bit: NaN, signed zeros, ties, a single value on either side, many threads\' worth', async () => {
+    for (const name of [tf.Maximum, tf.Minimum, tf.Greater, tf.Less]) assert.ok(registered.includes(name), name);
+    // Odd lengths (the kernel's scalar tail), 2^17 + 3 values (split over the worker threads), and special values mixed in.
+    const special = [Number.NaN, 0, -0, 1, -1, Infinity, -Infinity, 0.5];
+    const values = (n: number, seed: number): Float32Array => {
+      const v = seededValues(n, seed);
+      for (let i = 0; i < n; i += 7) v[i] = special[(i / 7 + seed) % special.length]!;
+      return v;
+    };
+    const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
+      ['maximum', tf.maximum], ['minimum', tf.minimum], ['greater', tf.greater], ['less', tf.less],
+    ];
+    const cases: Array<[number[], number[]]> = [[[3, 5, 7], [3, 5, 7]], [[2 ** 17 + 3], [2 ** 17 + 3]], [[4, 9, 1], []], [[], [4, 9, 1]], [[2, 3], [1, 1]],
+      // Broadcasting along an axis: the stock kernel, same values.
+      [[4, 3, 2], [4, 1, 2]]];
+    const results = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => cases.flatMap(([sa, sb], c) => ops.map(([, f]) => {
+        const a = tf.tensor(values(sizeOf(sa), 2 * c + 1), sa);
+        const b = tf.tensor(values(sizeOf(sb), 2 * c + 2), sb);
+        const out = f(a, b);
+        // Every NaN as one NaN: the SIMD max and min may set a NaN's sign bit, which no computation reads.
+        const canonical = Array.from(out.dataSync() as ArrayLike<number>, (v) => (Number.isNaN(v) ? Number.NaN : v));
+        return { dtype: out.dtype, shape: out.shape, bits: bits(new Float32Array(canonical)) };
+      })));
+    };
+    const cpu = await results('cpu');
+    const wasm = await results('wasm');
+    cases.forEach(([sa, sb], c) => ops.forEach(([what], o) => {
+      const i = c * ops.length + o;
+      assert.deepEqual(wasm[i], cpu[i], `${what}, [${sa}] and [${sb}]`);
+    }));
+    // int32 goes to the stock kernel.
+    assert.deepEqual(Array.from(tf.maximum(tf.tensor1d([1, -5, 3], 'int32'), tf.tensor1d([2, -6, 3], 'int32')).dataSync()), [2, -5, 3]);
+  });
 
   it('the one-pass ReLU gradient equals the stock gradient, zeros and ties included, and replaces its three kernels', async () => {
     const shape = [3, 5, 4, 6];

@@ -12,6 +12,7 @@ import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig, makeFusedConvWasmC
 import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
+import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
 import { installEarlyRelease } from '../early-release.js';
 
@@ -37,6 +38,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.FusedBatchNorm]: requireStock(tf.FusedBatchNorm, 'wasm', makeFusedBatchNormConfig),
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
+    ...Object.fromEntries(BINARY_KERNELS.map((name) => [name, requireStock(name, 'wasm', (stock) => makeBinaryConfig(name, stock))])),
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
     // Not a stock name: the stock FusedConv2D is its fallback (Winograd takes 3x3 stride-1 convolutions with enough channels).

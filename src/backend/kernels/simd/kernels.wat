@@ -280,6 +280,43 @@
         (br $rows)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $images))))
+;; out[i] = a[i] op b[i] for i < n (b[0] for every i when $scalar is 1): op 0 max, 1 min (f32x4.max and min: NaN where
+;; either is NaN, max(-0, +0) = +0, as Math.max and Math.min), 2 a > b, 3 a < b (false where either is NaN; out is then
+;; one byte a value, 0 or 1, as tfjs stores bool).
+  (func (export "binary_f32") (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $op i32) (param $scalar i32)
+    (local $i i32) (local $bv v128) (local $x v128) (local $y v128) (local $m v128) (local $xs f32) (local $ys f32) (local $ones v128)
+    (local.set $bv (v128.load32_splat (local.get $b)))
+    (local.set $ones (i8x16.splat (i32.const 1)))
+    (block $vdone (loop $vector
+      (br_if $vdone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+      (local.set $x (v128.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $y (if (result v128) (local.get $scalar) (then (local.get $bv))
+                                     (else (v128.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))))
+      (if (i32.lt_u (local.get $op) (i32.const 2))
+        (then
+          (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+            (select (result v128) (f32x4.min (local.get $x) (local.get $y)) (f32x4.max (local.get $x) (local.get $y)) (local.get $op))))
+        (else
+          (local.set $m (select (result v128) (f32x4.lt (local.get $x) (local.get $y)) (f32x4.gt (local.get $x) (local.get $y))
+                                (i32.eq (local.get $op) (i32.const 3))))
+          (local.set $m (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $m) (local.get $m)) (local.get $m)))
+          (v128.store32_lane 0 (i32.add (local.get $out) (local.get $i)) (v128.and (local.get $m) (local.get $ones)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vector)))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $xs (f32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $ys (f32.load (i32.add (local.get $b) (i32.mul (i32.shl (local.get $i) (i32.const 2)) (i32.eqz (local.get $scalar))))))
+      (if (i32.lt_u (local.get $op) (i32.const 2))
+        (then
+          (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+            (f32x4.extract_lane 0 (select (result v128) (f32x4.min (f32x4.splat (local.get $xs)) (f32x4.splat (local.get $ys)))
+                                                        (f32x4.max (f32x4.splat (local.get $xs)) (f32x4.splat (local.get $ys))) (local.get $op)))))
+        (else
+          (i32.store8 (i32.add (local.get $out) (local.get $i))
+            (select (f32.lt (local.get $xs) (local.get $ys)) (f32.gt (local.get $xs) (local.get $ys)) (i32.eq (local.get $op) (i32.const 3))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail))))
 ;; out[c][r] = in[r][c] for an in matrix of $rows x $cols floats, in 4x4 tiles (four loads, eight shuffles, four
 ;; stores) where both dimensions allow, element by element along the edges.
   (func (export "transpose") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32)
