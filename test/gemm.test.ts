@@ -144,6 +144,27 @@ describe('the project matrix product (wasm)', () => {
     b.dispose();
   });
 
+  it('a batch of products gives each product\'s own bits, whole products to each worker thread or each product split', () => {
+    const instance = gemmInstance(backend())!;
+    // 12 products of 64x100x64 (whole products per thread), 2 of 300x200x40 (each split, as one product is), and one
+    // operand shared by the batch.
+    const cases: Array<[number, number, number, number, number]> = [[12, 12, 64, 100, 64], [2, 2, 300, 200, 40], [1, 12, 64, 100, 64]];
+    for (const [batchA, batchB, m, k, n] of cases) {
+      const a = tf.tensor(seededValues(batchA * m * k, 61), [batchA, m, k]);
+      const b = tf.tensor(seededValues(batchB * k * n, 62), [batchB, k, n]);
+      const [threaded] = withPool(instance, instance.pool, () => [tf.matMul(a, b)]);
+      const [single] = withPool(instance, undefined, () => [tf.matMul(a, b)]);
+      assert.deepEqual(threaded, single, `[${batchA}, ${m}, ${k}] x [${batchB}, ${k}, ${n}]: threaded and single`);
+      const batch = Math.max(batchA, batchB);
+      for (let z = 0; z < batch; z++) {
+        const [alone] = withPool(instance, instance.pool, () => [tf.matMul(
+          tf.slice(a, [batchA === 1 ? 0 : z, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b, [batchB === 1 ? 0 : z, 0, 0], [1, k, n]).reshape([k, n]))]);
+        assert.deepEqual(single.subarray(z * m * n, (z + 1) * m * n), alone, `product ${z} of [${batchA}, ${m}, ${k}] x [${batchB}, ${k}, ${n}]`);
+      }
+      tf.dispose([a, b]);
+    }
+  });
+
   it('Winograd convolutions give the same bits with their transforms split over the worker threads and on one', () => {
     const instance = gemmInstance(backend())!;
     const saved = process.env['TEMPER_WINOGRAD'];

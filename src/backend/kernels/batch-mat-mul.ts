@@ -3,7 +3,7 @@
 // weaknesses: it multiplies transposed operands ~10x slower than an explicit Transpose first, and a batch of matrices
 // (attention's heads) with a plain loop at ~1 GFLOP/s, where it does one matrix at ~20.
 import * as tf from '@tensorflow/tfjs';
-import { gemm, gemmInstance } from './gemm.js';
+import { gemmBatch, gemmInstance } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -21,14 +21,13 @@ export function makeBatchMatMulConfig(stock: tf.KernelFunc): tf.KernelConfig {
       const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
       const batchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
       const out = backend.makeOutput([...batchShape, m, n], 'float32');
-      for (let i = 0, batch = Math.max(batchA, batchB); i < batch; i++) {
-        gemm(backend, instance, {
-          a: { data: a, floatOffset: batchA === 1 ? 0 : i * m * k, rowStride: transposeA ? 1 : k, colStride: transposeA ? m : 1 },
-          b: { data: b, floatOffset: batchB === 1 ? 0 : i * k * n, rowStride: transposeB ? 1 : n, colStride: transposeB ? k : 1 },
-          c: { data: out, floatOffset: i * m * n, ldc: n },
-          m, n, k,
-        });
-      }
+      gemmBatch(backend, instance, {
+        a: { data: a, rowStride: transposeA ? 1 : k, colStride: transposeA ? m : 1 },
+        b: { data: b, rowStride: transposeB ? 1 : n, colStride: transposeB ? k : 1 },
+        c: { data: out, ldc: n },
+        m, n, k,
+        count: Math.max(batchA, batchB), aStep: batchA === 1 ? 0 : m * k, bStep: batchB === 1 ? 0 : k * n, cStep: m * n,
+      });
       return out;
     }
     const plainProduct = (left: tf.TensorInfo, right: tf.TensorInfo): tf.TensorInfo => {

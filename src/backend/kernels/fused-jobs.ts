@@ -151,3 +151,21 @@ export function filterGradTapsJob(_product: FusedJobProduct | undefined, kernels
     }
   }
 }
+
+/** The arguments of gemmBatchJob, in order. */
+export const GEMM_BATCH_ARGS = [
+  'first', 'end', 'a', 'aStep', 'rsA', 'csA', 'b', 'bStep', 'rsB', 'csB', 'c', 'cStep', 'ldc', 'm', 'n', 'k', 'add', 'packed', 'scratch',
+] as const;
+
+/**
+ * Products [first, end) of a batch of matrix products (gemm.ts's gemmBatch): product i is C_i (+)= A_i B_i with A_i at
+ * a + i aStep, B_i at b + i bStep, C_i at c + i cStep (byte offsets and strides). Each B_i is packed into `packed`,
+ * then the whole product runs on this thread, so the bits do not depend on which thread took it.
+ */
+export function gemmBatchJob(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const [first, end, a, aStep, rsA, csA, b, bStep, rsB, csB, c, cStep, ldc, m, n, k, add, packed, scratch] = Array.from(args);
+  for (let i = first!; i < end!; i++) {
+    product.pack_b(b! + i * bStep!, rsB!, csB!, k!, n!, packed!);
+    product.gemm(a! + i * aStep!, rsA!, csA!, packed!, 32 * k!, 32, c! + i * cStep!, ldc!, n!, k!, 0, m!, add!, scratch!);
+  }
+}

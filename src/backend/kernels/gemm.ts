@@ -11,7 +11,7 @@ import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
 import { backendMemory, heapOffset, isShared, simdKernels, simdModule } from './simd/index.js';
-import { filterGradTapsJob, winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
+import { filterGradTapsJob, gemmBatchJob, GEMM_BATCH_ARGS, winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -83,13 +83,14 @@ export const PARALLEL_FUNCTIONS = [
   'gemm', 'winograd_input', 'winograd4_input', 'winograd_output', 'winograd4_output', 'relu_grad', 'batch_norm', 'im2col',
   'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes', 'winograd_fused',
   'winograd_filter_grad_fused', 'filter_grad_taps_fused', 'input_grad_few_channels',
-  'binary_f32',
+  'binary_f32', 'gemm_batch',
 ] as const;
 /** Jobs that are JavaScript functions chaining calls of both instances (fused-jobs.ts), not one export. */
 const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>) => void>> = {
   winograd_fused: winogradFusedJob,
   winograd_filter_grad_fused: winogradFilterGradFusedJob,
   filter_grad_taps_fused: filterGradTapsJob,
+  gemm_batch: gemmBatchJob,
 };
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);
@@ -309,6 +310,54 @@ export function gemm(backend: BackendWasm, instance: GemmInstance, spec: GemmSpe
   backend.disposeData(scratch.dataId);
 }
 
+/** A batch of products of one shape: product i reads A and B `aStep` and `bStep` floats further on and writes C `cStep` further. */
+export interface GemmBatchSpec extends GemmSpec {
+  count: number;
+  aStep: number;
+  bStep: number;
+  cStep: number;
+}
+
+/**
+ * Runs a batch of products (GemmBatchSpec). With at least twice as many products as threads, or products too small to
+ * split (attention's heads), whole products go to each thread in one job (gemmBatchJob): one wake-up per thread for
+ * the batch, not one per product; each is summed as `gemm` sums it. Otherwise each is split as `gemm` splits it.
+ */
+export function gemmBatch(backend: BackendWasm, instance: GemmInstance, spec: GemmBatchSpec): void {
+  const { m, n, k, count } = spec;
+  const available = parallelThreads(instance);
+  if (count === 0 || m === 0 || n === 0) return;
+  // Whole products per thread where there are enough of them to share evenly, or where none could be split anyway.
+  const byProducts = count >= 2 * available || m * n * k < GEMM_THREADED_MIN_MACS;
+  if (k === 0 || !byProducts) {
+    for (let i = 0; i < count; i++) {
+      gemm(backend, instance, {
+        ...spec,
+        a: { ...spec.a, floatOffset: (spec.a.floatOffset ?? 0) + i * spec.aStep },
+        b: { ...spec.b, floatOffset: (spec.b.floatOffset ?? 0) + i * spec.bStep },
+        c: { ...spec.c, floatOffset: (spec.c.floatOffset ?? 0) + i * spec.cStep },
+      });
+    }
+    return;
+  }
+  const shares = count * m * n * k < GEMM_THREADED_MIN_MACS ? 1 : Math.min(count, available);
+  const perThread = 8 * Math.ceil(n / 8) * k + GEMM_SCRATCH_BYTES / 4;
+  const scratch = backend.makeOutput([shares * perThread], 'float32');
+  const at = (operand: MatrixOperand) => heapOffset(backend, operand.data) + 4 * (operand.floatOffset ?? 0);
+  runJobs(backend, instance, Array.from({ length: shares }, (_, t) => {
+    const packed = heapOffset(backend, scratch) + 4 * t * perThread;
+    const args: Record<(typeof GEMM_BATCH_ARGS)[number], number> = {
+      first: Math.floor((t * count) / shares), end: Math.floor(((t + 1) * count) / shares),
+      a: at(spec.a), aStep: 4 * spec.aStep, rsA: 4 * spec.a.rowStride, csA: 4 * spec.a.colStride,
+      b: at(spec.b), bStep: 4 * spec.bStep, rsB: 4 * spec.b.rowStride, csB: 4 * spec.b.colStride,
+      c: heapOffset(backend, spec.c.data) + 4 * (spec.c.floatOffset ?? 0), cStep: 4 * spec.cStep, ldc: 4 * spec.c.ldc,
+      m, n, k, add: spec.accumulate ? 1 : 0, packed, scratch: packed + 4 * (perThread - GEMM_SCRATCH_BYTES / 4),
+    };
+    return { fn: 'gemm_batch', args: GEMM_BATCH_ARGS.map((name) => args[name]) };
+  }));
+  backend.disposeData(scratch.dataId);
+}
+
 /** Threads a job list may be split over now: this one and the pool's, once its workers are ready. */
 export function parallelThreads(instance: GemmInstance | undefined): number {
   return instance?.pool?.ready ? 1 + instance.pool.helpers : 1;
@@ -327,7 +376,7 @@ function runHere(backend: BackendWasm, instance: GemmInstance | undefined, { fn,
     scripted(instance?.exports as GemmExports, simdKernels(backend)!, backendMemory(backend)!, args);
     return;
   }
-  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused' | 'filter_grad_taps_fused'>] as (...values: number[]) => void;
+  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused' | 'filter_grad_taps_fused' | 'gemm_batch'>] as (...values: number[]) => void;
   if (!FLOAT_LAST.has(fn)) {
     kernel(...args);
     return;

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS } from './fused-jobs.js';
-import { elementShares, gemm, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
+import { elementShares, gemm, gemmBatch, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -251,15 +251,31 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
       fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
       args: [heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels, zeros, geometryAt(t)],
     })));
-    const products: tf.TensorInfo[] = [];
-    for (let xi = 0; xi < points; xi++) {
-      const a = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
-      products.push(runWasmKernel(tf.BatchMatMul, backend, { a, b: uViews[xi]! }, { transposeA: false, transposeB: false }));
-      disposeHeapView(backend, a);
+    // Each point's products [tiles][out]: their byte offsets, and the buffers to free afterwards.
+    let planes: number[];
+    let owned: tf.TensorInfo[];
+    const instance = gemmInstance(backend);
+    if (instance) {
+      // All the points' products in one batch (one wake-up per thread), into one buffer [points][tiles][out].
+      const all = backend.makeOutput([points, tiles, outChannels], 'float32');
+      gemmBatch(backend, instance, {
+        a: { data: v, rowStride: inChannels, colStride: 1 }, b: { data: spec.u, rowStride: outChannels, colStride: 1 }, c: { data: all, ldc: outChannels },
+        m: tiles, n: outChannels, k: inChannels, count: points, aStep: tiles * inChannels, bStep: inChannels * outChannels, cStep: tiles * outChannels,
+      });
+      planes = Array.from({ length: points }, (_, xi) => heapOffset(backend, all) + 4 * xi * tiles * outChannels);
+      owned = [all];
+    } else {
+      owned = Array.from({ length: points }, (_, xi) => {
+        const a = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
+        const product = runWasmKernel(tf.BatchMatMul, backend, { a, b: uViews[xi]! }, { transposeA: false, transposeB: false });
+        disposeHeapView(backend, a);
+        return product;
+      });
+      planes = owned.map((p) => heapOffset(backend, p));
     }
     // Each thread's table points at its images' rows of the products.
     shares.forEach(([first, end], t) => {
-      (backend.typedArrayFromHeap(table) as Int32Array).set(products.map((p) => heapOffset(backend, p) + 4 * first * tilesPerImage * outChannels), points * t);
+      (backend.typedArrayFromHeap(table) as Int32Array).set(planes.map((p) => p + 4 * first * tilesPerImage * outChannels), points * t);
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
         [end - first, outHeight, outWidth, outChannels, tilesHigh, tilesWide, spec.relu ? 1 : 0], GEOMETRY_INTS * t);
     });
@@ -270,7 +286,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
         spec.bias ? heapOffset(backend, spec.bias) : noBias, sinks + 4 * outChannels * t, geometryAt(t),
       ],
     })));
-    for (const p of products) backend.disposeData(p.dataId);
+    for (const p of owned) backend.disposeData(p.dataId);
   }
   for (const view of uViews) disposeHeapView(backend, view);
   for (const t of [v, scratch, geometry, table]) backend.disposeData(t.dataId);
@@ -443,6 +459,15 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
         heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t,
       ],
     })));
+    const instance = gemmInstance(backend);
+    if (instance) {
+      // All the points' products in one batch, each chunk added into the sum (C += A B after the first).
+      gemmBatch(backend, instance, {
+        a: { data: w, rowStride: tiles, colStride: 1 }, b: { data: v, rowStride: inChannels, colStride: 1 }, c: { data: sum, ldc: inChannels },
+        m: outChannels, n: inChannels, k: tiles, count: points, aStep: outChannels * tiles, bStep: tiles * inChannels, cStep: taps, accumulate: start > 0,
+      });
+      continue;
+    }
     for (let xi = 0; xi < points; xi++) {
       // The chunk's w and v are packed for `tiles` rows: product xi reads its own plane of each.
       const a = heapView(backend, w, xi * outChannels * tiles, [outChannels, tiles]);
