@@ -8,6 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
 import { im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
+import { winogradFilterGradient } from '../src/backend/kernels/winograd.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -184,6 +185,33 @@ describe('the project matrix product (wasm)', () => {
       if (saved === undefined) delete process.env['TEMPER_WINOGRAD'];
       else process.env['TEMPER_WINOGRAD'] = saved;
     }
+  });
+
+  it('a kernel that sized its per-thread buffers before the worker threads became ready keeps to that many shares', () => {
+    const instance = gemmInstance(backend())!;
+    const pool = instance.pool;
+    if (!pool?.ready) return; // one thread: nothing can change under a kernel
+    // The pool's workers start after the backend: a kernel may see it not ready, then ready. The unfused Winograd
+    // filter gradient once sized its geometry blocks for one thread and then split dy over two, writing past them.
+    let asked = 0;
+    const late = { get ready() { return asked++ > 0; }, helpers: pool.helpers, run: pool.run.bind(pool) } as unknown as NonNullable<Instance['pool']>;
+    const x = tf.tensor4d(seededValues(64 * 6 * 6 * 64, 71), [64, 6, 6, 64]);
+    const dy = tf.tensor4d(seededValues(64 * 6 * 6 * 64, 72), [64, 6, 6, 64]);
+    const run = (p: Instance['pool']): Float32Array => {
+      const kept = instance.pool;
+      instance.pool = p;
+      try {
+        const dw = winogradFilterGradient(backend(), x, dy, { outShape: [64, 6, 6, 64], padTop: 1, padLeft: 1, tile: 4, fused: false });
+        const values = (backend().typedArrayFromHeap(dw) as Float32Array).slice();
+        backend().disposeData(dw.dataId);
+        return values;
+      } finally {
+        instance.pool = kept;
+      }
+    };
+    assert.deepEqual(run(late), run(undefined));
+    assert.ok(asked > 1, 'the kernel asked for the thread count more than once');
+    tf.dispose([x, dy]);
   });
 
   it('batch norm and the ReLU gradient give the same bits split over the worker threads and on one', () => {

@@ -401,10 +401,12 @@ export const PARALLEL_MIN_ELEMENTS = 1 << 16;
 
 /**
  * [first, end) of `count` items for each thread that an elementwise kernel of `count` items may use now (one below
- * PARALLEL_MIN_ELEMENTS items or without a ready pool), each a multiple of `quantum` items but the last.
+ * PARALLEL_MIN_ELEMENTS items or without a ready pool), each a multiple of `quantum` items but the last. `most`:
+ * at most this many shares, for a caller that sized per-thread buffers from parallelThreads earlier (the pool may have
+ * become ready since: its workers start after the backend).
  */
-export function elementShares(backend: BackendWasm, count: number, quantum: number, elements = count): Array<[number, number]> {
-  const threads = elements < PARALLEL_MIN_ELEMENTS ? 1 : parallelThreads(gemmInstance(backend));
+export function elementShares(backend: BackendWasm, count: number, quantum: number, elements = count, most = Infinity): Array<[number, number]> {
+  const threads = elements < PARALLEL_MIN_ELEMENTS ? 1 : Math.min(most, parallelThreads(gemmInstance(backend)));
   const per = quantum * Math.ceil(Math.ceil(count / quantum) / threads);
   const shares: Array<[number, number]> = [];
   for (let first = 0; first < count; first += per) shares.push([first, Math.min(count, first + per)]);

@@ -442,7 +442,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
       ],
     })));
     // dy as channel planes (their padding stays zero from the fill above), then their transform: both split by channels.
-    const channelShares = elementShares(backend, outChannels, 4, count * outHeight * outWidth * outChannels);
+    const channelShares = elementShares(backend, outChannels, 4, count * outHeight * outWidth * outChannels, threads);
     const planeFloats = count * planeRows * planeCols;
     channelShares.forEach(([c0, c1], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set(
       [c0, c1, outChannels, count, outHeight, outWidth, planeRows, planeCols], GEOMETRY_INTS * t));
