@@ -743,6 +743,10 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     withWinograd('1', () => withEnv('TEMPER_WINOGRAD_TILE', '', () => {
       // F(4x4, 3x3): wherever Winograd applies, vgg6-bn's 64 -> 64 layer included.
       assert.equal(filterGradTile(), 4);
+      // F(2x2, 3x3) where 4x4 blocks would leave a quarter of their outputs past dy's edge: 14x14 (cnn-small), 6x6.
+      for (const [h, w, tile] of [[32, 32, 4], [16, 16, 4], [8, 8, 4], [4, 4, 4], [28, 28, 4], [7, 7, 4], [30, 30, 4], [14, 14, 2], [6, 6, 2], [10, 10, 2]] as const) {
+        assert.equal(filterGradTile(h, w), tile, `${h}x${w}`);
+      }
       assert.ok(winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
       assert.ok(winogradFilterGradApplies(shape(128, 32, 32, 128), backend), 'filter gradient, 32 input channels (fused)');
       assert.ok(!winogradFilterGradApplies(shape(128, 32, 12, 128), backend), 'filter gradient, 12 input channels');
@@ -750,6 +754,7 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
     withWinograd('1', () => withEnv('TEMPER_WINOGRAD_TILE', '2', () => {
       // F(2x2, 3x3) only from 128 output channels: vgg6-bn's 64 -> 64 layer is left to the direct product.
       assert.equal(filterGradTile(), 2);
+      assert.equal(filterGradTile(32, 32), 2, 'TEMPER_WINOGRAD_TILE=2 whatever the size');
       assert.ok(!winogradFilterGradApplies(shape(128, 32, 64, 64), backend), 'filter gradient, 64 -> 64');
       for (const [n, side, i, o] of [[128, 16, 64, 128], [128, 16, 128, 128], [128, 8, 256, 256], [32, 4, 512, 512]] as const) {
         assert.ok(winogradFilterGradApplies(shape(n, side, i, o), backend), `filter gradient, [${n}, ${side}, ${side}, ${i}] -> ${o}`);

@@ -145,7 +145,7 @@ function filterGradient({ inputs, backend, attrs = {} }: WasmKernelArgs, maxColu
   if (winogradFilterGradApplies(info, backend) && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
     return winogradFilterGradient(backend, x, dy, {
       outShape: expectedDy as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left, chunkFloats: winogradChunkFloats,
-      tile: filterGradTile(),
+      tile: filterGradTile(info.outHeight, info.outWidth),
     });
   }
   if (fewTaps(info, backend)) return fewTapsFilterGradient(backend, x, dy, info, filterShape);
