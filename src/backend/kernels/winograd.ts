@@ -221,16 +221,20 @@ export function filterGradFuses(backend: Backend, tile: WinogradTile, inChannels
   return gemmInstance(backend) !== undefined && 4 * pointsOf(tile) * inChannels * outChannels <= WINOGRAD_FUSED_FILTER_GRAD_MAX_BYTES;
 }
 
-/** y = conv3x3(x, g) (+ bias, ReLU) for x [N, H, W, in] NHWC, given g's transform; zeros outside x. */
-export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
+/** The block geometry of a Winograd convolution of x [N, H, W, in] into (or, backwards, from) `outShape` [N, OH, OW, out]. */
+function tiling(x: tf.TensorInfo, spec: { tile?: WinogradTile; outShape: [number, number, number, number] }) {
   const tile = spec.tile ?? 2;
-  const points = pointsOf(tile);
   const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
   const [, outHeight, outWidth, outChannels] = spec.outShape;
-  if (spec.fused ?? winogradFuses(backend, tile, inChannels, outChannels)) return fusedWinogradConv(backend, x, spec);
   const tilesHigh = Math.ceil(outHeight / tile);
   const tilesWide = Math.ceil(outWidth / tile);
-  const tilesPerImage = tilesHigh * tilesWide;
+  return { tile, points: pointsOf(tile), batch, height, width, inChannels, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tilesPerImage: tilesHigh * tilesWide };
+}
+
+/** y = conv3x3(x, g) (+ bias, ReLU) for x [N, H, W, in] NHWC, given g's transform; zeros outside x. */
+export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
+  const { tile, points, batch, height, width, inChannels, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tilesPerImage } = tiling(x, spec);
+  if (spec.fused ?? winogradFuses(backend, tile, inChannels, outChannels)) return fusedWinogradConv(backend, x, spec);
   const chunkFloats = spec.chunkFloats ?? DEFAULT_WINOGRAD_CHUNK_FLOATS;
   const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / (points * tilesPerImage * (inChannels + outChannels)))));
 
@@ -309,13 +313,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
  */
 function fusedWinogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradConvSpec): tf.TensorInfo {
   const instance = gemmInstance(backend)!;
-  const tile = spec.tile ?? 2;
-  const points = pointsOf(tile);
-  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
-  const [, outHeight, outWidth, outChannels] = spec.outShape;
-  const tilesHigh = Math.ceil(outHeight / tile);
-  const tilesWide = Math.ceil(outWidth / tile);
-  const tilesPerImage = tilesHigh * tilesWide;
+  const { tile, points, batch, height, width, inChannels, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tilesPerImage } = tiling(x, spec);
   const group = Math.max(1, Math.floor((spec.groupBytes ?? WINOGRAD_FUSED_GROUP_BYTES) / (4 * points * tilesPerImage * (inChannels + outChannels))));
   const shares = imageShares(batch, transformThreads(backend));
   const groupTiles = Math.min(group, Math.max(...shares.map(([first, end]) => end - first))) * tilesPerImage;
@@ -406,15 +404,9 @@ export function filterGradParts(batch: number, points: number, inChannels: numbe
  */
 export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
   const simd = simdKernels(backend)!;
-  const tile = spec.tile ?? 2;
-  const points = pointsOf(tile);
-  if (spec.fused ?? filterGradFuses(backend, tile, x.shape[3]!, spec.outShape[3])) return fusedWinogradFilterGradient(backend, x, dy, spec);
+  const { tile, points, batch, height, width, inChannels, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tilesPerImage } = tiling(x, spec);
+  if (spec.fused ?? filterGradFuses(backend, tile, inChannels, outChannels)) return fusedWinogradFilterGradient(backend, x, dy, spec);
   const outputTransform = tile === 4 ? simd.winograd4_filter_grad_output : simd.winograd_filter_grad_output;
-  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
-  const [, outHeight, outWidth, outChannels] = spec.outShape;
-  const tilesHigh = Math.ceil(outHeight / tile);
-  const tilesWide = Math.ceil(outWidth / tile);
-  const tilesPerImage = tilesHigh * tilesWide;
   // dy's planes, padded so that every tile row reads whole groups of four tiles (zeros past the real dy).
   const planeRows = tile * tilesHigh;
   const planeCols = 4 * tile * Math.ceil(tilesWide / 4);
@@ -510,13 +502,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
 function fusedWinogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, spec: WinogradFilterGradientSpec): tf.TensorInfo {
   const instance = gemmInstance(backend)!;
   const simd = simdKernels(backend)!;
-  const tile = spec.tile ?? 2;
-  const points = pointsOf(tile);
-  const [batch, height, width, inChannels] = x.shape as [number, number, number, number];
-  const [, outHeight, outWidth, outChannels] = spec.outShape;
-  const tilesHigh = Math.ceil(outHeight / tile);
-  const tilesWide = Math.ceil(outWidth / tile);
-  const tilesPerImage = tilesHigh * tilesWide;
+  const { tile, points, batch, height, width, inChannels, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tilesPerImage } = tiling(x, spec);
   const planeRows = tile * tilesHigh;
   const planeCols = 4 * tile * Math.ceil(tilesWide / 4);
   const taps = inChannels * outChannels;
