@@ -39,7 +39,8 @@ export function fusedConvConfigFor(backendName: string): tf.KernelConfig {
 
 /**
  * FUSED_CONV on wasm: 3x3 stride-1 convolutions with enough channels (winogradApplies), linear or ReLU, as Winograd
- * F(2x2, 3x3); everything else the backend's FusedConv2D.
+ * (F(4x4, 3x3) or F(2x2, 3x3), forwardTile); long-patch strided ones as im2col and the project's product
+ * (im2colApplies); everything else the backend's FusedConv2D.
  */
 export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
   function fusedConv(args: WasmKernelArgs): tf.TensorInfo {

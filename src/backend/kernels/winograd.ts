@@ -5,8 +5,10 @@
 // for t = 4, against the direct convolution's 9), between an input transform and an output transform. The same
 // algorithm run backwards gives the filter gradient (winogradFilterGradient). The transforms are WebAssembly SIMD
 // (simd/kernels.wat; the F(4x4) ones and their JavaScript twins below come from tools/winograd/gen_winograd4.py, one
-// list of operations for both); the products are the backend's XNNPACK matrix product on views of the transformed
-// data. Results differ from the direct convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
+// list of operations for both); the products are the project's matrix product (gemm.ts), or XNNPACK's under
+// TEMPER_GEMM=0. Where the transformed filter is small enough, each worker thread runs transforms and products for a
+// group of images at a time (fused-jobs.ts), the transformed data staying in its cache. Results differ from the direct
+// convolution's at rounding level. TEMPER_WINOGRAD=0 turns it off, TEMPER_WINOGRAD_TILE=2 keeps F(2x2, 3x3).
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS } from './fused-jobs.js';
