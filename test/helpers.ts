@@ -87,3 +87,8 @@ export function filesUnder(dir: string, keep: (name: string) => boolean = () => 
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((path) => keep(basename(path))).sort();
 }
+
+/** A float array's bytes as hex: equal strings mean equal bits (NaN payloads and signed zeros included). */
+export function bits(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+}

@@ -4,10 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
-import { seededValues } from './helpers.js';
-
-/** A float array's bytes as hex: equal strings mean equal bits (NaN and signed zeros included). */
-const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+import { bits, seededValues } from './helpers.js';
 
 type Shape4 = [number, number, number, number];
 

@@ -39,14 +39,13 @@ import {
   winogradOutputJs,
   type WinogradShape,
 } from '../src/backend/kernels/winograd.js';
-import { repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
+import { bits, repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const bits = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
 function withEnv<T>(name: string, value: string, run: () => T): T {
   const saved = process.env[name];
