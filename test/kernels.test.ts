@@ -65,6 +65,8 @@ const convCases: ConvCase[] = [
   // the filter gradient's 8 parts; then images of 400 positions (several of filter_grad_taps's blocks of 256).
   { x: [11, 6, 7, 2], kernel: 3, outChannels: 20, stride: 1, pad: 'same' },
   { x: [3, 20, 20, 1], kernel: 3, outChannels: 16, stride: 1, pad: 'same' },
+  // A first layer of the CIFAR nets: one image per group (372 KiB each), so each of the 8 parts adds 2 or 3 groups.
+  { x: [17, 32, 32, 3], kernel: 3, outChannels: 64, stride: 1, pad: 'same' },
 ];
 
 const describeCase = (c: ConvCase): string => `x [${c.x}], ${c.kernel}x${c.kernel}x${c.outChannels}, stride ${c.stride}, ${c.pad}`;

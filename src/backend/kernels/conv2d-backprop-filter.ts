@@ -249,13 +249,13 @@ export const FEW_TAPS_GROUP_BYTES = 1 << 19;
  */
 function fewTapsFilterGradient(
   backend: WasmKernelArgs['backend'], x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo,
-  filterShape: [number, number, number, number], groupBytes = FEW_TAPS_GROUP_BYTES,
+  filterShape: [number, number, number, number],
 ): tf.TensorInfo {
   const { batchSize, outHeight, outWidth, outChannels } = info;
   const taps = info.filterHeight * info.filterWidth * info.inChannels;
   const positions = outHeight * outWidth;
   const parts = Math.max(1, Math.min(FEW_TAPS_MAX_PARTS, batchSize));
-  const group = Math.max(1, Math.min(Math.ceil(batchSize / parts), Math.floor(groupBytes / (4 * positions * (taps + outChannels)))));
+  const group = Math.max(1, Math.min(Math.ceil(batchSize / parts), Math.floor(FEW_TAPS_GROUP_BYTES / (4 * positions * (taps + outChannels)))));
   const threads = Math.min(parts, parallelThreads(gemmInstance(backend)));
   const shares = Array.from({ length: threads }, (_, t) => [Math.floor((t * parts) / threads), Math.floor(((t + 1) * parts) / threads)] as const);
   const perThread = group * positions * taps + 16;
