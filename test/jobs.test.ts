@@ -6,13 +6,17 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { tempDir, temperCli, writeConfigFile } from './helpers.js';
 
+// Long enough that the main process is still busy when its worker has started (a worker takes a second or two to load
+// tfjs): with 1 epoch the main process once finished all 8 jobs first, and the worker had none to report. The slower
+// architecture comes first in the grid, so the main process is on it while the worker starts (8 epochs: about 1 s a
+// job, 5 s for the grid on one process).
 const config = writeConfigFile({
   name: 'jobs-test',
   datasets: ['synthetic'],
-  architectures: ['mlp', 'cnn-small'],
+  architectures: ['cnn-small', 'mlp'],
   temperatures: [1, 10],
   seeds: [0, 1],
-  training: { epochs: 1, batchSize: 64 },
+  training: { epochs: 8, batchSize: 64 },
   attacks: [{ name: 'fgsm', eps: 0.1 }, { name: 'pgd', eps: 0.1, steps: 3, stepSize: 0.04, loss: 'cw' }],
   eval: { samples: 64, batchSize: 64 },
 });
