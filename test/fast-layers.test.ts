@@ -116,6 +116,8 @@ const BN_SHAPES = [
   [1, 5, 4, 3],
   [4, 6, 5, 8],
   [16, 7],
+  // wasm's training-mode kernels in several blocks of rows, the last one shorter (blockRows(16) is 1024: 3240 rows).
+  [40, 9, 9, 16],
 ];
 
 function initialGammaBeta(channels: number): { gamma: Float32Array; beta: Float32Array } {

@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_CONV } from '../backend/kernels/fused-conv.js';
 import { FUSED_MAT_MUL } from '../backend/kernels/fused-mat-mul.js';
+import { BATCH_MOMENTS, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_SUMS, takesBatchNormShape } from '../backend/kernels/batch-norm-training.js';
 
 type Kwargs = Parameters<tf.layers.Layer['call']>[1];
 type LayerStatics = Pick<typeof tf.layers.Layer, 'fromConfig'>;
@@ -96,10 +97,18 @@ export function batchNormTraining(
   const rank = x.rank;
   const axes = Array.from({ length: rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[rank - 1]!;
-  const forward = (input: tf.Tensor, scale: tf.Tensor | null, offset: tf.Tensor | null, save: tf.GradSaveFunc): tf.Tensor => {
+  // On wasm the statistics and the gradient are the project's one- and two-pass kernels (batch-norm-training.ts).
+  const kernels = takesBatchNormShape(x.shape, x.dtype) && tf.getKernel(BATCH_MOMENTS, tf.getBackend()) !== undefined;
+  const engineKernel = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number> = {}) =>
+    tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap);
+  const moments = (input: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] => {
+    if (kernels) return engineKernel(BATCH_MOMENTS, { x: input }) as unknown as [tf.Tensor1D, tf.Tensor1D];
     // Sums, not tf.mean: wasm's Mean transposes a channels-last tensor first, and the project's wasm Sum does not.
     const mean = tf.mul(tf.sum(input, axes), 1 / count) as tf.Tensor1D;
-    const variance = tf.mul(tf.sum(tf.squaredDifference(input, mean), axes), 1 / count) as tf.Tensor1D;
+    return [mean, tf.mul(tf.sum(tf.squaredDifference(input, mean), axes), 1 / count) as tf.Tensor1D];
+  };
+  const forward = (input: tf.Tensor, scale: tf.Tensor | null, offset: tf.Tensor | null, save: tf.GradSaveFunc): tf.Tensor => {
+    const [mean, variance] = moments(input);
     onStatistics(mean, variance);
     save(scale ? [input, mean, variance, scale] : [input, mean, variance]);
     return tf.batchNorm(input, mean, variance, offset ?? undefined, scale ?? undefined, epsilon);
@@ -107,6 +116,16 @@ export function batchNormTraining(
   /** The gradient of each input, as thunks; the per-channel sums they share are computed once, here. */
   const backward = (dy: tf.Tensor, saved: tf.Tensor[]): Record<'x' | 'gamma' | 'beta', () => tf.Tensor> => {
     const [savedX, savedMean, savedVariance, savedScale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D?];
+    if (kernels) {
+      const statistics = { x: savedX, mean: savedMean, variance: savedVariance };
+      const [dbeta, dgamma] = engineKernel(BATCH_NORM_GRAD_SUMS, { dy, ...statistics }, { varianceEpsilon: epsilon }) as unknown as tf.Tensor[];
+      return {
+        x: () => engineKernel(BATCH_NORM_GRAD_INPUT, { dy, ...statistics, dbeta: dbeta!, dgamma: dgamma!, ...(savedScale ? { scale: savedScale } : {}) },
+          { varianceEpsilon: epsilon }) as tf.Tensor,
+        gamma: () => dgamma!,
+        beta: () => dbeta!,
+      };
+    }
     const [dBeta, dGamma] = tf.tidy(() => {
       const normalized = tf.batchNorm(savedX, savedMean, savedVariance, undefined, undefined, epsilon);
       return [tf.sum(dy, axes), tf.sum(tf.mul(dy, normalized), axes)];

@@ -4,6 +4,9 @@ import { ADAM_UPDATE, adamUpdateWasmConfig } from './adam.js';
 import { adamUpdateWebGPUConfig } from './adam-webgpu.js';
 import { makeBatchMatMulConfig } from './batch-mat-mul.js';
 import { makeFusedBatchNormConfig } from './batch-norm.js';
+import {
+  BATCH_MOMENTS, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_SUMS, batchMomentsWasmConfig, batchNormGradInputWasmConfig, batchNormGradSumsWasmConfig,
+} from './batch-norm-training.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-webgpu.js';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
@@ -41,6 +44,9 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     ...Object.fromEntries(BINARY_KERNELS.map((name) => [name, requireStock(name, 'wasm', (stock) => makeBinaryConfig(name, stock))])),
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
+    [BATCH_MOMENTS]: () => batchMomentsWasmConfig,
+    [BATCH_NORM_GRAD_SUMS]: () => batchNormGradSumsWasmConfig,
+    [BATCH_NORM_GRAD_INPUT]: () => batchNormGradInputWasmConfig,
     // Not a stock name: the stock FusedConv2D is its fallback (Winograd takes 3x3 stride-1 convolutions with enough channels).
     [FUSED_CONV]: () => makeFusedConvWasmConfig(fusedConvConfigFor('wasm').kernelFunc),
     [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('wasm'),

@@ -22,6 +22,8 @@ export interface SimdKernels {
   winograd_filter_grad_output(m: number, dw: number, taps: number): void;
   batch_norm(x: number, out: number, params: number, rows: number, channels: number, epsilon: number): void;
   sum_leading_axes(x: number, out: number, totals: number, rows: number, channels: number): void;
+  channel_sums(u: number, v: number, centres: number, out: number, rows: number, channels: number, block: number): void;
+  bn_grad_input(dy: number, x: number, params: number, dx: number, rows: number, channels: number): void;
   im2col(x: number, cols: number, geometry: number): void;
   bias_activation(y: number, bias: number, rows: number, channels: number, relu: number): void;
   dy_to_planes(dy: number, planes: number, geometry: number): void;

@@ -988,6 +988,87 @@
       (local.set $row (i32.add (local.get $row) (local.get $bytes)))
       (br $rl))))
 
+;; Per-channel sums for batch normalisation, a block of rows at a time. For each block of $block rows (the last one
+;; may be shorter) and each channel c: out[b][c] = sum of (u - cu[c]) and out[b][channels + c] = sum of
+;; (u - cu[c]) * (v - cv[c]) over the block's rows, in float32, the even rows and the odd rows in two sums added at the
+;; block's end. $centres: cu then cv, $channels floats each. $channels is a multiple of 4. Each block's sums depend on
+;; its rows only, so any split of the blocks between threads gives the same bits.
+  (func (export "channel_sums") (param $u i32) (param $v i32) (param $centres i32) (param $out i32) (param $rows i32)
+    (param $channels i32) (param $block i32)
+    (local $bytes i32) (local $stride2 i32) (local $first i32) (local $n i32) (local $c i32) (local $r i32) (local $at i32)
+    (local $o i32)
+    (local $cu v128) (local $cv v128) (local $a1 v128) (local $a2 v128) (local $b1 v128) (local $b2 v128) (local $d v128)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $stride2 (i32.shl (local.get $bytes) (i32.const 1)))
+    (local.set $o (local.get $out))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $first) (local.get $rows)))
+      (local.set $n (i32.sub (local.get $rows) (local.get $first)))
+      (if (i32.lt_u (local.get $block) (local.get $n)) (then (local.set $n (local.get $block))))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cl
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $cu (v128.load (i32.add (local.get $centres) (local.get $c))))
+        (local.set $cv (v128.load (i32.add (i32.add (local.get $centres) (local.get $bytes)) (local.get $c))))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $b1 (v128.const f32x4 0 0 0 0))
+        (local.set $b2 (v128.const f32x4 0 0 0 0))
+        (local.set $at (i32.add (i32.mul (local.get $first) (local.get $bytes)) (local.get $c)))
+        (local.set $r (i32.shr_u (local.get $n) (i32.const 1)))
+        (block $rdone (loop $rl
+          (br_if $rdone (i32.eqz (local.get $r)))
+          (local.set $d (f32x4.sub (v128.load (i32.add (local.get $u) (local.get $at))) (local.get $cu)))
+          (local.set $a1 (f32x4.add (local.get $a1) (local.get $d)))
+          (local.set $b1 (f32x4.add (local.get $b1)
+            (f32x4.mul (local.get $d) (f32x4.sub (v128.load (i32.add (local.get $v) (local.get $at))) (local.get $cv)))))
+          (local.set $d (f32x4.sub (v128.load (i32.add (local.get $u) (i32.add (local.get $at) (local.get $bytes)))) (local.get $cu)))
+          (local.set $a2 (f32x4.add (local.get $a2) (local.get $d)))
+          (local.set $b2 (f32x4.add (local.get $b2)
+            (f32x4.mul (local.get $d) (f32x4.sub (v128.load (i32.add (local.get $v) (i32.add (local.get $at) (local.get $bytes)))) (local.get $cv)))))
+          (local.set $at (i32.add (local.get $at) (local.get $stride2)))
+          (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+          (br $rl)))
+        (if (i32.and (local.get $n) (i32.const 1)) (then
+          (local.set $d (f32x4.sub (v128.load (i32.add (local.get $u) (local.get $at))) (local.get $cu)))
+          (local.set $a1 (f32x4.add (local.get $a1) (local.get $d)))
+          (local.set $b1 (f32x4.add (local.get $b1)
+            (f32x4.mul (local.get $d) (f32x4.sub (v128.load (i32.add (local.get $v) (local.get $at))) (local.get $cv)))))))
+        (v128.store (i32.add (local.get $o) (local.get $c)) (f32x4.add (local.get $a1) (local.get $a2)))
+        (v128.store (i32.add (i32.add (local.get $o) (local.get $bytes)) (local.get $c)) (f32x4.add (local.get $b1) (local.get $b2)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cl)))
+      (local.set $o (i32.add (local.get $o) (local.get $stride2)))
+      (local.set $first (i32.add (local.get $first) (local.get $block)))
+      (br $bl))))
+
+;; The batch-norm input gradient with the per-channel terms worked out: dx = a * dy + ((x - mean) * s + t), $params
+;; holding a, mean, s and t ($channels floats each). $channels is a multiple of 4.
+  (func (export "bn_grad_input") (param $dy i32) (param $x i32) (param $params i32) (param $dx i32) (param $rows i32)
+    (param $channels i32)
+    (local $bytes i32) (local $end i32) (local $row i32) (local $c i32) (local $at i32) (local $p i32)
+    (local.set $bytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $end (i32.mul (local.get $rows) (local.get $bytes)))
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $row) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cl
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))
+        (local.set $at (i32.add (local.get $row) (local.get $c)))
+        (local.set $p (i32.add (local.get $params) (local.get $c)))
+        (v128.store (i32.add (local.get $dx) (local.get $at))
+          (f32x4.add
+            (f32x4.mul (v128.load (local.get $p)) (v128.load (i32.add (local.get $dy) (local.get $at))))
+            (f32x4.add
+              (f32x4.mul
+                (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $at))) (v128.load (i32.add (local.get $p) (local.get $bytes))))
+                (v128.load (i32.add (local.get $p) (i32.shl (local.get $bytes) (i32.const 1)))))
+              (v128.load (i32.add (local.get $p) (i32.mul (local.get $bytes) (i32.const 3)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cl)))
+      (local.set $row (i32.add (local.get $row) (local.get $bytes)))
+      (br $rl))))
+
 ;; out[c] = sum over rows of x[row][c], as sum.ts sumLeadingAxes computes it: in double, four rows at a time
 ;; (((x0 + x1) + x2) + x3 added to the running total), the rows left over one by one, then rounded to float32; two
 ;; channels per f64x2, four per loop. $totals: room for "channels" doubles. channels is a multiple of 4.
