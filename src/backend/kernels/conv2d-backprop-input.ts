@@ -140,7 +140,7 @@ export function makeConv2DBackpropInputConfig(stock: tf.KernelFunc): tf.KernelCo
       return backpropByCol2im(dy, filter, info, backend);
     }
     if (winograd) {
-      const tile = forwardTile(info.batchSize, inHeight, inWidth);
+      const tile = forwardTile(info.batchSize, inHeight, inWidth, Math.min(info.inChannels, info.outChannels));
       const u = transformFilter(backend, filter, true, tile);
       const dx = winogradConv(backend, dy, { u, tile, outShape: info.inShape, padTop: top, padLeft: left, relu: false });
       backend.disposeData(u.dataId);

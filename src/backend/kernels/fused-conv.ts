@@ -56,7 +56,7 @@ export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
         x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
         strides, dilations ?? 1, pad, dimRoundingMode, false, 'channelsLast');
       if (winogradApplies(info, backend) && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
-        const tile = forwardTile(info.batchSize, info.outHeight, info.outWidth);
+        const tile = forwardTile(info.batchSize, info.outHeight, info.outWidth, Math.min(info.inChannels, info.outChannels));
         const u = transformFilter(backend, filter!, false, tile);
         const y = winogradConv(backend, x!, {
           u, tile, outShape: info.outShape as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left,

@@ -85,7 +85,7 @@ export function winogradApplies(shape: WinogradShape, backend: Backend): boolean
   const large = channels >= WINOGRAD_MIN_CHANNELS
     && shape.batchSize * Math.ceil(shape.outHeight / 2) * Math.ceil(shape.outWidth / 2) * shape.inChannels * shape.outChannels >= WINOGRAD_MIN_PRODUCT_MACS;
   const fused = channels >= WINOGRAD_FUSED_MIN_CHANNELS
-    && winogradFuses(backend, forwardTile(shape.batchSize, shape.outHeight, shape.outWidth), shape.inChannels, shape.outChannels);
+    && winogradFuses(backend, forwardTile(shape.batchSize, shape.outHeight, shape.outWidth, channels), shape.inChannels, shape.outChannels);
   return (mode === 'all' || large || fused)
     && shape.filterHeight === 3 && shape.filterWidth === 3
     && shape.strideHeight === 1 && shape.strideWidth === 1
@@ -116,8 +116,13 @@ export function filterGradTile(outHeight?: number, outWidth?: number): WinogradT
   const forced = process.env['TEMPER_WINOGRAD_TILE']?.trim();
   if (forced === '2' || forced === '4') return forced === '2' ? 2 : 4;
   if (outHeight === undefined || outWidth === undefined) return 4;
+  return edgeWaste(outHeight, outWidth) >= 1.25 ? 2 : 4;
+}
+
+/** Outputs that F(4x4, 3x3)'s blocks cover, over those that F(2x2, 3x3)'s cover, on an outHeight x outWidth plane. */
+function edgeWaste(outHeight: number, outWidth: number): number {
   const outputs = (tile: number) => tile * tile * Math.ceil(outHeight / tile) * Math.ceil(outWidth / tile);
-  return outputs(4) >= 1.25 * outputs(2) ? 2 : 4;
+  return outputs(4) / outputs(2);
 }
 
 /** Whether the filter gradient of a convolution of this shape runs as Winograd: winogradApplies, and for F(2x2, 3x3) 128+ output channels unless TEMPER_WINOGRAD=all. */
@@ -140,10 +145,23 @@ export function winogradFilterGradApplies(shape: WinogradShape, backend: Backend
  */
 export type WinogradTile = 2 | 4;
 export const WINOGRAD4_MIN_TILES = 128;
-export function forwardTile(batchSize: number, outHeight: number, outWidth: number): WinogradTile {
+/**
+ * Where 4x4 blocks leave 25% or more of their outputs past the plane's edge (14x14, 10x10, 6x6: heights and widths 2
+ * more than a multiple of 4), F(2x2, 3x3) also takes layers with fewer than this many channels (the smaller of in and
+ * out), and every layer from 50% (6x6). Fused, 2 threads, batch 128, forward / input gradient in ms, F(4x4) then
+ * F(2x2): 14x14x32->32 4.2/4.2 then 3.9/3.8; 14x14x32->64 7.6/8.2 then 6.9/6.6; 14x14x64->64 12.1/11.9 then
+ * 13.3/12.5; 14x14x64->128 21.2/21.9 then 22.6/22.8; 6x6x64->64 3.4/3.3 then 2.7/2.5; 6x6x128->128 11.0/10.9 then
+ * 8.2/8.5. The transforms of the empty part cost more than F(4x4)'s fewer multiplications save until the products,
+ * which grow with in x out channels, dominate.
+ */
+export const WINOGRAD_EDGE_MIN_CHANNELS = 64;
+/** `channels`: the smaller of the convolution's input and output channels (unknown: F(4x4) on a 14x14 plane). */
+export function forwardTile(batchSize: number, outHeight: number, outWidth: number, channels = Infinity): WinogradTile {
   const forced = process.env['TEMPER_WINOGRAD_TILE']?.trim();
   if (forced === '2' || forced === '4') return forced === '2' ? 2 : 4;
-  return batchSize * Math.ceil(outHeight / 4) * Math.ceil(outWidth / 4) >= WINOGRAD4_MIN_TILES ? 4 : 2;
+  if (batchSize * Math.ceil(outHeight / 4) * Math.ceil(outWidth / 4) < WINOGRAD4_MIN_TILES) return 2;
+  const waste = edgeWaste(outHeight, outWidth);
+  return waste >= 1.5 || (waste >= 1.25 && channels < WINOGRAD_EDGE_MIN_CHANNELS) ? 2 : 4;
 }
 
 /** Transformed points per tile: (tile + 2)^2. */
