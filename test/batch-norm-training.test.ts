@@ -20,7 +20,11 @@ const tf = await import(${JSON.stringify(TFJS)});
 const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
 const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
 const { FastBatchNormalization } = await import(${JSON.stringify(dist('src/models/fast-layers.js'))});
+const { gemmInstance, parallelThreads } = await import(${JSON.stringify(dist('src/backend/kernels/gemm.js'))});
 await initBackend('wasm');
+// The worker threads start after the backend: wait for them, so the 2-thread run splits the sums between threads.
+const instance = gemmInstance(tf.backend());
+for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
 function values(n, seed, scale, shift) {
   const a = new Float32Array(n);
   let s = seed >>> 0;
@@ -81,11 +85,12 @@ const backend = tf.backend();
 const before = [tf.memory().numTensors, backend.numDataIds()];
 for (let i = 0; i < 5; i++) { const { value, grads } = step(); tf.dispose([value, ...Object.values(grads)]); }
 const leaked = [tf.memory().numTensors - before[0], backend.numDataIds() - before[1]];
-console.log(JSON.stringify({ threads: wasmThreadsInUse(), hash: hash.digest('hex'), errors, kernelNames, leaked }));
+console.log(JSON.stringify({ threads: wasmThreadsInUse(), splitOver: parallelThreads(instance), hash: hash.digest('hex'), errors, kernelNames, leaked }));
 `;
 
 interface Result {
   threads: number;
+  splitOver: number;
   hash: string;
   errors: Array<Record<string, number> & { shape: number[] }>;
   kernelNames: string[];
@@ -99,6 +104,7 @@ describe('batch-norm training kernels on wasm', () => {
     const scalar = runNodeScript<Result>(CHILD, { TEMPER_WASM_THREADS: '2', TEMPER_NO_SIMD_KERNELS: '1' });
     assert.equal(one.threads, 1);
     assert.equal(two.threads, 2);
+    assert.equal(two.splitOver, 2, 'the worker threads were ready');
     assert.equal(two.hash, one.hash, 'same bits at 1 and 2 threads');
     assert.equal(scalar.hash, one.hash, 'the JavaScript path gives the SIMD kernels\' bits');
     // Float32 sums of at most 128 values per lane, then float64 (measured errors: printed below). A wrong formula, or a

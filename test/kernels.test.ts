@@ -4,7 +4,10 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
-import { bits, seededValues } from './helpers.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { bits, repoRoot, runNodeScript, seededValues } from './helpers.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -366,5 +369,46 @@ describe('project kernels on wasm', () => {
       /dataFormat 'NHWC' only.*transpose/,
     );
     tf.dispose([x, dy]);
+  });
+});
+
+const distUrl = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
+const TFJS_URL = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+
+// The 2x2/2 max-pool gradient split by output rows between the worker threads, in a process whose backend has them
+// (this file's backend runs one thread): 105 output rows, so the shares are not whole images. Rounded inputs make ties.
+const POOL_CHILD = `
+import { createHash } from 'node:crypto';
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { gemmInstance, parallelThreads } = await import(${JSON.stringify(distUrl('src/backend/kernels/gemm.js'))});
+await initBackend('wasm');
+const instance = gemmInstance(tf.backend());
+for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+function values(n, seed) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = Math.round((s / 2 ** 31 - 1) * 4); }
+  return a;
+}
+const shape = [7, 30, 34, 12];
+const x = tf.tensor(values(7 * 30 * 34 * 12, 3), shape);
+const dy = tf.tensor(values(7 * 15 * 17 * 12, 4).map((v) => v + 0.5), [7, 15, 17, 12]);
+const gradient = () => tf.grad((a) => tf.sum(tf.mul(tf.maxPool(a, 2, 2, 'valid'), dy)))(x);
+const dx = gradient();
+await tf.setBackend('cpu');
+const cpu = gradient();
+const same = Buffer.from(dx.dataSync().buffer).equals(Buffer.from(cpu.dataSync().buffer));
+await tf.setBackend('wasm');
+console.log(JSON.stringify({ threads: parallelThreads(instance), same, hash: createHash('sha256').update(dx.dataSync()).digest('hex') }));
+`;
+
+describe('the max-pool gradient on the worker threads', () => {
+  it('gives the cpu backend\'s bits at 1 and 2 threads', () => {
+    const one = runNodeScript<{ threads: number; same: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
+    const two = runNodeScript<{ threads: number; same: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
+    assert.deepEqual([one.threads, two.threads], [1, 2]);
+    assert.ok(one.same && two.same, 'the wasm gradient is the cpu backend\'s');
+    assert.equal(two.hash, one.hash);
   });
 });
