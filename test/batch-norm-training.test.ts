@@ -124,3 +124,51 @@ describe('batch-norm training kernels on wasm', () => {
     assert.deepEqual(two.leaked, [0, 0]);
   });
 });
+
+// Trains cnn-small-bn (batch norm after both convolutions: 32 and 64 channels, the kernels above) for 4 Adam steps on
+// fixed data, on the backend BACKEND, and prints the losses and a hash of the weights (moving statistics included).
+const TRAIN_CHILD = `
+import { createHash } from 'node:crypto';
+const tf = await import(${JSON.stringify(TFJS)});
+const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
+const { createModel } = await import(${JSON.stringify(dist('src/models/index.js'))});
+const { gemmInstance, parallelThreads } = await import(${JSON.stringify(dist('src/backend/kernels/gemm.js'))});
+await initBackend(process.env.BACKEND);
+const instance = process.env.BACKEND === 'wasm' ? gemmInstance(tf.backend()) : undefined;
+for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+const model = createModel('cnn-small-bn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
+const optimizer = tf.train.adam(0.001);
+const x = tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 9);
+const y = tf.oneHot(tf.tensor1d(Array.from({ length: 8 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+const losses = [];
+for (let i = 0; i < 4; i++) {
+  const loss = tf.tidy(() => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })), true));
+  losses.push(loss.dataSync()[0]);
+  loss.dispose();
+}
+const hash = createHash('sha256');
+for (const w of model.getWeights()) hash.update(Buffer.from(w.dataSync().buffer));
+console.log(JSON.stringify({ splitOver: instance ? parallelThreads(instance) : 1, losses, hash: hash.digest('hex') }));
+`;
+
+describe('a batch-norm net in training on wasm', () => {
+  it('gives the same bits at 1 and 2 threads, and the cpu backend\'s losses within rounding', (t) => {
+    type Trained = { splitOver: number; losses: number[]; hash: string };
+    const one = runNodeScript<Trained>(TRAIN_CHILD, { BACKEND: 'wasm', TEMPER_WASM_THREADS: '1' });
+    const two = runNodeScript<Trained>(TRAIN_CHILD, { BACKEND: 'wasm', TEMPER_WASM_THREADS: '2' });
+    const cpu = runNodeScript<Trained>(TRAIN_CHILD, { BACKEND: 'cpu' });
+    assert.equal(two.splitOver, 2, 'the worker threads were ready');
+    assert.deepEqual(two.losses, one.losses);
+    assert.equal(two.hash, one.hash);
+    // Different convolution algorithms (Winograd here, direct on cpu) and sums part at rounding level; a wrong
+    // gradient or statistic moves the loss by percents in 4 steps.
+    let widest = 0;
+    for (let i = 0; i < cpu.losses.length; i++) {
+      const gap = Math.abs(one.losses[i]! - cpu.losses[i]!) / Math.abs(cpu.losses[i]!);
+      assert.ok(gap < 1e-3, `step ${i}: loss ${one.losses[i]} on wasm against ${cpu.losses[i]} on cpu`);
+      widest = Math.max(widest, gap);
+    }
+    t.diagnostic(`widest relative loss gap to the cpu backend over 4 steps: ${widest.toExponential(2)}`);
+    assert.ok(cpu.losses.at(-1)! < cpu.losses[0]!, `the net trains: ${cpu.losses}`);
+  });
+});
