@@ -41,18 +41,21 @@ describe('fused jobs with pointers past 2 GiB', () => {
       tile: 2, count: 3, group: 2, x: HIGH + 1024, imageIn: 4 * 16, y: HIGH + 2048, imageOut: 4 * 16, bias: HIGH, zeros: HIGH + 64, sink: HIGH + 128,
       v: HIGH + 8192, m: HIGH + 16384, table: HIGH + 32768, geometry: HIGH + 40960, u: HIGH + 49152, inChannels: 4, outChannels: 4, height: 4,
       width: 4, outHeight: 4, outWidth: 4, tilesHigh: 2, tilesWide: 2, padTop: 1, padLeft: 1, relu: 1, scratch: HIGH + 61440,
+      planeV: 48, planeM: 52,
     };
     for (const [how, args] of forms(WINOGRAD_FUSED_ARGS.map((name) => values[name]))) {
       const { calls, kernels, product } = recorder();
       winogradFusedJob(product, kernels, memory, args);
       const inputs = calls.filter((c) => c.name === 'input');
       assert.deepEqual(inputs.map((c) => c.args[0]), [HIGH + 1024, HIGH + 1024 + 2 * 64], `${how}: one input transform per group of images`);
-      assert.deepEqual(inputs.map((c) => c.geometry!.slice(0, 9)), [[2, 4, 4, 4, 2, 2, 1, 1, 8], [1, 4, 4, 4, 2, 2, 1, 1, 4]], how);
+      // The planes' stride (planeV floats) is the input transform's last geometry value, for a short group too.
+      assert.deepEqual(inputs.map((c) => c.geometry!.slice(0, 9)), [[2, 4, 4, 4, 2, 2, 1, 1, 48], [1, 4, 4, 4, 2, 2, 1, 1, 48]], how);
+      assert.deepEqual(calls.filter((c) => c.name === 'gemm').slice(0, 2).map((c) => c.args[0]), [HIGH + 8192, HIGH + 8192 + 4 * 48], `${how}: product A planes`);
       const outputs = calls.filter((c) => c.name === 'output');
       assert.deepEqual(outputs.map((c) => [c.args[0], c.args[1], c.args[4]]), [[HIGH + 32768, HIGH + 2048, HIGH + 40960], [HIGH + 32768, HIGH + 2048 + 2 * 64, HIGH + 40960]], how);
-      // The last group's table: point xi's products at m + 4 xi tiles out.
+      // The last group's table: point xi's products at m + 4 xi planeM.
       const table = Array.from(ints().subarray((HIGH + 32768) / 4, (HIGH + 32768) / 4 + 16), (p) => p >>> 0);
-      assert.deepEqual(table, Array.from({ length: 16 }, (_, xi) => HIGH + 16384 + 4 * xi * 4 * 4), `${how}: the table`);
+      assert.deepEqual(table, Array.from({ length: 16 }, (_, xi) => HIGH + 16384 + 4 * xi * 52), `${how}: the table`);
       assert.equal(calls.filter((c) => c.name === 'gemm').length, 2 * 16, how);
     }
   });
@@ -62,15 +65,20 @@ describe('fused jobs with pointers past 2 GiB', () => {
       tile: 2, part0: 0, part1: 2, parts: 2, batch: 3, group: 1, x: HIGH + 1024, imageIn: 64, dy: HIGH + 2048, imageDy: 64, zeros: HIGH,
       v: HIGH + 8192, w: HIGH + 16384, planes: HIGH + 24576, packed: HIGH + 32768, geometry: HIGH + 40960, partials: HIGH + 49152, inChannels: 4,
       outChannels: 4, height: 4, width: 4, outHeight: 4, outWidth: 4, tilesHigh: 2, tilesWide: 2, padTop: 1, padLeft: 1, planeRows: 4,
-      planeCols: 8, scratch: HIGH + 61440,
+      planeCols: 8, scratch: HIGH + 61440, planeV: 20, planeW: 24,
     };
     for (const [how, args] of forms(WINOGRAD_FILTER_GRAD_FUSED_ARGS.map((name) => grad[name]))) {
       const { calls, kernels, product } = recorder();
       winogradFilterGradFusedJob(product, kernels, memory, args);
       // Part 0 holds image 0, part 1 images 1 and 2 (one a group): three groups, each its three transforms.
-      assert.deepEqual(calls.filter((c) => c.name === 'input').map((c) => [c.args[0], c.geometry![0]]), [[HIGH + 1024, 1], [HIGH + 1088, 1], [HIGH + 1152, 1]], how);
+      assert.deepEqual(calls.filter((c) => c.name === 'input').map((c) => [c.args[0], c.geometry![0], c.geometry![8]]),
+        [[HIGH + 1024, 1, 20], [HIGH + 1088, 1, 20], [HIGH + 1152, 1, 20]], how);
+      // Each point's plane of v (planeV floats apart) is packed as the product's B.
+      assert.deepEqual(calls.filter((c) => c.name === 'pack_b').slice(0, 2).map((c) => c.args[0]), [HIGH + 8192, HIGH + 8192 + 4 * 20], how);
       assert.deepEqual(calls.filter((c) => c.name === 'dy_to_planes').map((c) => c.geometry!.slice(0, 8)), Array(3).fill([0, 4, 4, 1, 4, 4, 4, 8]), how);
-      assert.deepEqual(calls.filter((c) => c.name === 'dy_planes').map((c) => c.geometry!.slice(0, 7)), Array(3).fill([4, 1, 4, 8, 2, 2, 4]), how);
+      // The 8th value: padding after each of w's planes (planeW 24 floats, 4 channels x 4 tiles in each).
+      assert.deepEqual(calls.filter((c) => c.name === 'dy_planes').map((c) => c.geometry!.slice(0, 8)), Array(3).fill([4, 1, 4, 8, 2, 2, 4, 8]), how);
+      assert.deepEqual(calls.filter((c) => c.name === 'gemm').slice(0, 2).map((c) => c.args[0]), [HIGH + 16384, HIGH + 16384 + 4 * 24], `${how}: w's planes`);
       // Each part's sum: its first group stores (add 0), the next adds (add 1), into its own plane of the partials.
       const gemms = calls.filter((c) => c.name === 'gemm');
       assert.deepEqual(gemms.filter((_, i) => i % 16 === 0).map((c) => [c.args[6], c.args[12]]), [[HIGH + 49152, 0], [HIGH + 49152 + 4 * 16 * 16, 0], [HIGH + 49152 + 4 * 16 * 16, 1]], how);

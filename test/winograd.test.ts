@@ -381,16 +381,27 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
         const tiles = shape[0] * tilesHigh * tilesWide;
         const channels = shape[3];
         const x = tf.tensor(seededValues(sizeOf([...shape]), form.seed + 1), [...shape]);
-        const v = out([points, tiles, channels]);
         const zeros = out([channels]);
         heap(zeros).fill(0);
-        const geometryInfo = backend.makeOutput([9], 'int32');
-        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, tiles]);
-        simd[form.input](heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
         const want = new Float32Array(points * tiles * channels);
         form.inputJs(heap(x), want, [...shape], tilesHigh, tilesWide, padTop, padLeft);
-        assert.equal(bits(heap(v)), bits(want), `input transform, [${shape}], pad ${padTop}, ${padLeft}`);
-        free.push(x, v, zeros, geometryInfo);
+        // Planes right after each other, then 16 floats apart more (as paddedPlane spaces them); a NaN fill shows any
+        // value the kernel did not write, or wrote into the gaps.
+        for (const gap of [0, 16]) {
+          const plane = tiles * channels + gap;
+          const v = out([points * plane]);
+          heap(v).fill(NaN);
+          const geometryInfo = backend.makeOutput([9], 'int32');
+          (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([...shape, tilesHigh, tilesWide, padTop, padLeft, plane]);
+          simd[form.input](heapOffset(backend, x), heapOffset(backend, v), heapOffset(backend, zeros), heapOffset(backend, geometryInfo));
+          const got = heap(v);
+          const planes = new Float32Array(points * tiles * channels);
+          for (let xi = 0; xi < points; xi++) planes.set(got.subarray(xi * plane, xi * plane + tiles * channels), xi * tiles * channels);
+          assert.equal(bits(planes), bits(want), `input transform, [${shape}], pad ${padTop}, ${padLeft}, planes ${gap} floats apart`);
+          assert.ok(got.every((value, i) => (i % plane < tiles * channels) !== Number.isNaN(value)), 'the gaps stay unwritten');
+          free.push(v, geometryInfo);
+        }
+        free.push(x, zeros);
       }
       for (const [yShape, relu, withBias] of form.outputs) {
         const tilesHigh = Math.ceil(yShape[1] / form.tile);
@@ -502,17 +513,29 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
         const planesT = tf.tensor1d(planes);
         const tiles = n * tilesHigh * tilesWide;
         const w = backend.makeOutput([points * k * tiles], 'float32');
-        const geometryInfo = backend.makeOutput([7], 'int32');
-        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide, 0]);
+        const geometryInfo = backend.makeOutput([8], 'int32');
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide, 0, 0]);
         transform(heapOffset(backend, planesT), heapOffset(backend, w), heapOffset(backend, geometryInfo));
         const want = new Float32Array(points * k * tiles);
         twin(dy, want, [k, n, oh, ow]);
         assert.equal(bits(heap(w)), bits(want), `F(${tile}x${tile}) dy planes [${k}, ${n}, ${oh}, ${ow}]`);
+        // The planes 16 floats further apart (8th value): the same values, the gaps (NaN) left alone.
+        const spaced = backend.makeOutput([points * (k * tiles + 16)], 'float32');
+        heap(spaced).fill(NaN);
+        (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k, n, rows, cols, tilesHigh, tilesWide, 0, 16]);
+        transform(heapOffset(backend, planesT), heapOffset(backend, spaced), heapOffset(backend, geometryInfo));
+        const spacedValues = heap(spaced);
+        for (let xi = 0; xi < points; xi++) {
+          const at = xi * (k * tiles + 16);
+          assert.equal(bits(spacedValues.subarray(at, at + k * tiles)), bits(want.subarray(xi * k * tiles, (xi + 1) * k * tiles)), `F(${tile}x${tile}) spaced plane ${xi}`);
+          assert.ok(spacedValues.subarray(at + k * tiles, at + k * tiles + 16).every(Number.isNaN), 'the gap stays unwritten');
+        }
+        free.push(spaced);
         // Channels [4, k) alone, into the same planes of a w of k channels (7th value: w's channels), as a thread does.
         if (k > 4) {
           const part = backend.makeOutput([points * k * tiles], 'float32');
           heap(part).fill(0);
-          (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k - 4, n, rows, cols, tilesHigh, tilesWide, k]);
+          (backend.typedArrayFromHeap(geometryInfo) as Int32Array).set([k - 4, n, rows, cols, tilesHigh, tilesWide, k, 0]);
           transform(heapOffset(backend, planesT) + 4 * 4 * n * rows * cols, heapOffset(backend, part) + 4 * 4 * tiles, heapOffset(backend, geometryInfo));
           const got = heap(part);
           for (let xi = 0; xi < points; xi++) {

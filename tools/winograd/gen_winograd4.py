@@ -123,20 +123,34 @@ J.append('  }\n}')
 p = Prog('t')
 d = [[f'd{6*i+j}' for j in range(6)] for i in range(6)]
 v = two_d(p, d, 6, 6, input1d)
+# The WebAssembly goes a column and then a row at a time through the same 1-D program: the column pass stores its
+# outputs to the planes of their rows, the row pass reads them back (still in cache) and writes over them. The whole
+# 2-D program at once (264 values) spilled most of them; each output is still the same operations in the same order.
+p1 = Prog('u')
+cell = input1d(p1, [f'a{k}' for k in range(6)])
+def input_pass(load, store):
+    out = [f'            (local.set $a{k} {load(k)})' for k in range(6)]
+    out += wat_ops(p1, '            ')
+    out += [f'            (v128.store {store(k)} (local.get ${cell[k]}))' for k in range(6)]
+    return out
+def v_at(xi):
+    return f'(i32.add (i32.add (local.get $out) (i32.mul (local.get $plane) (i32.const {xi}))) (local.get $c))'
 W.append('''
 ;; Winograd F(4x4, 3x3), input transform: for every 6x6 input tile d (tiles 4 apart, tile (ty, tx) starting at input
 ;; row 4 ty - padTop, column 4 tx - padLeft; outside the image reads zeros) and every channel, v = B^T d B with
 ;; B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0],
-;; [0, 4, 0, -5, 0, 1]] (as winograd4InputJs computes it), written to v[xi][tile][channel] (36 planes of "tiles" rows).
-;; x is NHWC; $zeros points at "channels" zeros. $geometry points at 9 int32: N, H, W, channels (a multiple of 4),
-;; tilesHigh, tilesWide, padTop, padLeft, tiles.
+;; [0, 4, 0, -5, 0, 1]] (as winograd4InputJs computes it), written to v[xi][tile][channel] (36 planes of "tiles" rows,
+;; planeFloats apart): each column's transform first, to the planes of its rows, then each row's, read back from there
+;; (a register-sized working set: the whole 6x6 transform at once spilled most of its 264 values). x is NHWC; $zeros
+;; points at "channels" zeros. $geometry points at 9 int32: N, H, W, channels (a multiple of 4), tilesHigh, tilesWide,
+;; padTop, padLeft, planeFloats (tiles x channels or more: see winograd.ts paddedPlane).
   (func (export "winograd4_input") (param $x i32) (param $v i32) (param $zeros i32) (param $geometry i32)
     (local $n i32) (local $h i32) (local $w i32) (local $bytes i32) (local $th i32) (local $tw i32) (local $pt i32) (local $pl i32)
     (local $plane i32) (local $b i32) (local $ty i32) (local $tx i32) (local $c i32) (local $out i32) (local $ih i32) (local $iw i32)
     (local $image i32)
     ''' + ' '.join(f'(local $p{k} i32)' for k in range(36)) + '''
-    ''' + locals_decl([f'd{k}' for k in range(36)]) + '''
-    ''' + locals_decl([dd for dd, *_ in p.ops]) + '''
+    ''' + locals_decl([f'a{k}' for k in range(6)]) + '''
+    ''' + locals_decl([dd for dd, *_ in p1.ops]) + '''
     (local.set $n (i32.load (local.get $geometry)))
     (local.set $h (i32.load offset=4 (local.get $geometry)))
     (local.set $w (i32.load offset=8 (local.get $geometry)))
@@ -145,7 +159,7 @@ W.append('''
     (local.set $tw (i32.load offset=20 (local.get $geometry)))
     (local.set $pt (i32.load offset=24 (local.get $geometry)))
     (local.set $pl (i32.load offset=28 (local.get $geometry)))
-    (local.set $plane (i32.mul (i32.load offset=32 (local.get $geometry)) (local.get $bytes)))
+    (local.set $plane (i32.shl (i32.load offset=32 (local.get $geometry)) (i32.const 2)))
     (local.set $out (local.get $v))
     (block $bdone (loop $bl
       (br_if $bdone (i32.ge_u (local.get $b) (local.get $n)))
@@ -167,13 +181,13 @@ for i in range(6):
             (i32.and (i32.lt_u (local.get $ih) (local.get $h)) (i32.lt_u (local.get $iw) (local.get $w)))))''')
 W.append('''          (local.set $c (i32.const 0))
           (block $cdone (loop $cl
-            (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))''')
-for k in range(36):
-    W.append(f'            (local.set $d{k} (v128.load (i32.add (local.get $p{k}) (local.get $c))))')
-W += wat_ops(p, '            ')
-for a in range(6):
-    for b in range(6):
-        W.append(f'            (v128.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $plane) (i32.const {6*a+b}))) (local.get $c)) (local.get ${v[a][b]}))')
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $bytes)))
+            ;; Columns: column j's output k goes to plane 6 k + j.''')
+for j in range(6):
+    W += input_pass(lambda i, j=j: f'(v128.load (i32.add (local.get $p{6*i+j}) (local.get $c)))', lambda k, j=j: v_at(6 * k + j))
+W.append('            ;; Rows: row k from planes 6 k .. 6 k + 5, its outputs over them.')
+for k in range(6):
+    W += input_pass(lambda l, k=k: f'(v128.load {v_at(6 * k + l)})', lambda l, k=k: v_at(6 * k + l))
 W.append('''            (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $cl)))
           (local.set $out (i32.add (local.get $out) (local.get $bytes)))
@@ -331,8 +345,9 @@ W.append(''';; Winograd F(4x4, 3x3), filter gradient, dy transform: w[xi][k][til
 ;; output transform's A^T, transposed; as winograd4DyPlanesJs computes it). dy comes as channel planes
 ;; [K][N][rows][cols], zero past the real dy, rows >= 4 tilesHigh and cols >= 16 ceil(tilesWide / 4): each row of four
 ;; tiles is four 4-float loads, turned into columns by a 4x4 transpose. w is [36][K][N * tilesHigh * tilesWide].
-;; $geometry points at 7 int32: K, N, rows, cols, tilesHigh, tilesWide, then the channels of w's planes (0: K), so
-;; that a call can transform channels [k0, k0 + K) of a larger w (dy and w then start at channel k0).
+;; $geometry points at 8 int32: K, N, rows, cols, tilesHigh, tilesWide, then the channels of w's planes (0: K), so
+;; that a call can transform channels [k0, k0 + K) of a larger w (dy and w then start at channel k0), and floats of
+;; padding after each plane (0: none; see winograd.ts paddedPlane).
   (func (export "winograd4_dy_planes") (param $dy i32) (param $w i32) (param $geometry i32)
     (local $k i32) (local $b i32) (local $ty i32) (local $tx i32) (local $channels i32) (local $n i32) (local $rows i32)
     (local $cols i32) (local $th i32) (local $tw i32) (local $rowBytes i32) (local $in i32) (local $out i32) (local $plane i32)
@@ -348,7 +363,7 @@ W.append(''';; Winograd F(4x4, 3x3), filter gradient, dy transform: w[xi][k][til
     (local.set $tw (i32.load offset=20 (local.get $geometry)))
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $tiles (i32.mul (i32.mul (local.get $n) (local.get $th)) (local.get $tw)))
-    (local.set $plane (i32.shl (i32.mul (select (i32.load offset=24 (local.get $geometry)) (local.get $channels) (i32.load offset=24 (local.get $geometry))) (local.get $tiles)) (i32.const 2)))
+    (local.set $plane (i32.shl (i32.add (i32.mul (select (i32.load offset=24 (local.get $geometry)) (local.get $channels) (i32.load offset=24 (local.get $geometry))) (local.get $tiles)) (i32.load offset=28 (local.get $geometry))) (i32.const 2)))
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $channels)))
       (local.set $b (i32.const 0))

@@ -29,13 +29,14 @@ export interface FusedJobKernels {
 export const WINOGRAD_FUSED_ARGS = [
   'tile', 'count', 'group', 'x', 'imageIn', 'y', 'imageOut', 'bias', 'zeros', 'sink', 'v', 'm', 'table', 'geometry', 'u',
   'inChannels', 'outChannels', 'height', 'width', 'outHeight', 'outWidth', 'tilesHigh', 'tilesWide', 'padTop', 'padLeft',
-  'relu', 'scratch',
+  'relu', 'scratch', 'planeV', 'planeM',
 ] as const;
 
 /**
  * One thread's share of a Winograd convolution (winograd.ts), images `group` at a time: input transform of the group
- * into `v` [points][tiles][in], the points' products with the packed transformed filter `u` (pack_b panels, one plane
- * of 32 * in * ceil(out / 8) bytes per point) into `m` [points][tiles][out], then the output transform into y (plus
+ * into `v` [points][tiles][in] (planes planeV floats apart), the points' products with the packed transformed filter `u`
+ * (pack_b panels, one plane of 32 * in * ceil(out / 8) bytes per point) into `m` [points][tiles][out] (planes planeM
+ * floats apart), then the output transform into y (plus
  * bias, ReLU). A group's v and m are sized to stay in the core's cache between the three steps, where the unfused
  * convolution writes all of them to memory and reads them back. Every value is computed as the unfused one is (same
  * transforms, same products' sums), so the bits are the same. `x` and `y` point at the share's first image.
@@ -43,7 +44,7 @@ export const WINOGRAD_FUSED_ARGS = [
 export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
   const [
     tile, count, group, x, imageIn, y, imageOut, bias, zeros, sink, v, m, table, geometry, u,
-    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, relu, scratch,
+    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, relu, scratch, planeV, planeM,
   ] = Array.from(args);
   const points = (tile! + 2) * (tile! + 2);
   const tilesPerImage = tilesHigh! * tilesWide!;
@@ -54,11 +55,11 @@ export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKern
     const images = Math.min(group!, count! - first);
     const tiles = images * tilesPerImage;
     const ints = new Int32Array(memory.buffer);
-    ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >>> 2);
+    ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, planeV!], geometry! >>> 2);
     input(x! + first * imageIn!, v!, zeros!, geometry!);
     for (let xi = 0; xi < points; xi++) {
-      const into = m! + 4 * xi * tiles * outChannels!;
-      product.gemm(v! + 4 * xi * tiles * inChannels!, 4 * inChannels!, 4, u! + xi * uPlane, 32 * inChannels!, 32, into, 4 * outChannels!, outChannels!,
+      const into = m! + 4 * xi * planeM!;
+      product.gemm(v! + 4 * xi * planeV!, 4 * inChannels!, 4, u! + xi * uPlane, 32 * inChannels!, 32, into, 4 * outChannels!, outChannels!,
         inChannels!, 0, tiles, 0, scratch!);
       ints[(table! >>> 2) + xi] = into;
     }
@@ -71,15 +72,15 @@ export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKern
 export const WINOGRAD_FILTER_GRAD_FUSED_ARGS = [
   'tile', 'part0', 'part1', 'parts', 'batch', 'group', 'x', 'imageIn', 'dy', 'imageDy', 'zeros', 'v', 'w', 'planes', 'packed',
   'geometry', 'partials', 'inChannels', 'outChannels', 'height', 'width', 'outHeight', 'outWidth', 'tilesHigh', 'tilesWide',
-  'padTop', 'padLeft', 'planeRows', 'planeCols', 'scratch',
+  'padTop', 'padLeft', 'planeRows', 'planeCols', 'scratch', 'planeV', 'planeW',
 ] as const;
 
 /**
  * Parts [part0, part1) of a Winograd filter gradient (winograd.ts): the batch is cut into `parts` runs of images (part p:
  * images [floor(p batch / parts), floor((p + 1) batch / parts))), a number that depends on the shape only, and each
  * part sums its images' products into its own plane of `partials` [parts][points][out][in], `group` images at a time:
- * input transform of x into v [points][tiles][in], dy as zero-padded channel planes, their transform into
- * w [points][out][tiles], then per point partial (+)= w v. The caller adds the parts up in order, so the bits do not
+ * input transform of x into v [points][tiles][in] (planes planeV floats apart), dy as zero-padded channel planes, their
+ * transform into w [points][out][tiles] (planes planeW floats apart), then per point partial (+)= w v. The caller adds the parts up in order, so the bits do not
  * depend on which thread took which part. `planes` must be zero where no dy lands (outside each image's outHeight x
  * outWidth); every group leaves it so.
  */
@@ -87,7 +88,7 @@ export function winogradFilterGradFusedJob(product: FusedJobProduct, kernels: Fu
   const [
     tile, part0, part1, parts, batch, group, x, imageIn, dy, imageDy, zeros, v, w, planes, packed, geometry, partials,
     inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, planeRows, planeCols,
-    scratch,
+    scratch, planeV, planeW,
   ] = Array.from(args);
   const points = (tile! + 2) * (tile! + 2);
   const tilesPerImage = tilesHigh! * tilesWide!;
@@ -103,17 +104,18 @@ export function winogradFilterGradFusedJob(product: FusedJobProduct, kernels: Fu
       const images = Math.min(group!, end - first);
       const tiles = images * tilesPerImage;
       const ints = new Int32Array(memory.buffer);
-      ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, tiles], geometry! >>> 2);
+      ints.set([images, height!, width!, inChannels!, tilesHigh!, tilesWide!, padTop!, padLeft!, planeV!], geometry! >>> 2);
       input(x! + first * imageIn!, v!, zeros!, geometry!);
       ints.set([0, outChannels!, outChannels!, images, outHeight!, outWidth!, planeRows!, planeCols!], geometry! >>> 2);
       kernels.dy_to_planes(dy! + first * imageDy!, planes!, geometry!);
-      ints.set([outChannels!, images, planeRows!, planeCols!, tilesHigh!, tilesWide!, outChannels!], geometry! >>> 2);
+      // w's planes planeW floats apart: the padding after out x tiles floats (tiles: this group's).
+      ints.set([outChannels!, images, planeRows!, planeCols!, tilesHigh!, tilesWide!, outChannels!, planeW! - outChannels! * tiles], geometry! >>> 2);
       dyTransform(planes!, w!, geometry!);
       for (let xi = 0; xi < points; xi++) {
-        const plane = v! + 4 * xi * tiles * inChannels!;
+        const plane = v! + 4 * xi * planeV!;
         if (pack) product.pack_b(plane, 4 * inChannels!, 4, tiles, inChannels!, packed!);
         const b = pack ? packed! : plane;
-        product.gemm(w! + 4 * xi * outChannels! * tiles, 4 * tiles, 4, b, pack ? 32 * tiles : 32, pack ? 32 : 4 * inChannels!,
+        product.gemm(w! + 4 * xi * planeW!, 4 * tiles, 4, b, pack ? 32 * tiles : 32, pack ? 32 : 4 * inChannels!,
           sum + 4 * xi * outChannels! * inChannels!, 4 * inChannels!, inChannels!, tiles, 0, outChannels!, first === begin ? 0 : 1, scratch!);
       }
     }
