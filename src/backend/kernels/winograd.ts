@@ -259,7 +259,9 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
   const chunk = Math.max(1, Math.min(batch, Math.floor(chunkFloats / (points * tilesPerImage * (inChannels + outChannels)))));
 
   const y = backend.makeOutput(spec.outShape, 'float32');
-  const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
+  // Every chunk's planes as far apart as the first's (paddedPlane): the last, shorter chunk leaves their ends unused.
+  const [planeV, planeM] = [paddedPlane(chunk * tilesPerImage * inChannels), paddedPlane(chunk * tilesPerImage * outChannels)];
+  const v = backend.makeOutput([points * planeV], 'float32');
   const threads = transformThreads(backend);
   // Zeros for cells outside the input, zeros for a missing bias, and a sink per thread for outputs past the edge.
   const scratch = backend.makeOutput([inChannels + outChannels + threads * outChannels], 'float32');
@@ -279,7 +281,7 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
     const geometryAt = (t: number): number => heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t;
     shares.forEach(([first, end], t) =>
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
-        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles * inChannels], GEOMETRY_INTS * t));
+        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, planeV], GEOMETRY_INTS * t));
     runKernelJobs(backend, shares.map(([first], t) => ({
       fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
       args: [heapOffset(backend, x) + (start + first) * imageIn, heapOffset(backend, v) + 4 * first * tilesPerImage * inChannels, zeros, geometryAt(t)],
@@ -290,16 +292,16 @@ export function winogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradC
     const instance = gemmInstance(backend);
     if (instance) {
       // All the points' products in one batch (one wake-up per thread), into one buffer [points][tiles][out].
-      const all = backend.makeOutput([points, tiles, outChannels], 'float32');
+      const all = backend.makeOutput([points * planeM], 'float32');
       gemmBatch(backend, instance, {
         a: { data: v, rowStride: inChannels, colStride: 1 }, b: { data: spec.u, rowStride: outChannels, colStride: 1 }, c: { data: all, ldc: outChannels },
-        m: tiles, n: outChannels, k: inChannels, count: points, aStep: tiles * inChannels, bStep: inChannels * outChannels, cStep: tiles * outChannels,
+        m: tiles, n: outChannels, k: inChannels, count: points, aStep: planeV, bStep: inChannels * outChannels, cStep: planeM,
       });
-      planes = Array.from({ length: points }, (_, xi) => heapOffset(backend, all) + 4 * xi * tiles * outChannels);
+      planes = Array.from({ length: points }, (_, xi) => heapOffset(backend, all) + 4 * xi * planeM);
       owned = [all];
     } else {
       owned = Array.from({ length: points }, (_, xi) => {
-        const a = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
+        const a = heapView(backend, v, xi * planeV, [tiles, inChannels]);
         const product = runWasmKernel(tf.BatchMatMul, backend, { a, b: uViews[xi]! }, { transposeA: false, transposeB: false });
         disposeHeapView(backend, a);
         return product;
@@ -452,8 +454,10 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
   const taps = inChannels * outChannels;
 
   const sum = backend.makeOutput([points, outChannels, inChannels], 'float32');
-  const v = backend.makeOutput([points, chunk * tilesPerImage, inChannels], 'float32');
-  const w = backend.makeOutput([points, outChannels, chunk * tilesPerImage], 'float32');
+  // Every chunk's planes as far apart as the first's (paddedPlane): the last, shorter chunk leaves their ends unused.
+  const [planeV, planeW] = [paddedPlane(chunk * tilesPerImage * inChannels), paddedPlane(outChannels * chunk * tilesPerImage)];
+  const v = backend.makeOutput([points * planeV], 'float32');
+  const w = backend.makeOutput([points * planeW], 'float32');
   const planes = backend.makeOutput([outChannels, chunk * planeRows * planeCols], 'float32');
   const zeros = backend.makeOutput([inChannels], 'float32');
   const threads = transformThreads(backend);
@@ -469,7 +473,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
     const shares = imageShares(count, threads);
     shares.forEach(([first, end], t) =>
       (backend.typedArrayFromHeap(geometry) as Int32Array).set(
-        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, tiles * inChannels], GEOMETRY_INTS * t));
+        [end - first, height, width, inChannels, tilesHigh, tilesWide, spec.padTop, spec.padLeft, planeV], GEOMETRY_INTS * t));
     runKernelJobs(backend, shares.map(([first], t) => ({
       fn: tile === 4 ? 'winograd4_input' : 'winograd_input',
       args: [
@@ -487,7 +491,7 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
       args: [heapOffset(backend, dy) + start * imageDy, heapOffset(backend, planes), heapOffset(backend, geometry) + 4 * GEOMETRY_INTS * t],
     })));
     channelShares.forEach(([c0, c1], t) => (backend.typedArrayFromHeap(geometry) as Int32Array).set(
-      [c1 - c0, count, planeRows, planeCols, tilesHigh, tilesWide, outChannels, 0], GEOMETRY_INTS * t));
+      [c1 - c0, count, planeRows, planeCols, tilesHigh, tilesWide, outChannels, planeW - outChannels * tiles], GEOMETRY_INTS * t));
     runKernelJobs(backend, channelShares.map(([c0], t) => ({
       fn: tile === 4 ? 'winograd4_dy_planes' : 'winograd_dy_planes',
       args: [
@@ -500,14 +504,14 @@ export function winogradFilterGradient(backend: Backend, x: tf.TensorInfo, dy: t
       // All the points' products in one batch, each chunk added into the sum (C += A B after the first).
       gemmBatch(backend, instance, {
         a: { data: w, rowStride: tiles, colStride: 1 }, b: { data: v, rowStride: inChannels, colStride: 1 }, c: { data: sum, ldc: inChannels },
-        m: outChannels, n: inChannels, k: tiles, count: points, aStep: outChannels * tiles, bStep: tiles * inChannels, cStep: taps, accumulate: start > 0,
+        m: outChannels, n: inChannels, k: tiles, count: points, aStep: planeW, bStep: planeV, cStep: taps, accumulate: start > 0,
       });
       continue;
     }
     for (let xi = 0; xi < points; xi++) {
-      // The chunk's w and v are packed for `tiles` rows: product xi reads its own plane of each.
-      const a = heapView(backend, w, xi * outChannels * tiles, [outChannels, tiles]);
-      const b = heapView(backend, v, xi * tiles * inChannels, [tiles, inChannels]);
+      // The chunk's w and v hold `tiles` rows at the start of each plane: product xi reads its own plane of each.
+      const a = heapView(backend, w, xi * planeW, [outChannels, tiles]);
+      const b = heapView(backend, v, xi * planeV, [tiles, inChannels]);
       const product = runWasmKernel(tf.BatchMatMul, backend, { a, b }, { transposeA: false, transposeB: false });
       disposeHeapView(backend, a);
       disposeHeapView(backend, b);
