@@ -138,8 +138,8 @@ const instance = process.env.BACKEND === 'wasm' ? gemmInstance(tf.backend()) : u
 for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
 const model = createModel('cnn-small-bn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
 const optimizer = tf.train.adam(0.001);
-const x = tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 9);
-const y = tf.oneHot(tf.tensor1d(Array.from({ length: 8 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 9);
+const y = tf.oneHot(tf.tensor1d(Array.from({ length: 4 }, (_, i) => (i * 7) % 10), 'int32'), 10);
 const losses = [];
 for (let i = 0; i < 4; i++) {
   const loss = tf.tidy(() => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })), true));
