@@ -3,28 +3,20 @@
 // kernels are what a FastBatchNormalization training step runs.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, runNodeScript } from './helpers.js';
-
-const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+import { distUrl, runNodeScript, TFJS_URL, WAIT_FOR_WORKER_THREADS } from './helpers.js';
 
 // Shapes: one block of rows; an odd number of rows; several blocks, the last one shorter and odd (blockRows(64) is 256:
 // 8415 rows are 32 full blocks and one of 223), with enough values to split between threads; many channels.
 // Values sit away from 0 (mean 3), as after a ReLU, so a variance computed from raw sums would lose digits.
 const CHILD = `
 import { createHash } from 'node:crypto';
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
-const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
-const { FastBatchNormalization } = await import(${JSON.stringify(dist('src/models/fast-layers.js'))});
-const { gemmInstance, parallelThreads } = await import(${JSON.stringify(dist('src/backend/kernels/gemm.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(distUrl('src/backend/wasm-threads.js'))});
+const { FastBatchNormalization } = await import(${JSON.stringify(distUrl('src/models/fast-layers.js'))});
 await initBackend('wasm');
-// The worker threads start after the backend: wait for them, so the 2-thread run splits the sums between threads.
-const instance = gemmInstance(tf.backend());
-for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+// The 2-thread run splits the sums between the worker threads: wait for them.
+${WAIT_FOR_WORKER_THREADS}
 function values(n, seed, scale, shift) {
   const a = new Float32Array(n);
   let s = seed >>> 0;
@@ -129,13 +121,11 @@ describe('batch-norm training kernels on wasm', () => {
 // fixed data, on the backend BACKEND, and prints the losses and a hash of the weights (moving statistics included).
 const TRAIN_CHILD = `
 import { createHash } from 'node:crypto';
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
-const { createModel } = await import(${JSON.stringify(dist('src/models/index.js'))});
-const { gemmInstance, parallelThreads } = await import(${JSON.stringify(dist('src/backend/kernels/gemm.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { createModel } = await import(${JSON.stringify(distUrl('src/models/index.js'))});
 await initBackend(process.env.BACKEND);
-const instance = process.env.BACKEND === 'wasm' ? gemmInstance(tf.backend()) : undefined;
-for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+${WAIT_FOR_WORKER_THREADS}
 const model = createModel('cnn-small-bn', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
 const optimizer = tf.train.adam(0.001);
 const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 9);
@@ -148,7 +138,7 @@ for (let i = 0; i < 4; i++) {
 }
 const hash = createHash('sha256');
 for (const w of model.getWeights()) hash.update(Buffer.from(w.dataSync().buffer));
-console.log(JSON.stringify({ splitOver: instance ? parallelThreads(instance) : 1, losses, hash: hash.digest('hex') }));
+console.log(JSON.stringify({ splitOver: parallelThreads(instance), losses, hash: hash.digest('hex') }));
 `;
 
 describe('a batch-norm net in training on wasm', () => {

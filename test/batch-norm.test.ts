@@ -3,20 +3,15 @@
 // are compared byte for byte; the project kernel is the one that ran, and it leaks nothing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, runNodeScript } from './helpers.js';
-
-const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+import { distUrl, runNodeScript, TFJS_URL } from './helpers.js';
 
 // Each case: x's shape, which of scale and offset are given and with how many values, and values with edge cases
 // mixed in (exact zeros, negative zeros, a NaN, huge and tiny magnitudes, a zero variance).
 const CHILD = `
 import { createHash } from 'node:crypto';
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
 await initBackend('wasm');
 function values(n, seed, special) {
   const a = new Float32Array(n);

@@ -9,13 +9,11 @@ import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
 import { im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
 import { winogradFilterGradient } from '../src/backend/kernels/winograd.js';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
+import { repoRoot, runNodeScript, seededValues, TFJS_URL, wasmBackend } from './helpers.js';
 
 const BACKEND = pathToFileURL(join(repoRoot, 'dist', 'src', 'backend', 'index.js')).href;
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
 
 /** C = op(A) op(B) in float64, with the error bound of any float32 summation order: k 2^-23 sum |a b| (+ 1e-30). */
 function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean) {
@@ -345,7 +343,7 @@ describe('the matrix product\'s switches', () => {
   const child = (env: Record<string, string>) =>
     runNodeScript<{ detail: string; values: number[] }>(
       `
-      import * as tf from '${TFJS}';
+      import * as tf from '${TFJS_URL}';
       import { initBackend } from '${BACKEND}';
       const info = await initBackend('wasm');
       const a = tf.tensor(Array.from({ length: 40 * 700 }, (_, i) => Math.sin(i)), [40, 700]);

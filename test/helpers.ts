@@ -1,9 +1,11 @@
 // Shared test fixtures: a validated config built from parts, a wasm backend, a quickly trained model.
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { configSchema, type ExperimentConfig } from '../src/config/schema.js';
 import { initBackend } from '../src/backend/index.js';
 import type { DataContext } from '../src/data/index.js';
@@ -92,3 +94,20 @@ export function filesUnder(dir: string, keep: (name: string) => boolean = () => 
 export function bits(a: Float32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 }
+
+/** A compiled module of this repository (dist/<path>) as a file URL, for a child script's import(). */
+export const distUrl = (path: string): string => pathToFileURL(join(repoRoot, 'dist', path)).href;
+
+/** The @tensorflow/tfjs this repository resolves, as a file URL, for a child script's import(). */
+export const TFJS_URL = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+
+/**
+ * Lines of a child script, after its initBackend('wasm'), that wait up to 20 s for the backend's worker threads (they
+ * start after it; until then every kernel runs on one thread) and leave the product's instance in `instance`
+ * (undefined on another backend) and `parallelThreads` in scope.
+ */
+export const WAIT_FOR_WORKER_THREADS = `
+const { gemmInstance, parallelThreads } = await import(${JSON.stringify(distUrl('src/backend/kernels/gemm.js'))});
+const instance = tf.getBackend() === 'wasm' ? gemmInstance(tf.backend()) : undefined;
+for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+`;

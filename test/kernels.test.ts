@@ -4,10 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { bits, repoRoot, runNodeScript, seededValues } from './helpers.js';
+import { bits, distUrl, runNodeScript, seededValues, TFJS_URL, WAIT_FOR_WORKER_THREADS } from './helpers.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -372,19 +369,14 @@ describe('project kernels on wasm', () => {
   });
 });
 
-const distUrl = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
-const TFJS_URL = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
-
 // The 2x2/2 max-pool gradient split by output rows between the worker threads, in a process whose backend has them
 // (this file's backend runs one thread): 105 output rows, so the shares are not whole images. Rounded inputs make ties.
 const POOL_CHILD = `
 import { createHash } from 'node:crypto';
 const tf = await import(${JSON.stringify(TFJS_URL)});
 const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
-const { gemmInstance, parallelThreads } = await import(${JSON.stringify(distUrl('src/backend/kernels/gemm.js'))});
 await initBackend('wasm');
-const instance = gemmInstance(tf.backend());
-for (let waited = 0; instance?.pool && !instance.pool.ready && waited < 20000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+${WAIT_FOR_WORKER_THREADS}
 function values(n, seed) {
   const a = new Float32Array(n);
   let s = seed >>> 0;

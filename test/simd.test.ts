@@ -5,26 +5,21 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, tempDir } from './helpers.js';
-
-const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
+import { distUrl, repoRoot, tempDir, TFJS_URL } from './helpers.js';
 
 // Runs each SIMD kernel and its JavaScript twin on the same seeded data (odd lengths, so the scalar tails run; ties,
 // zeros, -0 and NaN among the values) and prints, per kernel, whether the outputs are identical bit for bit.
 const CHILD = `
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
-const { simdKernels, heapOffset } = await import(${JSON.stringify(dist('src/backend/kernels/simd/index.js'))});
-const { reluBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/relu-grad.js'))});
-const { maxPoolBackprop } = await import(${JSON.stringify(dist('src/backend/kernels/max-pool-grad.js'))});
-const { col2im } = await import(${JSON.stringify(dist('src/backend/kernels/conv2d-backprop-input.js'))});
-const { adamUpdate } = await import(${JSON.stringify(dist('src/backend/kernels/adam.js'))});
-const { sumLeadingAxes } = await import(${JSON.stringify(dist('src/backend/kernels/sum.js'))});
-const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { simdKernels, heapOffset } = await import(${JSON.stringify(distUrl('src/backend/kernels/simd/index.js'))});
+const { reluBackprop } = await import(${JSON.stringify(distUrl('src/backend/kernels/relu-grad.js'))});
+const { maxPoolBackprop } = await import(${JSON.stringify(distUrl('src/backend/kernels/max-pool-grad.js'))});
+const { col2im } = await import(${JSON.stringify(distUrl('src/backend/kernels/conv2d-backprop-input.js'))});
+const { adamUpdate } = await import(${JSON.stringify(distUrl('src/backend/kernels/adam.js'))});
+const { sumLeadingAxes } = await import(${JSON.stringify(distUrl('src/backend/kernels/sum.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(distUrl('src/backend/wasm-threads.js'))});
 await initBackend('wasm');
 const backend = tf.backend();
 const simd = simdKernels(backend);

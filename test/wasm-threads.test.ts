@@ -4,15 +4,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { MAX_WASM_THREADS, threadsPerJob, wasmThreadCount, wasmThreadsForJobs } from '../src/backend/wasm-threads.js';
-import { repoRoot, temperCli, tempDir } from './helpers.js';
+import { distUrl, repoRoot, temperCli, tempDir, TFJS_URL } from './helpers.js';
 
-const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
 // The file the project's own modules load, so the child script (outside the repository) shares their tfjs instance.
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
 
 // Trains cnn-small for a few steps on fixed data, then prints the pool size, a hash of the weights and of an input
 // gradient, and whether the globals the loader patches are the originals again. It does not call process.exit: the
@@ -21,10 +17,10 @@ const CHILD = `
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 const originals = { createObjectURL: URL.createObjectURL, cpus: os.cpus };
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
-const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
-const { createModel } = await import(${JSON.stringify(dist('src/models/index.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(distUrl('src/backend/wasm-threads.js'))});
+const { createModel } = await import(${JSON.stringify(distUrl('src/models/index.js'))});
 const info = await initBackend('wasm');
 const model = createModel('cnn-small', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
 const optimizer = tf.train.adam(0.01);

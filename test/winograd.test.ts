@@ -4,9 +4,6 @@
 // the same bits at 1 and 2 threads; a few training steps give the losses of the direct convolution within rounding.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_CONV } from '../src/backend/kernels/fused-conv.js';
 import { heapOffset, simdKernels } from '../src/backend/kernels/simd/index.js';
@@ -40,7 +37,7 @@ import {
   winogradOutputJs,
   type WinogradShape,
 } from '../src/backend/kernels/winograd.js';
-import { bits, repoRoot, runNodeScript, seededValues, wasmBackend } from './helpers.js';
+import { bits, distUrl, runNodeScript, seededValues, TFJS_URL, wasmBackend } from './helpers.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type Shape4 = [number, number, number, number];
@@ -824,19 +821,16 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
   });
 });
 
-const dist = (path: string) => pathToFileURL(join(repoRoot, 'dist', path)).href;
-const TFJS = pathToFileURL(createRequire(join(repoRoot, 'package.json')).resolve('@tensorflow/tfjs')).href;
-
 // Trains cnn-small (conv3x3(32) on 1 channel, then conv3x3(64) on 32: the second runs as fused Winograd, forward, input
 // gradient and filter gradient; the first's filter gradient takes the few-taps kernel's parts) for 5 Adam steps on
 // fixed data; prints the losses and a hash of the weights and of an input gradient (the first layer's from dy alone).
 // With TEMPER_STOCK_KERNELS=1 (stock tfjs-wasm has no filter gradient) it hashes the logits and the input gradient instead.
 const CHILD = `
 import { createHash } from 'node:crypto';
-const tf = await import(${JSON.stringify(TFJS)});
-const { initBackend } = await import(${JSON.stringify(dist('src/backend/index.js'))});
-const { wasmThreadsInUse } = await import(${JSON.stringify(dist('src/backend/wasm-threads.js'))});
-const { createModel } = await import(${JSON.stringify(dist('src/models/index.js'))});
+const tf = await import(${JSON.stringify(TFJS_URL)});
+const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index.js'))});
+const { wasmThreadsInUse } = await import(${JSON.stringify(distUrl('src/backend/wasm-threads.js'))});
+const { createModel } = await import(${JSON.stringify(distUrl('src/models/index.js'))});
 await initBackend('wasm');
 const model = createModel('cnn-small', { inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
 const optimizer = tf.train.adam(0.003);
