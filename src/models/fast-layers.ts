@@ -5,7 +5,9 @@
 // - FastBatchNormalization: in training mode the stock layer is moments() + batchNorm() differentiated op by op:
 //   about 84 kernels per layer and step (forward and backward), some 30 of them passes over the whole activation,
 //   one a full-size Tile. Here it is one tf.customGrad: 4 full-size passes forward, the closed-form gradient with
-//   7 backward, about 34 kernels in all. Inference mode runs the stock forward ops (bit for bit); under a tape
+//   7 backward, about 34 kernels in all; on wasm (float32, channels a multiple of 4) the statistics and the gradient
+//   are the project's kernels (src/backend/kernels/batch-norm-training.ts): 3 passes forward with the normalisation,
+//   3 backward. Inference mode runs the stock forward ops (bit for bit); under a tape
 //   they are one tape node whose input gradient is dy * gamma / sqrt(movingVariance + eps) (batchNormInference):
 //   tfjs-core's FusedBatchNorm gradient builds a full-size Tile and computes x - mean and dy * gamma even when only
 //   dx is wanted (a PGD step). Gradients w.r.t. gamma, beta and the moving statistics are tfjs-core's own.

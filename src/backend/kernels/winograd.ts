@@ -377,10 +377,10 @@ function fusedWinogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradCon
 }
 
 /**
- * Floats between the planes of a fused transform's output ([points][tiles][channels]), `floats` or a little more: a
+ * Floats between the planes of a Winograd transform's output ([points][tiles][channels]), `floats` or a little more: a
  * stride that is a multiple of 4 KiB puts the same row of every plane in one set of the L1 cache, and the 36 planes of
  * F(4x4, 3x3) are more than its ways. With 2 images of 32x32x64 (128 tiles, 32 KiB a plane) the input transform took
- * 0.38 ms; planes 64 bytes further apart, 0.25 ms (0.16 ms once it also went a column and a row at a time, which
+ * 0.38 ms; planes 64 bytes further apart, 0.25 ms (0.12 ms once it also went a column and a row at a time, which
  * stores to and reads back from the planes). The padding keeps the stride's largest power-of-two factor at 256 bytes
  * or less, so at least 16 sets share the planes.
  */
