@@ -249,6 +249,62 @@ describe('project kernels on wasm', () => {
     x.dispose();
   });
 
+  // The ReLU gradient fused into the max-pool gradient (TemperMaxPoolGradRelu). Half-integer inputs and filter make
+  // exact zeros and ties common, so windows whose maximum is 0 (where the plain max-pool gradient routes dy and the
+  // ReLU gradient then zeroes it) are there; dy of both signs makes -0 there too.
+  const reluPoolCases: Array<{ x: Shape4; size: number; stride: number; pad: 'valid' | 'same'; filters: number }> = [
+    { x: [2, 8, 6, 3], size: 2, stride: 2, pad: 'valid', filters: 8 },
+    { x: [2, 7, 7, 2], size: 3, stride: 2, pad: 'same', filters: 3 },
+  ];
+  for (const p of reluPoolCases) {
+    it(`the max pool after a ReLU conv takes the ReLU gradient into its own: the unfused values, one pass fewer (${p.size}x${p.size}/${p.stride}, ${p.filters} channels)`, async () => {
+      await tf.setBackend('wasm');
+      const half = (shape: number[], seed: number) => tf.tensor(seededValues(sizeOf(shape), seed).map((v) => Math.round(v * 4) / 2), shape);
+      const x = half(p.x, 41);
+      const w = half([3, 3, p.x[3], p.filters], 42);
+      const b = half([p.filters], 43);
+      const poolShape = tf.backend_util.computePool2DInfo([p.x[0], p.x[1], p.x[2], p.filters], p.size, p.stride, 1, p.pad).outShape;
+      const dy = half(poolShape, 44);
+      const conv = (a: tf.Tensor, q: tf.Tensor, r: tf.Tensor, activation: string) => tf.engine().runKernel('TemperFusedConv2D', { x: a, filter: q, bias: r },
+        { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+      const pool = (y: tf.Tensor4D) => tf.maxPool(y, p.size, p.stride, p.pad);
+      // Fused: the pool reads the conv's ReLU output. Unfused: a separate Relu, whose output is not a ReLU kernel's.
+      const fused = (a: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(pool(conv(a, q, r, 'relu')), dy));
+      const unfused = (a: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(pool(tf.relu(conv(a, q, r, 'linear'))), dy));
+      const plain = (t: tf.Tensor) => Array.from(t.dataSync(), (v) => v + 0);
+      const want = tf.grads(unfused)([x, w, b]);
+      const got = tf.grads(fused)([x, w, b]);
+      got.forEach((g, i) => assert.deepEqual(plain(g), plain(want[i]!), `gradient ${i}`));
+      const names = async (f: typeof fused) => (await tf.profile(() => tf.grads(f)([x, w, b]))).kernelNames;
+      const [fusedNames, unfusedNames] = [await names(fused), await names(unfused)];
+      assert.ok(fusedNames.includes('TemperMaxPoolGradRelu') && !fusedNames.includes('TemperReluGrad') && !fusedNames.includes('MaxPoolGrad'), fusedNames.join());
+      assert.ok(unfusedNames.includes('MaxPoolGrad') && unfusedNames.includes('TemperReluGrad'), unfusedNames.join());
+
+      // A ReLU output made outside the function gets the plain max-pool gradient, routed to zeros too: it is what was asked for.
+      const y = conv(x, w, b, 'relu');
+      const atY = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a as tf.Tensor4D), dy)))(y);
+      const plainPool = tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: y, output: pool(y) }, { filterSize: p.size, strides: p.stride, pad: p.pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      assert.deepEqual(plain(atY), plain(plainPool));
+      const masked = tf.engine().runKernel('TemperMaxPoolGradRelu', { dy, input: y, output: pool(y) }, { filterSize: p.size, strides: p.stride, pad: p.pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      assert.notDeepEqual(plain(masked), plain(plainPool), 'the case has windows whose maximum is 0, where the two differ');
+
+      // A ReLU output with a second reader: its gradient is a sum, and the ReLU gradient is applied to that as usual.
+      const dy2 = half([p.x[0], p.x[1], p.x[2], p.filters], 45);
+      const twoReaders = (relu: boolean) => (a: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => {
+        const out = relu ? conv(a, q, r, 'relu') : tf.relu(conv(a, q, r, 'linear'));
+        return tf.add(tf.sum(tf.mul(pool(out), dy)), tf.sum(tf.mul(out, dy2)));
+      };
+      const wantTwo = tf.grads(twoReaders(false))([x, w, b]);
+      tf.grads(twoReaders(true))([x, w, b]).forEach((g, i) => assert.deepEqual(plain(g), plain(wantTwo[i]!), `two readers, gradient ${i}`));
+
+      // No tensor left behind by either path.
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 5; i++) tf.tidy(() => void tf.grads(fused)([x, w, b]));
+      assert.equal(tf.memory().numTensors, before);
+      tf.dispose([x, w, b, dy, dy2, ...want, ...got, ...wantTwo, y, atY, plainPool, masked]);
+    });
+  }
+
   for (const products of PRODUCTS) it(`the wasm transposed matMul and leading-axes sum equal the cpu backend's (${products.label})`, async () => {
     const { cpu, wasm } = await withGemm(products.env, () => onBothBackends(
       [{ shape: [2, 5, 3], seed: 9 }, { shape: [2, 4, 5], seed: 10 }, { shape: [6, 4, 3], seed: 11 }, { shape: [2, 9, 8], seed: 24 }, { shape: [2, 6, 9], seed: 25 }],
@@ -392,15 +448,22 @@ await tf.setBackend('cpu');
 const cpu = gradient();
 const same = Buffer.from(dx.dataSync().buffer).equals(Buffer.from(cpu.dataSync().buffer));
 await tf.setBackend('wasm');
-console.log(JSON.stringify({ threads: parallelThreads(instance), same, hash: createHash('sha256').update(dx.dataSync()).digest('hex') }));
+// The ReLU gradient fused in, against the two passes (x's negative values stand for a ReLU output's zeros here).
+const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+const inputs = { dy, input: x, output: tf.maxPool(x, 2, 2, 'valid') };
+const fused = tf.engine().runKernel('TemperMaxPoolGradRelu', inputs, attrs);
+const twoPasses = tf.engine().runKernel('TemperReluGrad', { dy: tf.engine().runKernel('MaxPoolGrad', inputs, attrs), x });
+const reluSame = Buffer.from(fused.dataSync().buffer).equals(Buffer.from(twoPasses.dataSync().buffer));
+console.log(JSON.stringify({ threads: parallelThreads(instance), same, reluSame, hash: createHash('sha256').update(dx.dataSync()).update(fused.dataSync()).digest('hex') }));
 `;
 
 describe('the max-pool gradient on the worker threads', () => {
-  it('gives the cpu backend\'s bits at 1 and 2 threads', () => {
-    const one = runNodeScript<{ threads: number; same: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
-    const two = runNodeScript<{ threads: number; same: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
+  it('gives the cpu backend\'s bits at 1 and 2 threads, and with the ReLU gradient fused in the two passes\' bits', () => {
+    const one = runNodeScript<{ threads: number; same: boolean; reluSame: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
+    const two = runNodeScript<{ threads: number; same: boolean; reluSame: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
     assert.deepEqual([one.threads, two.threads], [1, 2]);
     assert.ok(one.same && two.same, 'the wasm gradient is the cpu backend\'s');
+    assert.ok(one.reluSame && two.reluSame, 'with the ReLU gradient fused in: the bits of the two passes');
     assert.equal(two.hash, one.hash);
   });
 });

@@ -4,7 +4,7 @@
 // wanted. This kernel is the backend's own FusedConv2D under another name, with a gradient whose parts are computed
 // only when asked for. src/models/fast-layers.ts (FastConv2D) uses it.
 import * as tf from '@tensorflow/tfjs';
-import { RELU_GRAD } from './relu-grad.js';
+import { isMaskedBy, noteReluOutput, RELU_GRAD } from './relu-grad.js';
 import { forwardTile, transformFilter, winogradApplies, winogradConv } from './winograd.js';
 import { elementShares, gemm, gemmInstance, runKernelJobs } from './gemm.js';
 import { heapOffset } from './simd/index.js';
@@ -27,6 +27,8 @@ export function stockKernelAs(kernelName: string, stockName: string, backendName
 export function activationGradient<T extends tf.Tensor>(kernelName: string, dy: T, y: T, activation: string | undefined): T {
   if (activation === 'linear') return dy;
   if (activation !== 'relu') throw new Error(`${kernelName}: no gradient for activation '${activation}'`);
+  // The max pool's gradient already applied it (maxPoolGradConfig): same values, one pass fewer.
+  if (isMaskedBy(dy, y)) return dy;
   return tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
     ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as T)
     : (tf.mul(dy, tf.cast(tf.step(y), 'float32')) as T);
@@ -43,7 +45,13 @@ export function fusedConvConfigFor(backendName: string): tf.KernelConfig {
  * (im2colApplies); everything else the backend's FusedConv2D.
  */
 export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
+  // Noting ReLU outputs lets the max pool after the convolution fuse the ReLU gradient into its own (max-pool-grad.ts).
   function fusedConv(args: WasmKernelArgs): tf.TensorInfo {
+    const y = fusedConvOutput(args);
+    if (args.attrs?.['activation'] === 'relu') noteReluOutput(y.dataId, FUSED_CONV);
+    return y;
+  }
+  function fusedConvOutput(args: WasmKernelArgs): tf.TensorInfo {
     const { inputs, backend, attrs = {} } = args;
     const { x, filter, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
     const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = attrs as unknown as tf.FusedConv2DAttrs;

@@ -13,7 +13,7 @@ import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig, makeFusedConvWasmConfig } from './fused-conv.js';
 import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
-import { makeMaxPoolGradConfig } from './max-pool-grad.js';
+import { makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGradReluWasmConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
@@ -36,6 +36,8 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Conv2DBackpropFilter]: () => conv2DBackpropFilterConfig,
     [tf.Conv2DBackpropInput]: requireStock(tf.Conv2DBackpropInput, 'wasm', makeConv2DBackpropInputConfig),
     [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, 'wasm', makeMaxPoolGradConfig),
+    // Not a stock name: MaxPoolGrad with the ReLU gradient of its input fused in (maxPoolGradConfig picks it).
+    [MAX_POOL_GRAD_RELU]: () => maxPoolGradReluWasmConfig,
     [tf.BatchMatMul]: requireStock(tf.BatchMatMul, 'wasm', makeBatchMatMulConfig),
     [tf.Sum]: requireStock(tf.Sum, 'wasm', makeSumConfig),
     [tf.FusedBatchNorm]: requireStock(tf.FusedBatchNorm, 'wasm', makeFusedBatchNormConfig),
@@ -90,6 +92,8 @@ export function registerProjectKernels(backendName: string): string[] {
   if (names.includes(RELU_GRAD)) tf.registerGradient(reluGradConfig);
   if (names.includes(FUSED_CONV)) tf.registerGradient(fusedConvGradConfig);
   if (names.includes(FUSED_MAT_MUL)) tf.registerGradient(fusedMatMulGradConfig);
+  // MaxPool is a stock name: its gradient falls back to tfjs' own wherever MAX_POOL_GRAD_RELU is not registered.
+  if (names.includes(MAX_POOL_GRAD_RELU)) tf.registerGradient(maxPoolGradConfig);
   registered.set(backendName, names);
   return [...names];
 }

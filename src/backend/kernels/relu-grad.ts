@@ -49,3 +49,44 @@ export const reluGradConfig: tf.GradConfig = {
     return { x: () => (fast ? tf.engine().runKernel(RELU_GRAD, { dy: grad, x }) as tf.Tensor : tf.mul(grad, tf.cast(tf.step(x), 'float32'))) };
   },
 };
+
+// A ReLU gradient fused into the gradient of the op that reads the ReLU's output (the max pool after a conv, see
+// max-pool-grad.ts). Tensors are told apart by their dataId, which reshapes and the tape's saved clones share.
+/** dataId of an output of a ReLU-activated project kernel (TemperFusedConv2D with activation 'relu') -> that kernel's name. */
+const reluOutputs = new WeakMap<object, string>();
+/** gradient dataId -> the dataId of the ReLU output y it is already masked by (zero, times dy, where y <= 0). */
+const maskedBy = new WeakMap<object, object>();
+
+/** Notes that `dataId`, a new buffer the kernel `kernelName` wrote, holds a ReLU's output (kernels that apply one call it). */
+export function noteReluOutput(dataId: object, kernelName: string): void {
+  reluOutputs.set(dataId, kernelName);
+}
+
+/** The parts of tfjs-core's Engine (4.22; private in its typings) that reluOutputOnTape reads. */
+interface TapeInternals {
+  state?: { activeTape?: Array<{ kernelName: string; outputs: tf.Tensor[] }> | null };
+}
+
+/**
+ * Whether x is a ReLU's output that a node of the tape being differentiated now computed (that kernel's node: views
+ * and copies share the buffer, so the buffer alone does not say where x was made). Such a tensor was made inside the
+ * function being differentiated, so it cannot be one of the tensors the gradient is taken with respect to (those exist
+ * before it runs): its gradient only flows on into the ReLU's own, which masks it anyway. A ReLU output made elsewhere
+ * (a tensor someone asks the gradient at) gets the plain max-pool gradient.
+ */
+export function reluOutputOnTape(x: tf.Tensor): boolean {
+  const producer = reluOutputs.get(x.dataId);
+  if (producer === undefined) return false;
+  const tape = (tf.engine() as unknown as TapeInternals).state?.activeTape;
+  return tape != null && tape.some((node) => node.kernelName === producer && node.outputs.some((output) => output.dataId === x.dataId));
+}
+
+/** Marks `dx` as already masked by the ReLU output `y`: zero (dy times 0) wherever y <= 0. */
+export function markMaskedBy(dx: tf.Tensor, y: tf.Tensor): void {
+  maskedBy.set(dx.dataId, y.dataId);
+}
+
+/** Whether dy is marked as masked by the ReLU output y (markMaskedBy): its ReLU gradient is dy itself. */
+export function isMaskedBy(dy: tf.Tensor, y: tf.Tensor): boolean {
+  return maskedBy.get(dy.dataId) === y.dataId;
+}

@@ -31,13 +31,16 @@
 
   ;; The max-pool gradient for 2x2 windows with stride 2 that tile the input exactly, channels a multiple of 4.
   ;; $rows output rows (batch * out height), $width output columns, $channels channels. Each window's first
-  ;; maximum in row-major order (a, b / c, d) gets dy; the other three get 0.
+  ;; maximum in row-major order (a, b / c, d) gets dy; the other three get 0. $relu: see $keep.
   (func (export "max_pool_grad_2x2") (param $x i32) (param $dy i32) (param $dx i32)
-        (param $rows i32) (param $width i32) (param $channels i32)
+        (param $rows i32) (param $width i32) (param $channels i32) (param $relu i32)
     (local $r i32) (local $w i32) (local $c i32) (local $cell i32) (local $rowBytes i32)
     (local $a i32) (local $b i32) (local $top i32) (local $g i32)
     (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128) (local $max v128)
-    (local $ea v128) (local $eb v128) (local $ec v128) (local $taken v128) (local $grad v128)
+    (local $ea v128) (local $eb v128) (local $ec v128) (local $taken v128) (local $grad v128) (local $keep v128)
+    ;; $relu = 1: dy times (the window's maximum > 0 ? 1 : 0), as relu_grad would then compute at the maximum (the
+    ;; ReLU gradient of a ReLU output x, fused in: same bits, -0 included). All ones in $keep: dy times 1, itself.
+    (local.set $keep (select (result v128) (v128.const i32x4 0 0 0 0) (v128.const i32x4 -1 -1 -1 -1) (local.get $relu)))
     (local.set $cell (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $rowBytes (i32.mul (i32.shl (local.get $width) (i32.const 1)) (local.get $cell)))
     (local.set $g (local.get $dy))
@@ -63,7 +66,8 @@
           (local.set $taken (v128.or (local.get $ea) (local.get $eb)))
           (local.set $ec (v128.andnot (f32x4.eq (local.get $vc) (local.get $max)) (local.get $taken)))
           (local.set $taken (v128.or (local.get $taken) (local.get $ec)))
-          (local.set $grad (v128.load (local.get $g)))
+          (local.set $grad (f32x4.mul (v128.load (local.get $g))
+            (v128.and (v128.or (local.get $keep) (f32x4.gt (local.get $max) (v128.const f32x4 0 0 0 0))) (v128.const f32x4 1 1 1 1))))
           (v128.store (i32.add (local.get $dx) (i32.add (local.get $a) (local.get $c))) (v128.and (local.get $grad) (local.get $ea)))
           (v128.store (i32.add (local.get $dx) (i32.add (local.get $b) (local.get $c))) (v128.and (local.get $grad) (local.get $eb)))
           (v128.store (i32.add (local.get $dx) (i32.add (i32.add (local.get $a) (local.get $rowBytes)) (local.get $c)))
