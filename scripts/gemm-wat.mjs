@@ -50,6 +50,211 @@ function microKernel(rows, fma) {
     (v128.store offset=${32 * i + 16} (local.get $out) (local.get $c${i}1))`).join('\n    ')})`;
 }
 
+/**
+ * The direct convolution's micro-kernel for `rows` output pixels of one image row (adjacent, `rsA` bytes apart in the
+ * padded input) by 8 output channels: the sum over the filter's `runs` rows of `run` contiguous k-steps each (the
+ * filter row's width times the input channels, which lie together in an NHWC row), B packed as pack_b packs the filter
+ * [KH KW CI][CO]; then bias (8 floats at $bias), ReLU where $relu, stored to `rows` pixels `ldo` bytes apart.
+ */
+function convMicroKernel(rows, fma) {
+  const r = [...Array(rows).keys()];
+  const rowAddress = (i) => (i === 0 ? '(local.get $a)' : `(i32.add (local.get $a) (local.get $l${i}))`);
+  return `
+  (func $ck${rows} (param $ap i32) (param $rsA i32) (param $bp i32) (param $run i32) (param $runs i32) (param $rowIn i32)
+    (param $out i32) (param $ldo i32) (param $bias i32) (param $relu i32)
+    ${r.slice(1).map((i) => `(local $l${i} i32)`).join(' ')} (local $a i32) (local $kc i32) (local $av v128) (local $b0 v128) (local $b1 v128)
+    ${r.map((i) => `(local $c${i}0 v128) (local $c${i}1 v128)`).join(' ')}
+    ${r.slice(1).map((i) => `(local.set $l${i} (i32.mul (local.get $rsA) (i32.const ${i})))`).join('\n    ')}
+    (loop $ky
+      (local.set $a (local.get $ap))
+      (local.set $kc (local.get $run))
+      (loop $k
+        (local.set $b0 (v128.load (local.get $bp)))
+        (local.set $b1 (v128.load offset=16 (local.get $bp)))
+        ${r.map((i) => `(local.set $av (v128.load32_splat ${rowAddress(i)}))
+        ${madd(fma, `$c${i}0`, '$av', '$b0')}
+        ${madd(fma, `$c${i}1`, '$av', '$b1')}`).join('\n        ')}
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+        (br_if $k (local.tee $kc (i32.sub (local.get $kc) (i32.const 1)))))
+      (local.set $ap (i32.add (local.get $ap) (local.get $rowIn)))
+      (br_if $ky (local.tee $runs (i32.sub (local.get $runs) (i32.const 1)))))
+    (local.set $b0 (v128.load (local.get $bias)))
+    (local.set $b1 (v128.load offset=16 (local.get $bias)))
+    ${r.map((i) => `(local.set $c${i}0 (f32x4.add (local.get $c${i}0) (local.get $b0)))
+    (local.set $c${i}1 (f32x4.add (local.get $c${i}1) (local.get $b1)))`).join('\n    ')}
+    (if (local.get $relu) (then
+      ${r.map((i) => `(local.set $c${i}0 (f32x4.max (local.get $c${i}0) (v128.const f32x4 0 0 0 0)))
+      (local.set $c${i}1 (f32x4.max (local.get $c${i}1) (v128.const f32x4 0 0 0 0)))`).join('\n      ')}))
+    ${r.map((i) => `(v128.store ${i === 0 ? '(local.get $out)' : `(i32.add (local.get $out) (i32.mul (local.get $ldo) (i32.const ${i})))`} (local.get $c${i}0))
+    (v128.store offset=16 ${i === 0 ? '(local.get $out)' : `(i32.add (local.get $out) (i32.mul (local.get $ldo) (i32.const ${i})))`} (local.get $c${i}1))`).join('\n    ')})`;
+}
+
+/**
+ * conv_direct: a stride-1 convolution read straight from the input, for few input channels (a first layer), where a
+ * Winograd or im2col product would have almost no depth. Images [0, images) of x (NHWC, H x W x CI) go one at a time
+ * into \$pad, zero-padded to (OH + KH - 1) x (OW + KW - 1) x CI (padTop, padLeft before); then each block of up to
+ * GEMM_MR adjacent output pixels by 8 output channels is one micro-kernel call ($ck1 .. $ck4) over the KH x KW x CI
+ * taps, in that fixed order, plus bias and ReLU. out: OH x OW x CO per image, CO = 8 panels. bp: the filter packed by
+ * pack_b ([panels][KH KW CI][8]); bias: CO floats. Every output is summed in one order, whatever thread runs it.
+ */
+function convDirect(rowCases) {
+  const call = (rows) => `(call $ck${rows} (local.get $ap) (local.get $pixel) (local.get $bpp) (local.get $run) (local.get $kh) (local.get $rowIn)
+            (local.get $op) (local.get $ldo) (local.get $bq) (local.get $relu))`;
+  let dispatch = `(br_table ${rowCases.map((rows) => `$q${rows}`).join(' ')} (i32.sub (local.get $rows) (i32.const 1)))`;
+  for (const rows of rowCases) dispatch = `(block $q${rows} ${dispatch})\n          ${call(rows)}\n          (br $next)`;
+  return `
+  (func (export "conv_direct") (param $x i32) (param $pad i32) (param $out i32) (param $bp i32) (param $bias i32)
+    (param $images i32) (param $h i32) (param $w i32) (param $ci i32) (param $oh i32) (param $ow i32)
+    (param $padTop i32) (param $padLeft i32) (param $kh i32) (param $kw i32) (param $panels i32) (param $relu i32)
+    (local $n i32) (local $hp i32) (local $wp i32) (local $py i32) (local $px i32) (local $iy i32) (local $ix i32) (local $c i32)
+    (local $to i32) (local $pixel i32) (local $rowIn i32) (local $run i32) (local $bPanel i32) (local $ldo i32)
+    (local $oy i32) (local $ox i32) (local $rows i32) (local $p i32) (local $ap i32) (local $bpp i32) (local $op i32) (local $bq i32)
+    (local $image i32)
+    (local.set $hp (i32.sub (i32.add (local.get $oh) (local.get $kh)) (i32.const 1)))
+    (local.set $wp (i32.sub (i32.add (local.get $ow) (local.get $kw)) (i32.const 1)))
+    (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $rowIn (i32.mul (local.get $wp) (local.get $pixel)))
+    (local.set $run (i32.mul (local.get $kw) (local.get $ci)))
+    (local.set $bPanel (i32.shl (i32.mul (i32.mul (local.get $kh) (local.get $run)) (i32.const 8)) (i32.const 2)))
+    (local.set $ldo (i32.shl (local.get $panels) (i32.const 5)))
+    (block $ndone (loop $nloop
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $images)))
+      ;; The padded image, a float at a time (a few thousand floats against KH KW CO multiply-adds per pixel).
+      (local.set $image (i32.add (local.get $x) (i32.mul (local.get $n) (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $pixel)))))
+      (local.set $to (local.get $pad))
+      (local.set $py (i32.const 0))
+      (loop $pyloop
+        (local.set $iy (i32.sub (local.get $py) (local.get $padTop)))
+        (local.set $px (i32.const 0))
+        (loop $pxloop
+          (local.set $ix (i32.sub (local.get $px) (local.get $padLeft)))
+          (local.set $c (i32.const 0))
+          (loop $cloop
+            (f32.store (local.get $to)
+              (if (result f32) (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w)))
+                (then (f32.load (i32.add (local.get $image)
+                  (i32.add (i32.mul (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (local.get $pixel)) (i32.shl (local.get $c) (i32.const 2))))))
+                (else (f32.const 0))))
+            (local.set $to (i32.add (local.get $to) (i32.const 4)))
+            (br_if $cloop (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $ci))))
+          (br_if $pxloop (i32.lt_u (local.tee $px (i32.add (local.get $px) (i32.const 1))) (local.get $wp))))
+        (br_if $pyloop (i32.lt_u (local.tee $py (i32.add (local.get $py) (i32.const 1))) (local.get $hp))))
+      (local.set $oy (i32.const 0))
+      (loop $oyloop
+        (local.set $ox (i32.const 0))
+        (loop $oxloop
+          (local.set $rows (select (i32.const ${GEMM_MR}) (i32.sub (local.get $ow) (local.get $ox))
+            (i32.lt_u (i32.const ${GEMM_MR}) (i32.sub (local.get $ow) (local.get $ox)))))
+          (local.set $p (i32.const 0))
+          (loop $ploop
+            (local.set $ap (i32.add (local.get $pad) (i32.add (i32.mul (local.get $oy) (local.get $rowIn)) (i32.mul (local.get $ox) (local.get $pixel)))))
+            (local.set $bpp (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $bPanel))))
+            (local.set $op (i32.add (local.get $out)
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $oy) (local.get $ow)) (local.get $ox)) (local.get $ldo)) (i32.shl (local.get $p) (i32.const 5)))))
+            (local.set $bq (i32.add (local.get $bias) (i32.shl (local.get $p) (i32.const 5))))
+            (block $next ${dispatch})
+            (br_if $ploop (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $panels))))
+          (br_if $oxloop (i32.lt_u (local.tee $ox (i32.add (local.get $ox) (local.get $rows))) (local.get $ow))))
+        (br_if $oyloop (i32.lt_u (local.tee $oy (i32.add (local.get $oy) (i32.const 1))) (local.get $oh))))
+      (local.set $out (i32.add (local.get $out) (i32.mul (i32.mul (local.get $oh) (local.get $ow)) (local.get $ldo))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nloop)))
+  )`;
+}
+
+/**
+ * input_grad_k3: the input gradient of a stride-1 convolution with 3-wide filters and few input channels (a first
+ * layer), read straight from dy: dx[iy, ix, ci] = sum over ky, kx, co of dy[iy + padTop - ky, ix + padLeft - kx, co]
+ * w[ky, kx, ci, co] (dy outside its bounds is 0). Four adjacent dx pixels at a time: for each filter row and four
+ * output channels, the six dy vectors the three taps of the four pixels read are loaded once, then 12 multiply-adds
+ * into four accumulators (one per pixel, four channels in its lanes), whose lanes are summed at the end. Blocks that
+ * reach past dy's left or right edge read zeros there ($checked). Images [0, images); CO a multiple of 4. Each value is
+ * summed in one fixed order (filter rows, then channel groups, then taps), whatever thread runs it.
+ */
+function inputGradK3(fma) {
+  const body = (checked) => {
+    const dyAt = (u) => `(i32.add (local.get $rowp) (i32.mul (local.get $rsU) (i32.const ${u})))`;
+    const load = (u) => checked
+      ? `(local.set $d${u} (if (result v128) (i32.lt_u (i32.add (local.get $c0) (i32.const ${u})) (local.get $ow))
+            (then (v128.load ${dyAt(u)})) (else (v128.const i32x4 0 0 0 0))))`
+      : `(local.set $d${u} (v128.load ${dyAt(u)}))`;
+    const fmas = [];
+    for (let kx = 0; kx < 3; kx++) for (let r = 0; r < 4; r++) fmas.push(madd(fma, `$acc${r}`, `$d${r + 2 - kx}`, `$w${kx}`));
+    return `(local.set $j (i32.const 0))
+              (loop $jloop
+                ${[0, 1, 2, 3, 4, 5].map(load).join('\n                ')}
+                (local.set $w0 (v128.load (local.get $wp)))
+                (local.set $w1 (v128.load (i32.add (local.get $wp) (local.get $tapStride))))
+                (local.set $w2 (v128.load (i32.add (local.get $wp) (i32.shl (local.get $tapStride) (i32.const 1)))))
+                ${fmas.join('\n                ')}
+                (local.set $rowp (i32.add (local.get $rowp) (i32.const 16)))
+                (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
+                (br_if $jloop (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 4))) (local.get $co))))`;
+  };
+  return `
+  (func (export "input_grad_k3") (param $dy i32) (param $w i32) (param $dx i32) (param $images i32) (param $h i32) (param $wd i32)
+    (param $ci i32) (param $oh i32) (param $ow i32) (param $co i32) (param $kh i32) (param $padTop i32) (param $padLeft i32)
+    (local $n i32) (local $iy i32) (local $x0 i32) (local $c i32) (local $ky i32) (local $row i32) (local $j i32) (local $c0 i32)
+    (local $rsU i32) (local $tapStride i32) (local $rowp i32) (local $wp i32) (local $out i32) (local $lanes i32) (local $r i32)
+    (local $dyImage i32) (local $dxImage i32)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $d4 v128) (local $d5 v128)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128)
+    (local.set $rsU (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $tapStride (i32.mul (local.get $ci) (local.get $rsU)))
+    (local.set $dyImage (i32.mul (i32.mul (local.get $oh) (local.get $ow)) (local.get $rsU)))
+    (local.set $dxImage (i32.shl (i32.mul (i32.mul (local.get $h) (local.get $wd)) (local.get $ci)) (i32.const 2)))
+    (block $ndone (loop $nloop
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $images)))
+      (local.set $iy (i32.const 0))
+      (loop $yloop
+        (local.set $x0 (i32.const 0))
+        (loop $xloop
+          (local.set $c0 (i32.sub (i32.add (local.get $x0) (local.get $padLeft)) (i32.const 2)))
+          (local.set $c (i32.const 0))
+          (loop $cloop
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (v128.const i32x4 0 0 0 0))
+            (local.set $acc2 (v128.const i32x4 0 0 0 0))
+            (local.set $acc3 (v128.const i32x4 0 0 0 0))
+            (local.set $ky (i32.const 0))
+            (loop $kyloop
+              (local.set $row (i32.sub (i32.add (local.get $iy) (local.get $padTop)) (local.get $ky)))
+              (if (i32.lt_u (local.get $row) (local.get $oh)) (then
+                (local.set $rowp (i32.add (i32.add (local.get $dy) (i32.mul (local.get $n) (local.get $dyImage)))
+                  (i32.mul (i32.add (i32.mul (local.get $row) (local.get $ow)) (local.get $c0)) (local.get $rsU))))
+                ;; w[ky, 0, c, 0]: the taps kx = 0, 1, 2 lie $tapStride apart.
+                (local.set $wp (i32.add (local.get $w) (i32.mul (i32.add (i32.mul (i32.mul (local.get $ky) (i32.const 3)) (local.get $ci)) (local.get $c)) (local.get $rsU))))
+                (if (i32.and (i32.ge_s (local.get $c0) (i32.const 0)) (i32.le_s (i32.add (local.get $c0) (i32.const 6)) (local.get $ow)))
+                  (then ${body(false)})
+                  (else ${body(true)}))))
+              (br_if $kyloop (i32.lt_u (local.tee $ky (i32.add (local.get $ky) (i32.const 1))) (local.get $kh))))
+            ;; [sum acc0, sum acc1, sum acc2, sum acc3]: lanes 0 + 2 and 1 + 3 pairwise, then the two halves.
+            (local.set $d0 (f32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $acc0) (local.get $acc1))
+                                      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $acc0) (local.get $acc1))))
+            (local.set $d1 (f32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $acc2) (local.get $acc3))
+                                      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $acc2) (local.get $acc3))))
+            (local.set $d0 (f32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $d0) (local.get $d1))
+                                      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $d0) (local.get $d1))))
+            (local.set $out (i32.add (i32.add (local.get $dx) (i32.mul (local.get $n) (local.get $dxImage)))
+              (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $iy) (local.get $wd)) (local.get $x0)) (local.get $ci)) (local.get $c)) (i32.const 2))))
+            (local.set $lanes (select (i32.const 4) (i32.sub (local.get $wd) (local.get $x0)) (i32.lt_u (i32.const 4) (i32.sub (local.get $wd) (local.get $x0)))))
+            (if (i32.and (i32.eq (local.get $ci) (i32.const 1)) (i32.eq (local.get $lanes) (i32.const 4)))
+              (then (v128.store (local.get $out) (local.get $d0)))
+              (else
+                (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $d0)))
+                (if (i32.gt_u (local.get $lanes) (i32.const 1)) (then (f32.store (i32.add (local.get $out) (i32.shl (local.get $ci) (i32.const 2))) (f32x4.extract_lane 1 (local.get $d0)))))
+                (if (i32.gt_u (local.get $lanes) (i32.const 2)) (then (f32.store (i32.add (local.get $out) (i32.shl (local.get $ci) (i32.const 3))) (f32x4.extract_lane 2 (local.get $d0)))))
+                (if (i32.gt_u (local.get $lanes) (i32.const 3)) (then (f32.store (i32.add (local.get $out) (i32.mul (local.get $ci) (i32.const 12))) (f32x4.extract_lane 3 (local.get $d0)))))))
+            (br_if $cloop (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $ci))))
+          (br_if $xloop (i32.lt_u (local.tee $x0 (i32.add (local.get $x0) (i32.const 4))) (local.get $wd))))
+        (br_if $yloop (i32.lt_u (local.tee $iy (i32.add (local.get $iy) (i32.const 1))) (local.get $h))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nloop)))
+  )`;
+}
+
 /** A br_table on $rows - 1 into the micro-kernel for that many rows (blocks $r6 .. $r1 nested, innermost first out). */
 function dispatch(rowCases) {
   const call = (rows) => `(call $mk${rows} (local.get $ap) (local.get $rsA) (local.get $csA) (local.get $bpp) (local.get $bRow) (local.get $kc) (local.get $scratch))`;
@@ -94,6 +299,9 @@ export function gemmWat({ fma }) {
           (local.set $cp (i32.add (local.get $cp) (local.get $ldc)))
           (br_if $row (local.tee $rows (i32.sub (local.get $rows) (i32.const 1))))))))
 ${rowCases.map((rows) => microKernel(rows, fma)).join('\n')}
+${rowCases.map((rows) => convMicroKernel(rows, fma)).join('\n')}
+${convDirect(rowCases)}
+${inputGradK3(fma)}
 
   ;; out[ceil(n / 8)][k][8] = B[k x n] (element (kk, j) at b + kk rsB + j csB, strides in bytes), zeros past column n.
   (func (export "pack_b") (param $b i32) (param $rsB i32) (param $csB i32) (param $k i32) (param $n i32) (param $out i32)

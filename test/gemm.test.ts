@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
-import { im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
+import { directConv, directConvApplies, im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
 import { winogradFilterGradient } from '../src/backend/kernels/winograd.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +52,35 @@ function withPool(instance: Instance, pool: Instance['pool'], compute: () => tf.
   } finally {
     instance.pool = kept;
   }
+}
+
+/**
+ * A convolution (+ bias, ReLU) in float64, and for each output the error bound of any float32 summation order over
+ * its terms: (taps + 1) 2^-23 (sum |x w| + |bias|) + 1e-30.
+ */
+function convReference(xv: Float32Array, fv: Float32Array, bv: Float32Array | undefined, relu: boolean, info: tf.backend_util.Conv2DInfo) {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout, filterHeight: fh, filterWidth: fw } = info;
+  const want = new Float64Array(n * oh * ow * cout);
+  const bound = new Float64Array(want.length);
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < cout; o++) {
+    let sum = 0;
+    let magnitude = 0;
+    for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
+      const iy = oy * info.strideHeight + ky - info.padInfo.top;
+      const ix = ox * info.strideWidth + kx - info.padInfo.left;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+      for (let i = 0; i < cin; i++) {
+        const term = xv[((b * h + iy) * w + ix) * cin + i]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
+        sum += term;
+        magnitude += Math.abs(term);
+      }
+    }
+    if (bv) sum += bv[o]!;
+    const at = ((b * oh + oy) * ow + ox) * cout + o;
+    want[at] = relu ? Math.max(sum, 0) : sum;
+    bound[at] = (fh * fw * cin + 1) * 2 ** -23 * (magnitude + Math.abs(bv?.[o] ?? 0)) + 1e-30;
+  }
+  return { want, bound };
 }
 
 describe('the project matrix product (wasm)', () => {
@@ -248,28 +277,8 @@ describe('the project matrix product (wasm)', () => {
       const bv = seededValues(cout, seed++);
       const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], c.stride, 1, c.pad, undefined, false, 'channelsLast');
       assert.ok(im2colApplies(info), `${JSON.stringify(c)} takes the im2col path`);
-      // Reference: float64 sums, with the float32 summation bound.
       const [oh, ow] = [info.outHeight, info.outWidth];
-      const want = new Float64Array(n * oh * ow * cout);
-      const bound = new Float64Array(want.length);
-      for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < cout; o++) {
-        let sum = 0;
-        let magnitude = 0;
-        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
-          const iy = oy * c.stride + ky - info.padInfo.top;
-          const ix = ox * c.stride + kx - info.padInfo.left;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-          for (let i = 0; i < cin; i++) {
-            const term = xv[((b * h + iy) * w + ix) * cin + i]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
-            sum += term;
-            magnitude += Math.abs(term);
-          }
-        }
-        if (c.bias) sum += bv[o]!;
-        const at = ((b * oh + oy) * ow + ox) * cout + o;
-        want[at] = c.relu ? Math.max(sum, 0) : sum;
-        bound[at] = fh * fw * cin * 2 ** -23 * (magnitude + Math.abs(bv[o]!)) + 1e-30;
-      }
+      const { want, bound } = convReference(xv, fv, c.bias ? bv : undefined, c.relu, info);
       const x = tf.tensor(xv, c.x);
       const filter = tf.tensor(fv, c.f);
       const bias = tf.tensor(bv, [cout]);
@@ -291,6 +300,84 @@ describe('the project matrix product (wasm)', () => {
       assert.deepEqual(results[1], results[0], 'one image per chunk');
       assert.deepEqual(results[2], results[0], 'two images per chunk, on one thread');
       tf.dispose([x, filter, bias]);
+    }
+  });
+
+  it('direct convolutions of few input channels (first layers) equal a float64 reference, with the same bits threaded or not', () => {
+    const instance = gemmInstance(backend())!;
+    const cases = [
+      // cnn-small's first layer (4 pixels a block, whole rows); a row of 7 (a block of 3); valid padding, no bias; a
+      // 5x3 filter on 2 channels; 4 channels and 24 outputs (3 panels).
+      { x: [5, 28, 28, 1], f: [3, 3, 1, 32], pad: 'same' as const, bias: true, relu: true },
+      { x: [3, 9, 7, 3], f: [3, 3, 3, 16], pad: 'valid' as const, bias: false, relu: false },
+      { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const, bias: true, relu: true },
+      { x: [3, 8, 9, 4], f: [1, 3, 4, 24], pad: 'same' as const, bias: true, relu: false },
+    ];
+    let seed = 90;
+    for (const c of cases) {
+      const [n, h, w, cin] = c.x as [number, number, number, number];
+      const [fh, fw, , cout] = c.f as [number, number, number, number];
+      const xv = seededValues(n * h * w * cin, seed++);
+      const fv = seededValues(fh * fw * cin * cout, seed++, 0.5);
+      const bv = seededValues(cout, seed++);
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
+      assert.ok(directConvApplies(info), `${JSON.stringify(c)} takes the direct path`);
+      const { want, bound } = convReference(xv, fv, c.bias ? bv : undefined, c.relu, info);
+      const x = tf.tensor(xv, c.x);
+      const filter = tf.tensor(fv, c.f);
+      const bias = tf.tensor(bv, [cout]);
+      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () => {
+        const y = directConv(backend(), x, filter, c.bias ? bias : undefined, c.relu, info);
+        return [tf.engine().makeTensorFromTensorInfo(y)];
+      })[0]!);
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound[i]!, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
+      }
+      assert.deepEqual(single, threaded, 'one thread');
+      tf.dispose([x, filter, bias]);
+    }
+  });
+
+  it('the few-channel input gradient (3-wide filters) equals a float64 reference, with the same bits threaded or not', () => {
+    const instance = gemmInstance(backend())!;
+    const cases = [
+      { x: [5, 28, 28, 1], f: [3, 3, 1, 32], pad: 'same' as const },
+      { x: [3, 9, 7, 3], f: [3, 3, 3, 16], pad: 'valid' as const },
+      { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const },
+      { x: [2, 4, 3, 1], f: [3, 3, 1, 4], pad: 'same' as const },
+    ];
+    let seed = 110;
+    for (const c of cases) {
+      const [n, h, w, cin] = c.x as [number, number, number, number];
+      const [fh, fw, , cout] = c.f as [number, number, number, number];
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
+      const dyv = seededValues(n * info.outHeight * info.outWidth * cout, seed++);
+      const fv = seededValues(fh * fw * cin * cout, seed++, 0.5);
+      // dx[iy, ix, i] = sum of dy[oy, ox, o] w[ky, kx, i, o] over the outputs whose window holds (iy, ix), in float64.
+      const want = new Float64Array(n * h * w * cin);
+      const magnitude = new Float64Array(want.length);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < info.outHeight; oy++) for (let ox = 0; ox < info.outWidth; ox++) {
+        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
+          const iy = oy + ky - info.padInfo.top;
+          const ix = ox + kx - info.padInfo.left;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+            const term = dyv[((b * info.outHeight + oy) * info.outWidth + ox) * cout + o]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
+            want[((b * h + iy) * w + ix) * cin + i] += term;
+            magnitude[((b * h + iy) * w + ix) * cin + i] += Math.abs(term);
+          }
+        }
+      }
+      const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
+      const filter = tf.tensor(fv, c.f);
+      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
+        [tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { strides: 1, pad: c.pad, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor])[0]!);
+      for (let i = 0; i < want.length; i++) {
+        const bound = fh * fw * cout * 2 ** -23 * magnitude[i]! + 1e-30;
+        assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
+      }
+      assert.deepEqual(single, threaded, 'one thread');
+      tf.dispose([dy, filter]);
     }
   });
 

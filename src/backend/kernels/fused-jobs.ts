@@ -12,6 +12,8 @@ export interface FusedJobProduct {
     row0: number, row1: number, add: number, scratch: number,
   ): void;
   pack_b(b: number, rsB: number, csB: number, k: number, n: number, out: number): void;
+  conv_direct(...args: number[]): void;
+  input_grad_k3(...args: number[]): void;
 }
 export interface FusedJobKernels {
   winograd_input(x: number, v: number, zeros: number, geometry: number): void;
@@ -170,4 +172,25 @@ export function gemmBatchJob(product: FusedJobProduct, _kernels: FusedJobKernels
     product.pack_b(b! + i * bStep!, rsB!, csB!, k!, n!, packed!);
     product.gemm(a! + i * aStep!, rsA!, csA!, packed!, 32 * k!, 32, c! + i * cStep!, ldc!, n!, k!, 0, m!, add!, scratch!);
   }
+}
+
+/** The arguments of convDirectJob (gemm-wat.mjs's conv_direct), in order. */
+export const CONV_DIRECT_ARGS = [
+  'x', 'pad', 'out', 'packed', 'bias', 'images', 'height', 'width', 'inChannels', 'outHeight', 'outWidth', 'padTop', 'padLeft',
+  'filterHeight', 'filterWidth', 'panels', 'relu',
+] as const;
+
+/** One thread's images of a direct convolution (fused-conv.ts's directConv): the product module's conv_direct. */
+export function convDirectJob(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  product.conv_direct(...Array.from(args));
+}
+
+/** The arguments of inputGradK3Job (gemm-wat.mjs's input_grad_k3), in order. */
+export const INPUT_GRAD_K3_ARGS = [
+  'dy', 'filter', 'dx', 'images', 'height', 'width', 'inChannels', 'outHeight', 'outWidth', 'outChannels', 'filterHeight', 'padTop', 'padLeft',
+] as const;
+
+/** One thread's images of a few-channel input gradient (conv2d-backprop-input.ts): the product module's input_grad_k3. */
+export function inputGradK3Job(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  product.input_grad_k3(...Array.from(args));
 }
