@@ -51,20 +51,14 @@ function microKernel(rows, fma) {
 }
 
 /**
- * The direct convolution's micro-kernel for `rows` output pixels of one image row (adjacent, `rsA` bytes apart in the
- * padded input) by 8 output channels: the sum over the filter's `runs` rows of `run` contiguous k-steps each (the
- * filter row's width times the input channels, which lie together in an NHWC row), B packed as pack_b packs the filter
- * [KH KW CI][CO]; then bias (8 floats at $bias), ReLU where $relu, stored to `rows` pixels `ldo` bytes apart.
+ * The two-level k loop the direct convolution's micro-kernels share: `runs` runs of `run` k-steps; A advances $aStep
+ * bytes a step and starts each run $rowJump bytes after the last one started; B advances $bStep bytes a step, straight
+ * on from run to run. Accumulates into $c{i}0, $c{i}1 (rows i), from $ap and $bp.
  */
-function convMicroKernel(rows, fma) {
+function runsLoop(rows, fma) {
   const r = [...Array(rows).keys()];
   const rowAddress = (i) => (i === 0 ? '(local.get $a)' : `(i32.add (local.get $a) (local.get $l${i}))`);
-  return `
-  (func $ck${rows} (param $ap i32) (param $rsA i32) (param $bp i32) (param $run i32) (param $runs i32) (param $rowIn i32)
-    (param $out i32) (param $ldo i32) (param $bias i32) (param $relu i32)
-    ${r.slice(1).map((i) => `(local $l${i} i32)`).join(' ')} (local $a i32) (local $kc i32) (local $av v128) (local $b0 v128) (local $b1 v128)
-    ${r.map((i) => `(local $c${i}0 v128) (local $c${i}1 v128)`).join(' ')}
-    ${r.slice(1).map((i) => `(local.set $l${i} (i32.mul (local.get $rsA) (i32.const ${i})))`).join('\n    ')}
+  return `${r.slice(1).map((i) => `(local.set $l${i} (i32.mul (local.get $rsA) (i32.const ${i})))`).join('\n    ')}
     (loop $ky
       (local.set $a (local.get $ap))
       (local.set $kc (local.get $run))
@@ -74,11 +68,43 @@ function convMicroKernel(rows, fma) {
         ${r.map((i) => `(local.set $av (v128.load32_splat ${rowAddress(i)}))
         ${madd(fma, `$c${i}0`, '$av', '$b0')}
         ${madd(fma, `$c${i}1`, '$av', '$b1')}`).join('\n        ')}
-        (local.set $a (i32.add (local.get $a) (i32.const 4)))
-        (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+        (local.set $a (i32.add (local.get $a) (local.get $aStep)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $bStep)))
         (br_if $k (local.tee $kc (i32.sub (local.get $kc) (i32.const 1)))))
-      (local.set $ap (i32.add (local.get $ap) (local.get $rowIn)))
-      (br_if $ky (local.tee $runs (i32.sub (local.get $runs) (i32.const 1)))))
+      (local.set $ap (i32.add (local.get $ap) (local.get $rowJump)))
+      (br_if $ky (local.tee $runs (i32.sub (local.get $runs) (i32.const 1)))))`;
+}
+
+/** The locals runsLoop uses beyond its parameters. */
+const runsLocals = (rows) => {
+  const r = [...Array(rows).keys()];
+  return `${r.slice(1).map((i) => `(local $l${i} i32)`).join(' ')} (local $a i32) (local $kc i32) (local $av v128) (local $b0 v128) (local $b1 v128)
+    ${r.map((i) => `(local $c${i}0 v128) (local $c${i}1 v128)`).join(' ')}`;
+};
+
+/** Stores (or, with `add`, adds) the `rows` x 8 accumulators to `rows` rows of 8 floats, $ldo bytes apart, at $out. */
+function storeRows(rows, add) {
+  return [...Array(rows).keys()].map((i) => {
+    const at = i === 0 ? '(local.get $out)' : `(i32.add (local.get $out) (i32.mul (local.get $ldo) (i32.const ${i})))`;
+    return [0, 1].map((h) => `(v128.store${h ? ' offset=16' : ''} ${at} ${add ? `(f32x4.add (v128.load${h ? ' offset=16' : ''} ${at}) (local.get $c${i}${h}))` : `(local.get $c${i}${h})`})`).join('\n    ');
+  }).join('\n    ');
+}
+
+/**
+ * The direct convolution's micro-kernel for `rows` output pixels of one image row (adjacent, `rsA` bytes apart in the
+ * padded input) by 8 output channels: the sum over the filter's `runs` rows of `run` contiguous k-steps each (the
+ * filter row's width times the input channels, which lie together in an NHWC row), B packed as pack_b packs the filter
+ * [KH KW CI][CO]; then bias (8 floats at $bias), ReLU where $relu, stored to `rows` pixels `ldo` bytes apart.
+ */
+function convMicroKernel(rows, fma) {
+  const r = [...Array(rows).keys()];
+  return `
+  (func $ck${rows} (param $ap i32) (param $rsA i32) (param $bp i32) (param $run i32) (param $runs i32) (param $rowJump i32)
+    (param $out i32) (param $ldo i32) (param $bias i32) (param $relu i32)
+    (local $aStep i32) (local $bStep i32) ${runsLocals(rows)}
+    (local.set $aStep (i32.const 4))
+    (local.set $bStep (i32.const 32))
+    ${runsLoop(rows, fma)}
     (local.set $b0 (v128.load (local.get $bias)))
     (local.set $b1 (v128.load offset=16 (local.get $bias)))
     ${r.map((i) => `(local.set $c${i}0 (f32x4.add (local.get $c${i}0) (local.get $b0)))
@@ -86,8 +112,93 @@ function convMicroKernel(rows, fma) {
     (if (local.get $relu) (then
       ${r.map((i) => `(local.set $c${i}0 (f32x4.max (local.get $c${i}0) (v128.const f32x4 0 0 0 0)))
       (local.set $c${i}1 (f32x4.max (local.get $c${i}1) (v128.const f32x4 0 0 0 0)))`).join('\n      ')}))
-    ${r.map((i) => `(v128.store ${i === 0 ? '(local.get $out)' : `(i32.add (local.get $out) (i32.mul (local.get $ldo) (i32.const ${i})))`} (local.get $c${i}0))
-    (v128.store offset=16 ${i === 0 ? '(local.get $out)' : `(i32.add (local.get $out) (i32.mul (local.get $ldo) (i32.const ${i})))`} (local.get $c${i}1))`).join('\n    ')})`;
+    ${storeRows(rows, false)})`;
+}
+
+/**
+ * The direct filter gradient's micro-kernel: `rows` taps (adjacent, `rsA` bytes apart in the padded image) by 8 output
+ * channels, summed over an image's output positions ($runs rows of $run pixels: A steps $aStep bytes, a pixel of the
+ * padded image; B steps $bStep, a row of dy as it lies), then added to `rows` rows of the partial sum, $ldo bytes apart.
+ */
+function tapsMicroKernel(rows, fma) {
+  return `
+  (func $tk${rows} (param $ap i32) (param $rsA i32) (param $bp i32) (param $aStep i32) (param $bStep i32) (param $run i32) (param $runs i32)
+    (param $rowJump i32) (param $out i32) (param $ldo i32)
+    ${runsLocals(rows)}
+    ${runsLoop(rows, fma)}
+    ${storeRows(rows, true)})`;
+}
+
+/** $pad_image: one NHWC image (h x w x ci at $image) into $pad, zero-padded to hp x wp (padTop, padLeft before), a float at a time. */
+const PAD_IMAGE = `
+  (func $pad_image (param $image i32) (param $pad i32) (param $h i32) (param $w i32) (param $ci i32) (param $hp i32) (param $wp i32)
+    (param $padTop i32) (param $padLeft i32)
+    (local $py i32) (local $px i32) (local $iy i32) (local $ix i32) (local $c i32)
+    (loop $pyloop
+      (local.set $iy (i32.sub (local.get $py) (local.get $padTop)))
+      (local.set $px (i32.const 0))
+      (loop $pxloop
+        (local.set $ix (i32.sub (local.get $px) (local.get $padLeft)))
+        (local.set $c (i32.const 0))
+        (loop $cloop
+          (f32.store (local.get $pad)
+            (if (result f32) (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w)))
+              (then (f32.load (i32.add (local.get $image)
+                (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (local.get $ci)) (local.get $c)) (i32.const 2)))))
+              (else (f32.const 0))))
+          (local.set $pad (i32.add (local.get $pad) (i32.const 4)))
+          (br_if $cloop (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $ci))))
+        (br_if $pxloop (i32.lt_u (local.tee $px (i32.add (local.get $px) (i32.const 1))) (local.get $wp))))
+      (br_if $pyloop (i32.lt_u (local.tee $py (i32.add (local.get $py) (i32.const 1))) (local.get $hp)))))`;
+
+/**
+ * filter_grad_direct: the filter gradient of a stride-1 convolution with few input channels, read straight from the
+ * input and dy: partial[ky kx ci][co] += sum over the output positions of x_padded[oy + ky, ox + kx, ci] dy[oy, ox, co],
+ * for images [0, images) (each padded into $pad first, as conv_direct pads), in blocks of up to GEMM_MR taps of one
+ * filter row (kx ci adjacent) by 8 output channels, each summed over a whole image in registers ($tk1 .. $tk4). CO =
+ * 8 panels. Every value is summed in one order (images, then positions row by row), whatever thread runs it.
+ */
+function filterGradDirect(rowCases) {
+  const call = (rows) => `(call $tk${rows} (local.get $ap) (i32.const 4) (local.get $bpp) (local.get $pixel) (local.get $ldo) (local.get $ow) (local.get $oh)
+            (local.get $rowIn) (local.get $op) (local.get $ldo))`;
+  let dispatch = `(br_table ${rowCases.map((rows) => `$q${rows}`).join(' ')} (i32.sub (local.get $rows) (i32.const 1)))`;
+  for (const rows of rowCases) dispatch = `(block $q${rows} ${dispatch})\n          ${call(rows)}\n          (br $next)`;
+  return `
+  (func (export "filter_grad_direct") (param $x i32) (param $pad i32) (param $dy i32) (param $partial i32)
+    (param $images i32) (param $h i32) (param $w i32) (param $ci i32) (param $oh i32) (param $ow i32)
+    (param $padTop i32) (param $padLeft i32) (param $kh i32) (param $kw i32) (param $panels i32)
+    (local $n i32) (local $hp i32) (local $wp i32) (local $pixel i32) (local $rowIn i32) (local $run i32) (local $ldo i32)
+    (local $ky i32) (local $j i32) (local $rows i32) (local $p i32) (local $ap i32) (local $bpp i32) (local $op i32) (local $image i32)
+    (local.set $hp (i32.sub (i32.add (local.get $oh) (local.get $kh)) (i32.const 1)))
+    (local.set $wp (i32.sub (i32.add (local.get $ow) (local.get $kw)) (i32.const 1)))
+    (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $rowIn (i32.mul (local.get $wp) (local.get $pixel)))
+    (local.set $run (i32.mul (local.get $kw) (local.get $ci)))
+    (local.set $ldo (i32.shl (local.get $panels) (i32.const 5)))
+    (block $ndone (loop $nloop
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $images)))
+      (call $pad_image (i32.add (local.get $x) (i32.mul (local.get $n) (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $pixel))))
+        (local.get $pad) (local.get $h) (local.get $w) (local.get $ci) (local.get $hp) (local.get $wp) (local.get $padTop) (local.get $padLeft))
+      (local.set $image (i32.add (local.get $dy) (i32.mul (local.get $n) (i32.mul (i32.mul (local.get $oh) (local.get $ow)) (local.get $ldo)))))
+      (local.set $ky (i32.const 0))
+      (loop $kyloop
+        (local.set $j (i32.const 0))
+        (loop $jloop
+          (local.set $rows (select (i32.const ${GEMM_MR}) (i32.sub (local.get $run) (local.get $j))
+            (i32.lt_u (i32.const ${GEMM_MR}) (i32.sub (local.get $run) (local.get $j)))))
+          (local.set $p (i32.const 0))
+          (loop $ploop
+            (local.set $ap (i32.add (local.get $pad) (i32.add (i32.mul (local.get $ky) (local.get $rowIn)) (i32.shl (local.get $j) (i32.const 2)))))
+            (local.set $bpp (i32.add (local.get $image) (i32.shl (local.get $p) (i32.const 5))))
+            (local.set $op (i32.add (local.get $partial)
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $run)) (local.get $j)) (local.get $ldo)) (i32.shl (local.get $p) (i32.const 5)))))
+            (block $next ${dispatch})
+            (br_if $ploop (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $panels))))
+          (br_if $jloop (i32.lt_u (local.tee $j (i32.add (local.get $j) (local.get $rows))) (local.get $run))))
+        (br_if $kyloop (i32.lt_u (local.tee $ky (i32.add (local.get $ky) (i32.const 1))) (local.get $kh))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nloop)))
+  )`;
 }
 
 /**
@@ -107,10 +218,8 @@ function convDirect(rowCases) {
   (func (export "conv_direct") (param $x i32) (param $pad i32) (param $out i32) (param $bp i32) (param $bias i32)
     (param $images i32) (param $h i32) (param $w i32) (param $ci i32) (param $oh i32) (param $ow i32)
     (param $padTop i32) (param $padLeft i32) (param $kh i32) (param $kw i32) (param $panels i32) (param $relu i32)
-    (local $n i32) (local $hp i32) (local $wp i32) (local $py i32) (local $px i32) (local $iy i32) (local $ix i32) (local $c i32)
-    (local $to i32) (local $pixel i32) (local $rowIn i32) (local $run i32) (local $bPanel i32) (local $ldo i32)
+    (local $n i32) (local $hp i32) (local $wp i32) (local $pixel i32) (local $rowIn i32) (local $run i32) (local $bPanel i32) (local $ldo i32)
     (local $oy i32) (local $ox i32) (local $rows i32) (local $p i32) (local $ap i32) (local $bpp i32) (local $op i32) (local $bq i32)
-    (local $image i32)
     (local.set $hp (i32.sub (i32.add (local.get $oh) (local.get $kh)) (i32.const 1)))
     (local.set $wp (i32.sub (i32.add (local.get $ow) (local.get $kw)) (i32.const 1)))
     (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
@@ -120,26 +229,8 @@ function convDirect(rowCases) {
     (local.set $ldo (i32.shl (local.get $panels) (i32.const 5)))
     (block $ndone (loop $nloop
       (br_if $ndone (i32.ge_u (local.get $n) (local.get $images)))
-      ;; The padded image, a float at a time (a few thousand floats against KH KW CO multiply-adds per pixel).
-      (local.set $image (i32.add (local.get $x) (i32.mul (local.get $n) (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $pixel)))))
-      (local.set $to (local.get $pad))
-      (local.set $py (i32.const 0))
-      (loop $pyloop
-        (local.set $iy (i32.sub (local.get $py) (local.get $padTop)))
-        (local.set $px (i32.const 0))
-        (loop $pxloop
-          (local.set $ix (i32.sub (local.get $px) (local.get $padLeft)))
-          (local.set $c (i32.const 0))
-          (loop $cloop
-            (f32.store (local.get $to)
-              (if (result f32) (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w)))
-                (then (f32.load (i32.add (local.get $image)
-                  (i32.add (i32.mul (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (local.get $pixel)) (i32.shl (local.get $c) (i32.const 2))))))
-                (else (f32.const 0))))
-            (local.set $to (i32.add (local.get $to) (i32.const 4)))
-            (br_if $cloop (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $ci))))
-          (br_if $pxloop (i32.lt_u (local.tee $px (i32.add (local.get $px) (i32.const 1))) (local.get $wp))))
-        (br_if $pyloop (i32.lt_u (local.tee $py (i32.add (local.get $py) (i32.const 1))) (local.get $hp))))
+      (call $pad_image (i32.add (local.get $x) (i32.mul (local.get $n) (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $pixel))))
+        (local.get $pad) (local.get $h) (local.get $w) (local.get $ci) (local.get $hp) (local.get $wp) (local.get $padTop) (local.get $padLeft))
       (local.set $oy (i32.const 0))
       (loop $oyloop
         (local.set $ox (i32.const 0))
@@ -300,7 +391,10 @@ export function gemmWat({ fma }) {
           (br_if $row (local.tee $rows (i32.sub (local.get $rows) (i32.const 1))))))))
 ${rowCases.map((rows) => microKernel(rows, fma)).join('\n')}
 ${rowCases.map((rows) => convMicroKernel(rows, fma)).join('\n')}
+${rowCases.map((rows) => tapsMicroKernel(rows, fma)).join('\n')}
+${PAD_IMAGE}
 ${convDirect(rowCases)}
+${filterGradDirect(rowCases)}
 ${inputGradK3(fma)}
 
   ;; out[ceil(n / 8)][k][8] = B[k x n] (element (kk, j) at b + kk rsB + j csB, strides in bytes), zeros past column n.

@@ -381,6 +381,50 @@ describe('the project matrix product (wasm)', () => {
     }
   });
 
+  it('the direct filter gradient of few input channels equals a float64 reference, with the same bits threaded or not', () => {
+    const instance = gemmInstance(backend())!;
+    const cases = [
+      { x: [9, 28, 28, 1], f: [3, 3, 1, 32], pad: 'same' as const },
+      { x: [3, 9, 7, 3], f: [3, 3, 3, 16], pad: 'valid' as const },
+      { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const },
+      { x: [3, 8, 9, 4], f: [1, 3, 4, 24], pad: 'same' as const },
+    ];
+    let seed = 130;
+    for (const c of cases) {
+      const [n, h, w, cin] = c.x as [number, number, number, number];
+      const [fh, fw, , cout] = c.f as [number, number, number, number];
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
+      const xv = seededValues(n * h * w * cin, seed++);
+      const dyv = seededValues(n * info.outHeight * info.outWidth * cout, seed++);
+      // dW[ky, kx, i, o] = sum over images and output positions of x[oy + ky - top, ox + kx - left, i] dy[oy, ox, o].
+      const want = new Float64Array(fh * fw * cin * cout);
+      const magnitude = new Float64Array(want.length);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < info.outHeight; oy++) for (let ox = 0; ox < info.outWidth; ox++) {
+        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
+          const iy = oy + ky - info.padInfo.top;
+          const ix = ox + kx - info.padInfo.left;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+            const term = xv[((b * h + iy) * w + ix) * cin + i]! * dyv[((b * info.outHeight + oy) * info.outWidth + ox) * cout + o]!;
+            want[((ky * fw + kx) * cin + i) * cout + o] += term;
+            magnitude[((ky * fw + kx) * cin + i) * cout + o] += Math.abs(term);
+          }
+        }
+      }
+      const x = tf.tensor(xv, c.x);
+      const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
+      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
+        [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: c.pad, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor])[0]!);
+      const terms = n * info.outHeight * info.outWidth;
+      for (let i = 0; i < want.length; i++) {
+        const bound = terms * 2 ** -23 * magnitude[i]! + 1e-30;
+        assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
+      }
+      assert.deepEqual(single, threaded, 'one thread');
+      tf.dispose([x, dy]);
+    }
+  });
+
   it('the im2col filter gradient (stride 2) gives the same bits with its im2col split over the worker threads and on one', () => {
     const instance = gemmInstance(backend())!;
     const x = tf.tensor(seededValues(8 * 17 * 17 * 16, 71), [8, 17, 17, 16]);

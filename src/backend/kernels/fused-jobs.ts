@@ -14,6 +14,7 @@ export interface FusedJobProduct {
   pack_b(b: number, rsB: number, csB: number, k: number, n: number, out: number): void;
   conv_direct(...args: number[]): void;
   input_grad_k3(...args: number[]): void;
+  filter_grad_direct(...args: number[]): void;
 }
 export interface FusedJobKernels {
   winograd_input(x: number, v: number, zeros: number, geometry: number): void;
@@ -135,9 +136,11 @@ export const FILTER_GRAD_TAPS_ARGS = [
  * Parts [part0, part1) of the filter gradient of a convolution with few taps (conv2d-backprop-filter.ts): as in
  * winogradFilterGradFusedJob, the batch is cut into `parts` runs of images, each summed into its own zeroed plane of
  * `partials` [parts][taps][channels], `group` images at a time: their im2col matrix into `cols` (kept in cache), then
- * filter_grad_taps against their rows of dy. `positions`: output positions per image.
+ * its product with their rows of dy: the matrix product's (channels a multiple of 8) or filter_grad_taps (else, or
+ * without the product: TEMPER_GEMM=0). `positions`: output positions per image. Scratch: the geometry's 12 ints at
+ * `geometry`, then the product's 128 bytes at geometry + 64.
  */
-export function filterGradTapsJob(_product: FusedJobProduct | undefined, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+export function filterGradTapsJob(product: FusedJobProduct | undefined, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
   const [
     part0, part1, parts, batch, group, x, imageIn, dy, imageDy, cols, geometry, partials, taps, channels, positions,
     height, width, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft,
@@ -151,7 +154,14 @@ export function filterGradTapsJob(_product: FusedJobProduct | undefined, kernels
         images, height!, width!, inChannels!, outHeight!, outWidth!, filterHeight!, filterWidth!, strideHeight!, strideWidth!, padTop!, padLeft!,
       ], geometry! >>> 2);
       kernels.im2col(x! + first * imageIn!, cols!, geometry!);
-      kernels.filter_grad_taps(cols!, dy! + first * imageDy!, partials! + 4 * part * taps! * channels!, taps!, images * positions!, channels!);
+      const partial = partials! + 4 * part * taps! * channels!;
+      if (product && channels! % 8 === 0) {
+        // partial [taps][channels] += cols^T dy with the product (fused multiply-adds, 4 taps by 8 channels a block),
+        // dy's rows read as they lie; its scratch follows the geometry's 12 ints.
+        product.gemm(cols!, 4, 4 * taps!, dy! + first * imageDy!, 32, 4 * channels!, partial, 4 * channels!, channels!, images * positions!, 0, taps!, 1, geometry! + 64);
+      } else {
+        kernels.filter_grad_taps(cols!, dy! + first * imageDy!, partial, taps!, images * positions!, channels!);
+      }
     }
   }
 }
@@ -193,4 +203,28 @@ export const INPUT_GRAD_K3_ARGS = [
 /** One thread's images of a few-channel input gradient (conv2d-backprop-input.ts): the product module's input_grad_k3. */
 export function inputGradK3Job(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
   product.input_grad_k3(...Array.from(args));
+}
+
+/** The arguments of filterGradDirectJob, in order. */
+export const FILTER_GRAD_DIRECT_ARGS = [
+  'part0', 'part1', 'parts', 'batch', 'x', 'imageIn', 'dy', 'imageDy', 'pad', 'partials', 'partialBytes', 'height', 'width', 'inChannels',
+  'outHeight', 'outWidth', 'padTop', 'padLeft', 'filterHeight', 'filterWidth', 'panels',
+] as const;
+
+/**
+ * Parts [part0, part1) of a direct filter gradient (conv2d-backprop-filter.ts): as filterGradTapsJob cuts the batch,
+ * each part's images summed by the product module's filter_grad_direct into its own zeroed plane of `partials`
+ * (`partialBytes` apart), padding each image into `pad` on the way.
+ */
+export function filterGradDirectJob(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const [
+    part0, part1, parts, batch, x, imageIn, dy, imageDy, pad, partials, partialBytes, height, width, inChannels, outHeight, outWidth, padTop,
+    padLeft, filterHeight, filterWidth, panels,
+  ] = Array.from(args);
+  for (let part = part0!; part < part1!; part++) {
+    const begin = Math.floor((part * batch!) / parts!);
+    const end = Math.floor(((part + 1) * batch!) / parts!);
+    product.filter_grad_direct(x! + begin * imageIn!, pad!, dy! + begin * imageDy!, partials! + part * partialBytes!, end - begin, height!, width!,
+      inChannels!, outHeight!, outWidth!, padTop!, padLeft!, filterHeight!, filterWidth!, panels!);
+  }
 }

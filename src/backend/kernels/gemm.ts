@@ -11,7 +11,7 @@ import { BackendError } from '../errors.js';
 import { wasmThreadsInUse } from '../wasm-threads.js';
 import { GEMM_FMA_PLAIN_MEMORY, GEMM_FMA_SHARED_MEMORY, GEMM_PLAIN_MEMORY, GEMM_SHARED_MEMORY } from './simd/binary.js';
 import { backendMemory, heapOffset, isShared, simdKernels, simdModule } from './simd/index.js';
-import { convDirectJob, filterGradTapsJob, inputGradK3Job, gemmBatchJob, GEMM_BATCH_ARGS, winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
+import { convDirectJob, filterGradDirectJob, filterGradTapsJob, inputGradK3Job, gemmBatchJob, GEMM_BATCH_ARGS, winogradFilterGradFusedJob, winogradFusedJob, type FusedJobKernels } from './fused-jobs.js';
 
 /** Rows of C per micro-kernel call and depth of a k-block (scripts/gemm-wat.mjs's GEMM_MR and GEMM_KC). */
 export const GEMM_MR = 4;
@@ -39,6 +39,7 @@ interface GemmExports {
   pack_b(b: number, rsB: number, csB: number, k: number, n: number, out: number): void;
   conv_direct(...args: number[]): void;
   input_grad_k3(...args: number[]): void;
+  filter_grad_direct(...args: number[]): void;
 }
 
 /** (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)). */
@@ -86,6 +87,7 @@ export const PARALLEL_FUNCTIONS = [
   'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes', 'winograd_fused',
   'winograd_filter_grad_fused', 'filter_grad_taps_fused', 'input_grad_few_channels',
   'binary_f32', 'gemm_batch', 'channel_sums', 'bn_grad_input', 'max_pool_grad_2x2', 'conv_direct', 'input_grad_k3',
+  'filter_grad_direct',
 ] as const;
 /** Jobs that are JavaScript functions chaining calls of both instances (fused-jobs.ts), not one export. */
 const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>) => void>> = {
@@ -95,6 +97,7 @@ const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels:
   gemm_batch: gemmBatchJob,
   conv_direct: convDirectJob,
   input_grad_k3: inputGradK3Job,
+  filter_grad_direct: filterGradDirectJob,
 };
 /** batch_norm's last argument is a float: jobs carry its bits (floatBits), and the call reads them back. */
 const FLOAT_LAST = new Set<ParallelFunction>(['batch_norm']);
@@ -380,7 +383,7 @@ function runHere(backend: BackendWasm, instance: GemmInstance | undefined, { fn,
     scripted(instance?.exports as GemmExports, simdKernels(backend)!, backendMemory(backend)!, args);
     return;
   }
-  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused' | 'filter_grad_taps_fused' | 'gemm_batch' | 'conv_direct' | 'input_grad_k3'>] as (...values: number[]) => void;
+  const kernel = simdKernels(backend)![fn as Exclude<ParallelFunction, 'gemm' | 'winograd_fused' | 'winograd_filter_grad_fused' | 'filter_grad_taps_fused' | 'gemm_batch' | 'conv_direct' | 'input_grad_k3' | 'filter_grad_direct'>] as (...values: number[]) => void;
   if (!FLOAT_LAST.has(fn)) {
     kernel(...args);
     return;
