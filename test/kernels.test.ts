@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerProjectKernels } from '../src/backend/kernels/index.js';
 import { conv2DBackpropFilterConfig, makeConv2DBackpropFilterConfig } from '../src/backend/kernels/conv2d-backprop-filter.js';
+import { exactSign, linfStep, projectLinf } from '../src/attacks/attack.js';
 import { bits, distUrl, runNodeScript, seededValues, TFJS_URL, WAIT_FOR_WORKER_THREADS } from './helpers.js';
 
 type Shape4 = [number, number, number, number];
@@ -304,6 +305,33 @@ describe('project kernels on wasm', () => {
       tf.dispose([x, w, b, dy, dy2, ...want, ...got, ...wantTwo, y, atY, plainPool, masked]);
     });
   }
+
+  it('the fused L-infinity step gives the bits of the eleven kernels it replaces: zeros, -0, NaN and tiny gradients, values outside [0, 1], a ragged tail', async () => {
+    await tf.setBackend('wasm');
+    assert.ok(registered.includes('TemperLinfStep'));
+    const n = 4 * 9 * 7 * 3 + 2;
+    const g = seededValues(n, 51).map((v, i) => (i % 7 === 0 ? 0 : i % 11 === 0 ? -0 : i % 13 === 0 ? NaN : i % 5 === 0 ? v * 1e-30 : v));
+    const clean = seededValues(n, 52).map((v) => (v + 1) / 2);
+    const x = clean.map((v, i) => (i % 17 === 0 ? -0 : v + seededValues(n, 53)[i]! * 0.1 - (i % 19 === 0 ? 0.5 : 0) + (i % 23 === 0 ? 0.5 : 0)));
+    const shape: [number, number, number, number] = [n, 1, 1, 1];
+    const [xt, gt, ct] = [tf.tensor4d(x, shape), tf.tensor4d(g, shape), tf.tensor4d(clean, shape)];
+    for (const [stepSize, eps] of [[0.3 / 40, 0.3], [2 / 255, 8 / 255], [0.1, 0.05]]) {
+      const composed = tf.tidy(() => projectLinf(tf.add(xt, tf.mul(exactSign(gt), stepSize)), ct, eps));
+      const fused = linfStep(xt, gt, ct, stepSize!, eps!);
+      assert.equal(bits(fused.dataSync() as Float32Array), bits(composed.dataSync() as Float32Array), `step ${stepSize}, eps ${eps}`);
+      const { kernelNames } = await tf.profile(() => linfStep(xt, gt, ct, stepSize!, eps!));
+      assert.deepEqual(kernelNames, ['TemperLinfStep']);
+      tf.dispose([composed, fused]);
+    }
+    // Elsewhere (cpu) the same function composes the ops.
+    await tf.setBackend('cpu');
+    const cpu = linfStep(tf.tensor4d(x, shape), tf.tensor4d(g, shape), tf.tensor4d(clean, shape), 0.1, 0.05);
+    const values = cpu.dataSync();
+    await tf.setBackend('wasm');
+    const wasm = linfStep(xt, gt, ct, 0.1, 0.05).dataSync();
+    assert.deepEqual(Array.from(wasm, (v) => v + 0), Array.from(values, (v) => v + 0));
+    tf.dispose([xt, gt, ct]);
+  });
 
   for (const products of PRODUCTS) it(`the wasm transposed matMul and leading-axes sum equal the cpu backend's (${products.label})`, async () => {
     const { cpu, wasm } = await withGemm(products.env, () => onBothBackends(

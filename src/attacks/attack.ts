@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackConfig, InnerAttackConfig, TargetMode } from '../config/schema.js';
 import type { AttackLoss } from './losses.js';
+import { LINF_STEP } from '../backend/kernels/linf-step.js';
 
 /** What an attack knows about its target. Inputs are NHWC images in [0, 1]. */
 export interface AttackTarget {
@@ -119,6 +120,17 @@ export function choose<T extends tf.Tensor>(pick: tf.Tensor, a: T, b: T): T {
 /** Projects onto the L-infinity ball of radius eps around the clean images, then onto [0, 1]. */
 export function projectLinf(adversarial: tf.Tensor4D, clean: tf.Tensor4D, eps: number): tf.Tensor4D {
   return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(adversarial, tf.sub(clean, eps)), tf.add(clean, eps)), 0, 1) as tf.Tensor4D);
+}
+
+/**
+ * One signed-gradient step and its projection: projectLinf(x + stepSize * exactSign(gradient), clean, eps). On a
+ * backend with the project's fused kernel (TemperLinfStep, wasm) one pass with the same bits, else those ops.
+ */
+export function linfStep(x: tf.Tensor4D, gradient: tf.Tensor4D, clean: tf.Tensor4D, stepSize: number, eps: number): tf.Tensor4D {
+  const fused = tf.getKernel(LINF_STEP, tf.getBackend()) !== undefined && [x, gradient, clean].every((t) => t.dtype === 'float32')
+    && tf.util.arraysEqual(x.shape, gradient.shape) && tf.util.arraysEqual(x.shape, clean.shape);
+  if (fused) return tf.engine().runKernel(LINF_STEP, { x, gradient, clean }, { stepSize, eps }) as tf.Tensor4D;
+  return tf.tidy(() => projectLinf(tf.add(x, tf.mul(exactSign(gradient), stepSize)), clean, eps));
 }
 
 /** Per-example L2 norm over height, width and channels, shaped [n, 1, 1, 1] for broadcasting. */

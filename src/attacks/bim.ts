@@ -5,7 +5,7 @@
 // which is the paper's descent on the loss of the target class.
 import * as tf from '@tensorflow/tfjs';
 import type { BimConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, FORWARD_COST, GRADIENT_COST, gradientSteps, projectLinf, type AttackSpec } from './attack.js';
+import { chooseTargets, FORWARD_COST, GRADIENT_COST, gradientSteps, linfStep, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const bim: AttackSpec<BimConfig> = {
@@ -22,7 +22,7 @@ export const bim: AttackSpec<BimConfig> = {
     const targets = chooseTargets(config.target, target, images, labels, seed + 7919);
     try {
       return gradientSteps({ target, loss, labels, targets, progress }, tf.clone(images), config.steps, (x, gradient) =>
-        projectLinf(tf.add(x, tf.mul(exactSign(gradient), stepSize)), images, eps),
+        linfStep(x, gradient, images, stepSize, eps),
       );
     } finally {
       targets?.dispose();

@@ -5,7 +5,7 @@
 // Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { MifgsmConfig } from '../config/schema.js';
-import { chooseTargets, exactSign, correctMask, FORWARD_COST, GRADIENT_COST, inputGradient, projectLinf, zeroGradientMask, type AttackSpec } from './attack.js';
+import { chooseTargets, correctMask, FORWARD_COST, GRADIENT_COST, inputGradient, linfStep, zeroGradientMask, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 /**
@@ -40,7 +40,7 @@ export const mifgsm: AttackSpec<MifgsmConfig> = {
         const gradient = inputGradient(target, loss, adversarial, labels, targets);
         zeroGradient ??= zeroGradientMask(gradient);
         const nextMomentum = tf.tidy(() => tf.add(tf.mul(momentum, config.decay), unitL1(gradient)) as tf.Tensor4D);
-        const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(exactSign(nextMomentum), stepSize)), images, eps));
+        const next = linfStep(adversarial, nextMomentum, images, stepSize, eps);
         tf.dispose([gradient, adversarial, momentum]);
         adversarial = next;
         momentum = nextMomentum;

@@ -4,7 +4,7 @@
 // only if it is classified correctly after every restart. Targeted (`target`): ascends the targeted objective.
 import * as tf from '@tensorflow/tfjs';
 import type { PgdConfig } from '../config/schema.js';
-import { chooseTargets, FORWARD_COST, GRADIENT_COST, restartProgress, exactSign, gradientSteps, projectLinf, withRestarts, type AttackSpec } from './attack.js';
+import { chooseTargets, FORWARD_COST, GRADIENT_COST, restartProgress, gradientSteps, linfStep, projectLinf, withRestarts, type AttackSpec } from './attack.js';
 import { registerAttack } from './registry.js';
 
 export const pgd: AttackSpec<PgdConfig> = {
@@ -24,7 +24,7 @@ export const pgd: AttackSpec<PgdConfig> = {
           ? tf.tidy(() => projectLinf(tf.add(images, tf.randomUniform(images.shape, -eps, eps, 'float32', seed + restart)), images, eps))
           : tf.clone(images);
         return gradientSteps({ target, loss, labels, targets, progress: restartProgress(progress, restart, config.restarts) }, start, config.steps, (x, gradient) =>
-          projectLinf(tf.add(x, tf.mul(exactSign(gradient), config.stepSize)), images, eps),
+          linfStep(x, gradient, images, config.stepSize, eps),
         );
       });
     } finally {

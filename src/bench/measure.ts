@@ -8,7 +8,7 @@ import type { BackendInfo } from '../backend/index.js';
 import { wasmThreadsInUse } from '../backend/wasm-threads.js';
 import { optimizerSchema } from '../config/schema.js';
 import { smoothedTemperatureCrossEntropy, attackLoss } from '../attacks/losses.js';
-import { exactSign, inputGradient, projectLinf, type AttackTarget } from '../attacks/attack.js';
+import { inputGradient, linfStep, projectLinf, type AttackTarget } from '../attacks/attack.js';
 import { createOptimizer, disposeOptimizer } from '../train/optimizers.js';
 import { rng } from '../util/rng.js';
 import { plural } from '../util/text.js';
@@ -214,7 +214,7 @@ function pgdStepper(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tenso
   return {
     async step() {
       const gradient = inputGradient(target, loss, adversarial, labels);
-      const next = tf.tidy(() => projectLinf(tf.add(adversarial, tf.mul(exactSign(gradient), BENCH_STEP_SIZE)), images, BENCH_EPS));
+      const next = linfStep(adversarial, gradient, images, BENCH_STEP_SIZE, BENCH_EPS);
       tf.dispose([gradient, adversarial]);
       adversarial = next;
       await settle(next);

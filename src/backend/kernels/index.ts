@@ -17,6 +17,7 @@ import { makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGr
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
+import { LINF_STEP, linfStepWasmConfig } from './linf-step.js';
 import { installEarlyRelease } from '../early-release.js';
 
 /** Builds a kernel config given the stock kernel it replaces (undefined where the backend has none). */
@@ -46,6 +47,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     ...Object.fromEntries(BINARY_KERNELS.map((name) => [name, requireStock(name, 'wasm', (stock) => makeBinaryConfig(name, stock))])),
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
+    [LINF_STEP]: () => linfStepWasmConfig,
     [BATCH_MOMENTS]: () => batchMomentsWasmConfig,
     [BATCH_NORM_GRAD_SUMS]: () => batchNormGradSumsWasmConfig,
     [BATCH_NORM_GRAD_INPUT]: () => batchNormGradInputWasmConfig,

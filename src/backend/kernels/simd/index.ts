@@ -30,6 +30,7 @@ export interface SimdKernels {
   filter_grad_taps(cols: number, dy: number, out: number, taps: number, positions: number, channels: number): void;
   input_grad_few_channels(dy: number, filter: number, dx: number, geometry: number): void;
   binary_f32(a: number, b: number, out: number, n: number, op: number, scalar: number): void;
+  linf_step(x: number, g: number, clean: number, out: number, n: number, stepBits: number, epsBits: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, count: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, step: number,

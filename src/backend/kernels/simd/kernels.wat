@@ -321,6 +321,48 @@
             (select (f32.lt (local.get $xs) (local.get $ys)) (f32.gt (local.get $xs) (local.get $ys)) (i32.eq (local.get $op) (i32.const 3))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
+;; One sign step of an L-infinity attack and its projection, in one pass, with the bits of the separate kernels:
+;; out = clip(min(max(x + sign(g) * step, clean - eps), clean + eps), 0, 1), where sign(g) = (g > 0) - (g < 0) (0 for
+;; NaN and zeros), max and min as f32x4.max and min (binary_f32's), and the clip as XNNPACK's clamp (pmax then pmin).
+;; step and eps arrive as the bits of their float32 values.
+  (func (export "linf_step") (param $x i32) (param $g i32) (param $clean i32) (param $out i32) (param $n i32)
+        (param $stepBits i32) (param $epsBits i32)
+    (local $i i32) (local $end i32) (local $step v128) (local $eps v128) (local $gv v128) (local $c v128) (local $v v128)
+    (local.set $step (f32x4.splat (f32.reinterpret_i32 (local.get $stepBits))))
+    (local.set $eps (f32x4.splat (f32.reinterpret_i32 (local.get $epsBits))))
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (block $vdone (loop $vec
+      (br_if $vdone (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+      (local.set $c (v128.load (i32.add (local.get $clean) (local.get $i))))
+      (local.set $v (f32x4.add (v128.load (i32.add (local.get $x) (local.get $i)))
+        (f32x4.mul
+          (f32x4.sub
+            (v128.and (f32x4.gt (local.get $gv) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+            (v128.and (f32x4.lt (local.get $gv) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))
+          (local.get $step))))
+      (local.set $v (f32x4.min (f32x4.max (local.get $v) (f32x4.sub (local.get $c) (local.get $eps))) (f32x4.add (local.get $c) (local.get $eps))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.pmin (v128.const f32x4 1 1 1 1) (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $v))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $vec)))
+    ;; The last n mod 4 values, one lane at a time through the same vector operations.
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tdone (loop $tail
+      (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $gv (f32x4.splat (f32.load (i32.add (local.get $g) (local.get $i)))))
+      (local.set $c (f32x4.splat (f32.load (i32.add (local.get $clean) (local.get $i)))))
+      (local.set $v (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $x) (local.get $i))))
+        (f32x4.mul
+          (f32x4.sub
+            (v128.and (f32x4.gt (local.get $gv) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+            (v128.and (f32x4.lt (local.get $gv) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))
+          (local.get $step))))
+      (local.set $v (f32x4.min (f32x4.max (local.get $v) (f32x4.sub (local.get $c) (local.get $eps))) (f32x4.add (local.get $c) (local.get $eps))))
+      (f32.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.extract_lane 0 (f32x4.pmin (v128.const f32x4 1 1 1 1) (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $v)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $tail))))
 ;; out[c][r] = in[r][c] for an in matrix of $rows x $cols floats, in 4x4 tiles (four loads, eight shuffles, four
 ;; stores) where both dimensions allow, element by element along the edges.
   (func (export "transpose") (param $in i32) (param $out i32) (param $rows i32) (param $cols i32)
