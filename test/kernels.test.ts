@@ -306,6 +306,35 @@ describe('project kernels on wasm', () => {
     });
   }
 
+  it('Slice reads its input in place and gives the cpu backend\'s values: ranks 1 to 5, float32, int32 and bool, whole rows and strided', async () => {
+    assert.ok(registered.includes(tf.Slice));
+    const cases: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
+      { shape: [100352], begin: [0], size: [1] },
+      { shape: [7, 9], begin: [2, 3], size: [4, -1] },
+      { shape: [4, 65, 12], begin: [0, 0, 0], size: [-1, 1, -1] },
+      { shape: [3, 5, 6, 4], begin: [1, 2, 0, 1], size: [2, 3, 6, 2] },
+      { shape: [3, 4, 1, 5, 2], begin: [0, 1, 0, 2, 0], size: [3, 2, 1, 3, 2] },
+      { shape: [3, 4, 5], begin: [1, 0, 0], size: [2, 4, 5] },
+      { shape: [6, 5], begin: [3, 2], size: [0, 2] },
+    ];
+    for (const c of cases) {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const values = seededValues(sizeOf(c.shape), 61).map((v) => (dtype === 'float32' ? v : dtype === 'int32' ? Math.round(v * 1000) : +(v > 0)));
+        const run = () => {
+          const x = tf.tensor(values, c.shape, dtype);
+          const y = tf.slice(x, c.begin, c.size);
+          const result = { shape: y.shape, values: Array.from(y.dataSync()) };
+          tf.dispose([x, y]);
+          return result;
+        };
+        await tf.setBackend('cpu');
+        const want = run();
+        await tf.setBackend('wasm');
+        assert.deepEqual(run(), want, `${JSON.stringify(c)} ${dtype}`);
+      }
+    }
+  });
+
   it('the fused L-infinity step gives the bits of the eleven kernels it replaces: zeros, -0, NaN and tiny gradients, values outside [0, 1], a ragged tail', async () => {
     await tf.setBackend('wasm');
     assert.ok(registered.includes('TemperLinfStep'));

@@ -17,6 +17,7 @@ import { makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGr
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
+import { makeSliceConfig } from './slice.js';
 import { LINF_STEP, linfStepWasmConfig } from './linf-step.js';
 import { installEarlyRelease } from '../early-release.js';
 
@@ -41,6 +42,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [MAX_POOL_GRAD_RELU]: () => maxPoolGradReluWasmConfig,
     [tf.BatchMatMul]: requireStock(tf.BatchMatMul, 'wasm', makeBatchMatMulConfig),
     [tf.Sum]: requireStock(tf.Sum, 'wasm', makeSumConfig),
+    [tf.Slice]: requireStock(tf.Slice, 'wasm', makeSliceConfig),
     [tf.FusedBatchNorm]: requireStock(tf.FusedBatchNorm, 'wasm', makeFusedBatchNormConfig),
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
