@@ -346,6 +346,26 @@ function inputGradK3(fma) {
   )`;
 }
 
+/**
+ * pack_b's 4 x 8 block of a transposed B: columns $from + c csB (c < 8), 4 floats each, become 4 rows of 8 at $to
+ * (32 bytes apart): columns 0-3 and 4-7 each through a 4x4 transpose of shuffles.
+ */
+function transposeEight() {
+  const col = (c) => (c === 0 ? '(local.get $from)' : `(i32.add (local.get $from) (i32.mul (local.get $csB) (i32.const ${c})))`);
+  const lanes = (pairs) => pairs.map(([v, lane]) => [0, 1, 2, 3].map((b) => 16 * v + 4 * lane + b).join(' ')).join(' ');
+  const half = (h) => {
+    const [a, b, c, d] = [0, 1, 2, 3].map((i) => `(local.get $v${i})`);
+    return `${[0, 1, 2, 3].map((i) => `(local.set $v${i} (v128.load ${col(4 * h + i)}))`).join('\n              ')}
+              (local.set $t0 (i8x16.shuffle ${lanes([[0, 0], [1, 0], [0, 1], [1, 1]])} ${a} ${b}))
+              (local.set $t1 (i8x16.shuffle ${lanes([[0, 2], [1, 2], [0, 3], [1, 3]])} ${a} ${b}))
+              (local.set $t2 (i8x16.shuffle ${lanes([[0, 0], [1, 0], [0, 1], [1, 1]])} ${c} ${d}))
+              (local.set $t3 (i8x16.shuffle ${lanes([[0, 2], [1, 2], [0, 3], [1, 3]])} ${c} ${d}))
+              ${[['$t0', 0], ['$t0', 2], ['$t1', 0], ['$t1', 2]].map(([t, l], r) => `(v128.store offset=${32 * r + 16 * h} (local.get $to) (i8x16.shuffle ${lanes([[0, l], [0, l + 1], [1, l], [1, l + 1]])} (local.get ${t}) (local.get ${t === '$t0' ? '$t2' : '$t3'})))`).join('\n              ')}`;
+  };
+  return `${half(0)}
+              ${half(1)}`;
+}
+
 /** A br_table on $rows - 1 into the micro-kernel for that many rows (blocks $r6 .. $r1 nested, innermost first out). */
 function dispatch(rowCases) {
   const call = (rows) => `(call $mk${rows} (local.get $ap) (local.get $rsA) (local.get $csA) (local.get $bpp) (local.get $bRow) (local.get $kc) (local.get $scratch))`;
@@ -400,6 +420,7 @@ ${inputGradK3(fma)}
   ;; out[ceil(n / 8)][k][8] = B[k x n] (element (kk, j) at b + kk rsB + j csB, strides in bytes), zeros past column n.
   (func (export "pack_b") (param $b i32) (param $rsB i32) (param $csB i32) (param $k i32) (param $n i32) (param $out i32)
     (local $j i32) (local $kk i32) (local $lane i32) (local $from i32) (local $to i32) (local $full i32)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
     (local.set $full (i32.and (local.get $n) (i32.const -8)))
     ;; Whole panels of a row-major B: 32 bytes at a time.
     (if (i32.eq (local.get $csB) (i32.const 4))
@@ -418,7 +439,37 @@ ${inputGradK3(fma)}
             (br_if $row (local.tee $kk (i32.sub (local.get $kk) (i32.const 1)))))
           (local.set $j (i32.add (local.get $j) (i32.const 8)))
           (br $panel))))
-      (else (local.set $full (i32.const 0))))
+      (else (if (i32.eq (local.get $rsB) (i32.const 4))
+        (then
+          ;; Whole panels of a transposed B (its columns lie in rows): 4 rows of a panel at a time, from 8 columns of 4
+          ;; floats through two 4x4 transposes, then the panel's last rows a float at a time.
+          (local.set $j (i32.const 0))
+          (block $tdone (loop $tpanel
+            (br_if $tdone (i32.ge_u (local.get $j) (local.get $full)))
+            (local.set $to (i32.add (local.get $out) (i32.shl (i32.mul (local.get $j) (local.get $k)) (i32.const 2))))
+            (local.set $from (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $csB))))
+            (local.set $kk (i32.const 0))
+            (block $qdone (loop $quad
+              (br_if $qdone (i32.gt_u (i32.add (local.get $kk) (i32.const 4)) (local.get $k)))
+              ${transposeEight()}
+              (local.set $from (i32.add (local.get $from) (i32.const 16)))
+              (local.set $to (i32.add (local.get $to) (i32.const 128)))
+              (local.set $kk (i32.add (local.get $kk) (i32.const 4)))
+              (br $quad)))
+            (block $rdone (loop $rest
+              (br_if $rdone (i32.ge_u (local.get $kk) (local.get $k)))
+              (local.set $lane (i32.const 0))
+              (loop $lanes8
+                (f32.store (i32.add (local.get $to) (i32.shl (local.get $lane) (i32.const 2)))
+                  (f32.load (i32.add (local.get $from) (i32.mul (local.get $lane) (local.get $csB)))))
+                (br_if $lanes8 (i32.lt_u (local.tee $lane (i32.add (local.get $lane) (i32.const 1))) (i32.const 8))))
+              (local.set $from (i32.add (local.get $from) (i32.const 4)))
+              (local.set $to (i32.add (local.get $to) (i32.const 32)))
+              (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+              (br $rest)))
+            (local.set $j (i32.add (local.get $j) (i32.const 8)))
+            (br $tpanel))))
+        (else (local.set $full (i32.const 0))))))
     ;; The rest (a strided B, and the last partial panel), a float at a time.
     (local.set $j (local.get $full))
     (block $done (loop $panel
