@@ -788,10 +788,11 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) on wasm', () => {
       assert.equal(forwardTile(128, 4, 4), 4);
       assert.equal(forwardTile(32, 4, 4), 2, 'ResNet-18\'s last stage at batch 32: 32 tiles');
       assert.equal(forwardTile(8, 15, 15), 4, 'partial blocks count as tiles: 8 x 4 x 4');
-      // Planes whose 4x4 blocks leave 25% of their outputs past the edge: F(2x2) below 64 channels, at any from 50%.
-      assert.equal(WINOGRAD_EDGE_MIN_CHANNELS, 64);
+      // Planes whose 4x4 blocks leave 25% of their outputs past the edge: F(2x2) below 32 channels, at any from 50%.
+      assert.equal(WINOGRAD_EDGE_MIN_CHANNELS, 32);
       assert.equal(forwardTile(128, 14, 14), 4, 'channels unknown');
-      assert.equal(forwardTile(128, 14, 14, 32), 2, 'cnn-small\'s 14x14 32 -> 64');
+      assert.equal(forwardTile(128, 14, 14, 32), 4, 'cnn-small\'s 14x14 32 -> 64');
+      assert.equal(forwardTile(128, 14, 14, 16), 2, '14x14 16 -> 32');
       assert.equal(forwardTile(128, 14, 14, 64), 4, '14x14 64 -> 128');
       assert.equal(forwardTile(128, 10, 10, 16), 2);
       assert.equal(forwardTile(128, 18, 18, 16), 4, '18x18: 23% past the edge');

@@ -152,9 +152,13 @@ export const WINOGRAD4_MIN_TILES = 128;
  * F(2x2): 14x14x32->32 4.2/4.2 then 3.9/3.8; 14x14x32->64 7.6/8.2 then 6.9/6.6; 14x14x64->64 12.1/11.9 then
  * 13.3/12.5; 14x14x64->128 21.2/21.9 then 22.6/22.8; 6x6x64->64 3.4/3.3 then 2.7/2.5; 6x6x128->128 11.0/10.9 then
  * 8.2/8.5. The transforms of the empty part cost more than F(4x4)'s fewer multiplications save until the products,
- * which grow with in x out channels, dominate.
+ * which grow with in x out channels, dominate. Since the cache-fitting transforms and the first-layer kernels (same
+ * measure, two rounds, F(2x2) then F(4x4)): 14x14x16->32 1.93/1.89, 1.99/1.84 then 2.15/1.83, 1.73/1.74;
+ * 14x14x32->32 3.45/4.05, 3.33/3.32 then 2.98/3.96, 2.85/3.07; 14x14x32->64 6.10/5.70, 5.59/5.37 then 5.16/5.04,
+ * 5.18/5.45; 14x14x48->48 6.42/6.29, 6.49/6.36 then 6.08/6.26, 5.32/5.44. So the bound moved from 64 to 32 channels
+ * (cnn-small's PGD step 22.9-23.2 -> 21.3-22.3 ms, alternating).
  */
-export const WINOGRAD_EDGE_MIN_CHANNELS = 64;
+export const WINOGRAD_EDGE_MIN_CHANNELS = 32;
 /** `channels`: the smaller of the convolution's input and output channels (unknown: F(4x4) on a 14x14 plane). */
 export function forwardTile(batchSize: number, outHeight: number, outWidth: number, channels = Infinity): WinogradTile {
   const forced = process.env['TEMPER_WINOGRAD_TILE']?.trim();
