@@ -59,28 +59,39 @@ function withPool(instance: Instance, pool: Instance['pool'], compute: () => tf.
  * its terms: (taps + 1) 2^-23 (sum |x w| + |bias|) + 1e-30.
  */
 function convReference(xv: Float32Array, fv: Float32Array, bv: Float32Array | undefined, relu: boolean, info: tf.backend_util.Conv2DInfo) {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout, filterHeight: fh, filterWidth: fw } = info;
-  const want = new Float64Array(n * oh * ow * cout);
+  const { outChannels: cout, filterHeight: fh, filterWidth: fw, inChannels: cin } = info;
+  const want = new Float64Array(info.batchSize * info.outHeight * info.outWidth * cout);
+  const magnitude = new Float64Array(want.length);
+  convTerms(info, (xAt, fAt, yAt) => {
+    const term = xv[xAt]! * fv[fAt]!;
+    want[yAt] += term;
+    magnitude[yAt] += Math.abs(term);
+  });
   const bound = new Float64Array(want.length);
-  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < cout; o++) {
-    let sum = 0;
-    let magnitude = 0;
+  for (let at = 0; at < want.length; at++) {
+    const bias = bv?.[at % cout] ?? 0;
+    want[at] = relu ? Math.max(want[at]! + bias, 0) : want[at]! + bias;
+    bound[at] = (fh * fw * cin + 1) * 2 ** -23 * (magnitude[at]! + Math.abs(bias)) + 1e-30;
+  }
+  return { want, bound };
+}
+
+/**
+ * Calls visit(x index, filter index, output index) for every product term of a stride-1 or strided convolution (NHWC
+ * input, [KH KW CI CO] filter), padding skipped: the terms the input and filter gradients sum, read the other way.
+ */
+function convTerms(info: tf.backend_util.Conv2DInfo, visit: (xAt: number, fAt: number, yAt: number) => void): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: cin, outHeight: oh, outWidth: ow, outChannels: cout, filterHeight: fh, filterWidth: fw } = info;
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
     for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
       const iy = oy * info.strideHeight + ky - info.padInfo.top;
       const ix = ox * info.strideWidth + kx - info.padInfo.left;
       if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      for (let i = 0; i < cin; i++) {
-        const term = xv[((b * h + iy) * w + ix) * cin + i]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
-        sum += term;
-        magnitude += Math.abs(term);
+      for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+        visit(((b * h + iy) * w + ix) * cin + i, ((ky * fw + kx) * cin + i) * cout + o, ((b * oh + oy) * ow + ox) * cout + o);
       }
     }
-    if (bv) sum += bv[o]!;
-    const at = ((b * oh + oy) * ow + ox) * cout + o;
-    want[at] = relu ? Math.max(sum, 0) : sum;
-    bound[at] = (fh * fw * cin + 1) * 2 ** -23 * (magnitude + Math.abs(bv?.[o] ?? 0)) + 1e-30;
   }
-  return { want, bound };
 }
 
 describe('the project matrix product (wasm)', () => {
@@ -356,18 +367,11 @@ describe('the project matrix product (wasm)', () => {
       // dx[iy, ix, i] = sum of dy[oy, ox, o] w[ky, kx, i, o] over the outputs whose window holds (iy, ix), in float64.
       const want = new Float64Array(n * h * w * cin);
       const magnitude = new Float64Array(want.length);
-      for (let b = 0; b < n; b++) for (let oy = 0; oy < info.outHeight; oy++) for (let ox = 0; ox < info.outWidth; ox++) {
-        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
-          const iy = oy + ky - info.padInfo.top;
-          const ix = ox + kx - info.padInfo.left;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-          for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
-            const term = dyv[((b * info.outHeight + oy) * info.outWidth + ox) * cout + o]! * fv[((ky * fw + kx) * cin + i) * cout + o]!;
-            want[((b * h + iy) * w + ix) * cin + i] += term;
-            magnitude[((b * h + iy) * w + ix) * cin + i] += Math.abs(term);
-          }
-        }
-      }
+      convTerms(info, (xAt, fAt, yAt) => {
+        const term = dyv[yAt]! * fv[fAt]!;
+        want[xAt] += term;
+        magnitude[xAt] += Math.abs(term);
+      });
       const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
       const filter = tf.tensor(fv, c.f);
       const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
@@ -399,18 +403,11 @@ describe('the project matrix product (wasm)', () => {
       // dW[ky, kx, i, o] = sum over images and output positions of x[oy + ky - top, ox + kx - left, i] dy[oy, ox, o].
       const want = new Float64Array(fh * fw * cin * cout);
       const magnitude = new Float64Array(want.length);
-      for (let b = 0; b < n; b++) for (let oy = 0; oy < info.outHeight; oy++) for (let ox = 0; ox < info.outWidth; ox++) {
-        for (let ky = 0; ky < fh; ky++) for (let kx = 0; kx < fw; kx++) {
-          const iy = oy + ky - info.padInfo.top;
-          const ix = ox + kx - info.padInfo.left;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-          for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
-            const term = xv[((b * h + iy) * w + ix) * cin + i]! * dyv[((b * info.outHeight + oy) * info.outWidth + ox) * cout + o]!;
-            want[((ky * fw + kx) * cin + i) * cout + o] += term;
-            magnitude[((ky * fw + kx) * cin + i) * cout + o] += Math.abs(term);
-          }
-        }
-      }
+      convTerms(info, (xAt, fAt, yAt) => {
+        const term = xv[xAt]! * dyv[yAt]!;
+        want[fAt] += term;
+        magnitude[fAt] += Math.abs(term);
+      });
       const x = tf.tensor(xv, c.x);
       const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
       const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
