@@ -131,7 +131,8 @@ function inputGradK3(backend: WasmKernelArgs['backend'], instance: NonNullable<R
 /**
  * Stride 1: dx = conv2d(dy, flip(filter) with in/out channels swapped), padded by (filter size - 1 - forward padding)
  * on the leading side and whatever restores the input size on the trailing side: Winograd where it applies, the
- * few-channels kernel for up to FEW_INPUT_CHANNELS input channels, else XNNPACK's convolution. Strided convolutions
+ * few-channels kernels for up to FEW_INPUT_CHANNELS input channels (input_grad_k3 for 3-wide filters where the product
+ * module runs, input_grad_few_channels else), else XNNPACK's convolution. Strided convolutions
  * and negative padding there (forward padding at least the filter size) use col2im; dtypes other than float32 the
  * stock kernel.
  */
