@@ -350,6 +350,15 @@ describe('project kernels on wasm', () => {
       assert.equal(bits(fused.dataSync() as Float32Array), bits(composed.dataSync() as Float32Array), `step ${stepSize}, eps ${eps}`);
       const { kernelNames } = await tf.profile(() => linfStep(xt, gt, ct, stepSize!, eps!));
       assert.deepEqual(kernelNames, ['TemperLinfStep']);
+      // With the SIMD kernels off the kernel's JavaScript path runs: the same bits.
+      process.env['TEMPER_NO_SIMD_KERNELS'] = '1';
+      try {
+        const scalar = linfStep(xt, gt, ct, stepSize!, eps!);
+        assert.equal(bits(scalar.dataSync() as Float32Array), bits(composed.dataSync() as Float32Array), `no SIMD: step ${stepSize}, eps ${eps}`);
+        scalar.dispose();
+      } finally {
+        delete process.env['TEMPER_NO_SIMD_KERNELS'];
+      }
       tf.dispose([composed, fused]);
     }
     // Elsewhere (cpu) the same function composes the ops.

@@ -16,6 +16,7 @@ const { initBackend } = await import(${JSON.stringify(distUrl('src/backend/index
 const { simdKernels, heapOffset } = await import(${JSON.stringify(distUrl('src/backend/kernels/simd/index.js'))});
 const { reluBackprop } = await import(${JSON.stringify(distUrl('src/backend/kernels/relu-grad.js'))});
 const { maxPoolBackprop } = await import(${JSON.stringify(distUrl('src/backend/kernels/max-pool-grad.js'))});
+const { linfStepJs } = await import(${JSON.stringify(distUrl('src/backend/kernels/linf-step.js'))});
 const { col2im } = await import(${JSON.stringify(distUrl('src/backend/kernels/conv2d-backprop-input.js'))});
 const { adamUpdate } = await import(${JSON.stringify(distUrl('src/backend/kernels/adam.js'))});
 const { sumLeadingAxes } = await import(${JSON.stringify(distUrl('src/backend/kernels/sum.js'))});
@@ -51,6 +52,19 @@ const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer ins
   simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8, 1);
   reluBackprop(heap(x), want, want);
   results.maxPoolRelu = bits(heap(dx)) === bits(want) && Array.from(want).some((v) => Object.is(v, -0));
+}
+{ // The L-infinity step (PGD's sign step and projection) against its twin, the JavaScript path of the kernel: NaN, -0,
+  // zeros and ties in the gradient, values outside [0, 1] and outside the box, a ragged tail, a step and radius that
+  // float32 does not hold exactly.
+  const n = 1003;
+  const x = tf.tensor(values(n).map((v) => (Number.isNaN(v) ? 0.5 : v))), g = tf.tensor(values(n));
+  const clean = tf.tensor(values(n).map((v) => (Number.isNaN(v) ? 0.25 : (v + 2) / 4)));
+  const dx = out([n]);
+  const stepBits = new Int32Array(new Float32Array([0.3 / 40]).buffer)[0], epsBits = new Int32Array(new Float32Array([0.3]).buffer)[0];
+  simd.linf_step(heapOffset(backend, x), heapOffset(backend, g), heapOffset(backend, clean), heapOffset(backend, dx), n, stepBits, epsBits);
+  const want = new Float32Array(n);
+  linfStepJs(heap(x), heap(g), heap(clean), want, 0.3 / 40, 0.3);
+  results.linfStep = bits(heap(dx)) === bits(want) && want.some((v) => v === 0) && want.some((v) => v === 1) && want.some((v) => v > 0 && v < 1);
 }
 { // Adam, 1,001 values: 250 vector steps and a tail of 1.
   const n = 1001, attrs = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.003 };
@@ -140,6 +154,7 @@ describe('WebAssembly SIMD kernels', () => {
       assert.equal(result['relu'], true, 'ReLU gradient');
       assert.equal(result['maxPool'], true, 'max-pool gradient');
       assert.equal(result['maxPoolRelu'], true, 'max-pool gradient with the ReLU gradient fused in');
+      assert.equal(result['linfStep'], true, 'L-infinity step');
       assert.equal(result['adam'], true, 'Adam update');
       assert.equal(result['adamMoved'], true, 'the Adam case changes the weights');
       assert.equal(result['transpose'], true, 'transpose');
