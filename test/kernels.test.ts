@@ -289,6 +289,17 @@ describe('project kernels on wasm', () => {
       const masked = tf.engine().runKernel('TemperMaxPoolGradRelu', { dy, input: y, output: pool(y) }, { filterSize: p.size, strides: p.stride, pad: p.pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
       assert.notDeepEqual(plain(masked), plain(plainPool), 'the case has windows whose maximum is 0, where the two differ');
 
+      // A gradient taken inside a function being differentiated, at a ReLU output that function made: the plain one.
+      let nested: tf.Tensor | undefined;
+      const outer = tf.grad((a: tf.Tensor) => {
+        const inner = conv(a, w, b, 'relu');
+        nested = tf.keep(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t as tf.Tensor4D), dy)))(inner));
+        assert.deepEqual(plain(nested), plain(tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: inner, output: pool(inner) },
+          { filterSize: p.size, strides: p.stride, pad: p.pad } as unknown as tf.NamedAttrMap) as tf.Tensor), 'a nested gradient');
+        return tf.sum(inner);
+      })(x);
+      tf.dispose([outer, nested!]);
+
       // A ReLU output with a second reader: its gradient is a sum, and the ReLU gradient is applied to that as usual.
       const dy2 = half([p.x[0], p.x[1], p.x[2], p.filters], 45);
       const twoReaders = (relu: boolean) => (a: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => {

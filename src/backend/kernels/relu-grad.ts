@@ -64,7 +64,7 @@ export function noteReluOutput(dataId: object, kernelName: string): void {
 
 /** The parts of tfjs-core's Engine (4.22; private in its typings) that reluOutputOnTape reads. */
 interface TapeInternals {
-  state?: { activeTape?: Array<{ kernelName: string; outputs: tf.Tensor[] }> | null };
+  state?: { gradientDepth?: number; activeTape?: Array<{ kernelName: string; outputs: tf.Tensor[] }> | null };
 }
 
 /**
@@ -72,13 +72,16 @@ interface TapeInternals {
  * and copies share the buffer, so the buffer alone does not say where x was made). Such a tensor was made inside the
  * function being differentiated, so it cannot be one of the tensors the gradient is taken with respect to (those exist
  * before it runs): its gradient only flows on into the ReLU's own, which masks it anyway. A ReLU output made elsewhere
- * (a tensor someone asks the gradient at) gets the plain max-pool gradient.
+ * (a tensor someone asks the gradient at) gets the plain max-pool gradient. Only in an outermost backward pass
+ * (gradientDepth 0): a gradient taken inside a function being differentiated shares the outer tape, where its own
+ * sources, made inside the outer function, have their producing nodes.
  */
 export function reluOutputOnTape(x: tf.Tensor): boolean {
   const producer = reluOutputs.get(x.dataId);
   if (producer === undefined) return false;
-  const tape = (tf.engine() as unknown as TapeInternals).state?.activeTape;
-  return tape != null && tape.some((node) => node.kernelName === producer && node.outputs.some((output) => output.dataId === x.dataId));
+  const state = (tf.engine() as unknown as TapeInternals).state;
+  const tape = state?.activeTape;
+  return state?.gradientDepth === 0 && tape != null && tape.some((node) => node.kernelName === producer && node.outputs.some((output) => output.dataId === x.dataId));
 }
 
 /** Marks `dx` as already masked by the ReLU output `y`: zero (dy times 0) wherever y <= 0. */
