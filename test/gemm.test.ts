@@ -349,78 +349,58 @@ describe('the project matrix product (wasm)', () => {
     }
   });
 
-  it('the few-channel input gradient (3-wide filters) equals a float64 reference, with the same bits threaded or not', () => {
-    const instance = gemmInstance(backend())!;
-    const cases = [
+  // The input gradient of 3-wide filters (input_grad_k3) and the direct filter gradient (filter_grad_direct): each sums
+  // the same terms x w dy as the forward, gathered per input element or per filter element.
+  const gradientCases = {
+    'the few-channel input gradient (3-wide filters)': [
       { x: [5, 28, 28, 1], f: [3, 3, 1, 32], pad: 'same' as const },
       { x: [3, 9, 7, 3], f: [3, 3, 3, 16], pad: 'valid' as const },
       { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const },
       { x: [2, 4, 3, 1], f: [3, 3, 1, 4], pad: 'same' as const },
-    ];
-    let seed = 110;
-    for (const c of cases) {
-      const [n, h, w, cin] = c.x as [number, number, number, number];
-      const [fh, fw, , cout] = c.f as [number, number, number, number];
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
-      const dyv = seededValues(n * info.outHeight * info.outWidth * cout, seed++);
-      const fv = seededValues(fh * fw * cin * cout, seed++, 0.5);
-      // dx[iy, ix, i] = sum of dy[oy, ox, o] w[ky, kx, i, o] over the outputs whose window holds (iy, ix), in float64.
-      const want = new Float64Array(n * h * w * cin);
-      const magnitude = new Float64Array(want.length);
-      convTerms(info, (xAt, fAt, yAt) => {
-        const term = dyv[yAt]! * fv[fAt]!;
-        want[xAt] += term;
-        magnitude[xAt] += Math.abs(term);
-      });
-      const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
-      const filter = tf.tensor(fv, c.f);
-      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
-        [tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { strides: 1, pad: c.pad, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor])[0]!);
-      for (let i = 0; i < want.length; i++) {
-        const bound = fh * fw * cout * 2 ** -23 * magnitude[i]! + 1e-30;
-        assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
-      }
-      assert.deepEqual(single, threaded, 'one thread');
-      tf.dispose([dy, filter]);
-    }
-  });
-
-  it('the direct filter gradient of few input channels equals a float64 reference, with the same bits threaded or not', () => {
-    const instance = gemmInstance(backend())!;
-    const cases = [
+    ],
+    'the direct filter gradient of few input channels': [
       { x: [9, 28, 28, 1], f: [3, 3, 1, 32], pad: 'same' as const },
       { x: [3, 9, 7, 3], f: [3, 3, 3, 16], pad: 'valid' as const },
       { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const },
       { x: [3, 8, 9, 4], f: [1, 3, 4, 24], pad: 'same' as const },
-    ];
-    let seed = 130;
-    for (const c of cases) {
-      const [n, h, w, cin] = c.x as [number, number, number, number];
-      const [fh, fw, , cout] = c.f as [number, number, number, number];
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
-      const xv = seededValues(n * h * w * cin, seed++);
-      const dyv = seededValues(n * info.outHeight * info.outWidth * cout, seed++);
-      // dW[ky, kx, i, o] = sum over images and output positions of x[oy + ky - top, ox + kx - left, i] dy[oy, ox, o].
-      const want = new Float64Array(fh * fw * cin * cout);
-      const magnitude = new Float64Array(want.length);
-      convTerms(info, (xAt, fAt, yAt) => {
-        const term = xv[xAt]! * dyv[yAt]!;
-        want[fAt] += term;
-        magnitude[fAt] += Math.abs(term);
-      });
-      const x = tf.tensor(xv, c.x);
-      const dy = tf.tensor(dyv, [n, info.outHeight, info.outWidth, cout]);
-      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
-        [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: c.pad, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor])[0]!);
-      const terms = n * info.outHeight * info.outWidth;
-      for (let i = 0; i < want.length; i++) {
-        const bound = terms * 2 ** -23 * magnitude[i]! + 1e-30;
-        assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
+    ],
+  };
+  for (const [what, cases] of Object.entries(gradientCases)) {
+    const input = what.includes('input');
+    it(`${what} equals a float64 reference, with the same bits threaded or not`, () => {
+      const instance = gemmInstance(backend())!;
+      let seed = input ? 110 : 130;
+      for (const c of cases) {
+        const [n, h, w, cin] = c.x as [number, number, number, number];
+        const [fh, fw, , cout] = c.f as [number, number, number, number];
+        const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
+        const dyShape = [n, info.outHeight, info.outWidth, cout];
+        const xv = seededValues(n * h * w * cin, seed++);
+        const fv = seededValues(fh * fw * cin * cout, seed++, 0.5);
+        const dyv = seededValues(n * info.outHeight * info.outWidth * cout, seed++);
+        // dx[iy, ix, i]: the terms dy[oy, ox, o] w[ky, kx, i, o] of the outputs whose window holds (iy, ix); dW[ky, kx,
+        // i, o]: the terms x[oy + ky - top, ox + kx - left, i] dy[oy, ox, o] over images and output positions.
+        const want = new Float64Array(input ? xv.length : fv.length);
+        const magnitude = new Float64Array(want.length);
+        convTerms(info, (xAt, fAt, yAt) => {
+          const term = input ? dyv[yAt]! * fv[fAt]! : xv[xAt]! * dyv[yAt]!;
+          want[input ? xAt : fAt] += term;
+          magnitude[input ? xAt : fAt] += Math.abs(term);
+        });
+        const terms = input ? fh * fw * cout : n * info.outHeight * info.outWidth;
+        const [x, filter, dy] = [tf.tensor(xv, c.x), tf.tensor(fv, c.f), tf.tensor(dyv, dyShape)];
+        const attrs = { strides: 1, pad: c.pad, ...(input ? { inputShape: c.x } : { filterShape: c.f }) } as unknown as tf.NamedAttrMap;
+        const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () =>
+          [tf.engine().runKernel(input ? tf.Conv2DBackpropInput : tf.Conv2DBackpropFilter, input ? { dy, filter } : { x, dy }, attrs) as tf.Tensor])[0]!);
+        for (let i = 0; i < want.length; i++) {
+          const bound = terms * 2 ** -23 * magnitude[i]! + 1e-30;
+          assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
+        }
+        assert.deepEqual(single, threaded, 'one thread');
+        tf.dispose([x, filter, dy]);
       }
-      assert.deepEqual(single, threaded, 'one thread');
-      tf.dispose([x, dy]);
-    }
-  });
+    });
+  }
 
   it('the im2col filter gradient (stride 2) gives the same bits with its im2col split over the worker threads and on one', () => {
     const instance = gemmInstance(backend())!;
