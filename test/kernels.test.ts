@@ -280,6 +280,12 @@ describe('project kernels on wasm', () => {
       const [fusedNames, unfusedNames] = [await names(fused), await names(unfused)];
       assert.ok(fusedNames.includes('TemperMaxPoolGradRelu') && !fusedNames.includes('TemperReluGrad') && !fusedNames.includes('MaxPoolGrad'), fusedNames.join());
       assert.ok(unfusedNames.includes('MaxPoolGrad') && unfusedNames.includes('TemperReluGrad'), unfusedNames.join());
+      // 2x2/2 (the SIMD kernel): the conv's bias gradient is the pool gradient's channel sums, no Sum over dz (the
+      // loss's own Sum stays). Half-integers keep the sums exact, so the bits above match in any order.
+      const sums = async (f: typeof fused) => (await tf.profile(() => tf.grads(f)([x, w, b]))).kernels.filter((k) => k.name === 'Sum').length;
+      const [fusedSums, unfusedSums] = [await sums(fused), await sums(unfused)];
+      assert.ok(unfusedSums >= 2, `Sum ran ${unfusedSums} times`);
+      assert.equal(fusedSums, unfusedSums - (p.size === 2 ? 1 : 0));
 
       // A ReLU output made outside the function gets the plain max-pool gradient, routed to zeros too: it is what was asked for.
       const y = conv(x, w, b, 'relu');
@@ -531,16 +537,30 @@ const inputs = { dy, input: x, output: tf.maxPool(x, 2, 2, 'valid') };
 const fused = tf.engine().runKernel('TemperMaxPoolGradRelu', inputs, attrs);
 const twoPasses = tf.engine().runKernel('TemperReluGrad', { dy: tf.engine().runKernel('MaxPoolGrad', inputs, attrs), x });
 const reluSame = Buffer.from(fused.dataSync().buffer).equals(Buffer.from(twoPasses.dataSync().buffer));
-console.log(JSON.stringify({ threads: parallelThreads(instance), same, reluSame, hash: createHash('sha256').update(dx.dataSync()).update(fused.dataSync()).digest('hex') }));
+// Its channel sums (a ReLU conv's bias gradient) with a dy that float32 sums round, against float64 sums of the fused
+// output, relative to the sum of magnitudes; their bits go into the hash, compared between thread counts.
+const { knownChannelSums } = await import(${JSON.stringify(distUrl('src/backend/kernels/max-pool-grad.js'))});
+const inexact = tf.engine().runKernel('TemperMaxPoolGradRelu', { ...inputs, dy: tf.tensor(values(7 * 15 * 17 * 12, 5).map((v) => v / 7 + 0.3), [7, 15, 17, 12]) }, attrs);
+const sums = knownChannelSums(inexact);
+const [exact, magnitude] = [new Float64Array(12), new Float64Array(12)];
+inexact.dataSync().forEach((v, i) => { exact[i % 12] += v; magnitude[i % 12] += Math.abs(v); });
+const sumsError = Math.max(...Array.from(exact, (v, c) => Math.abs(v - sums[c]) / magnitude[c]));
+const rounded = sums.some((v, c) => v !== exact[c]);
+console.log(JSON.stringify({ threads: parallelThreads(instance), same, reluSame, sumsError, rounded,
+  hash: createHash('sha256').update(dx.dataSync()).update(fused.dataSync()).update(sums).digest('hex') }));
 `;
 
 describe('the max-pool gradient on the worker threads', () => {
-  it('gives the cpu backend\'s bits at 1 and 2 threads, and with the ReLU gradient fused in the two passes\' bits', () => {
-    const one = runNodeScript<{ threads: number; same: boolean; reluSame: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
-    const two = runNodeScript<{ threads: number; same: boolean; reluSame: boolean; hash: string }>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
+  it('gives the cpu backend\'s bits at 1 and 2 threads, and with the ReLU gradient fused in the two passes\' bits and their channel sums', () => {
+    type Child = { threads: number; same: boolean; reluSame: boolean; sumsError: number; rounded: boolean; hash: string };
+    const one = runNodeScript<Child>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
+    const two = runNodeScript<Child>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
     assert.deepEqual([one.threads, two.threads], [1, 2]);
     assert.ok(one.same && two.same, 'the wasm gradient is the cpu backend\'s');
     assert.ok(one.reluSame && two.reluSame, 'with the ReLU gradient fused in: the bits of the two passes');
+    // Each row (17 windows) summed in float32, the 105 rows in float64: a few float32 roundings of the magnitudes at most.
+    assert.ok(one.rounded, 'the case rounds, so the order of the sums shows in their bits');
+    assert.ok(one.sumsError < 2 ** -20 && two.sumsError < 2 ** -20, `${one.sumsError} ${two.sumsError}`);
     assert.equal(two.hash, one.hash);
   });
 });

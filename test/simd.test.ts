@@ -44,12 +44,12 @@ const results = { threads: wasmThreadsInUse(), shared: heap(out([1])).buffer ins
   const shape = [3, 6, 10, 8];
   const x = tf.tensor(values(3 * 6 * 10 * 8).map((v) => (Number.isNaN(v) ? 0 : v)), shape), dy = tf.tensor(values(3 * 3 * 5 * 8), [3, 3, 5, 8]);
   const dx = out(shape);
-  simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8, 0);
+  simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8, 0, 0);
   const want = new Float32Array(3 * 6 * 10 * 8);
   maxPoolBackprop(heap(x), heap(dy), want, tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid'));
   results.maxPool = bits(heap(dx)) === bits(want);
   // With the ReLU gradient fused in: the two passes' bits, -0 (a negative dy times 0) included.
-  simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8, 1);
+  simd.max_pool_grad_2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), 3 * 3, 5, 8, 1, 0);
   reluBackprop(heap(x), want, want);
   results.maxPoolRelu = bits(heap(dx)) === bits(want) && Array.from(want).some((v) => Object.is(v, -0));
 }

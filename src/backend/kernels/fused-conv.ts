@@ -5,6 +5,7 @@
 // only when asked for. src/models/fast-layers.ts (FastConv2D) uses it.
 import * as tf from '@tensorflow/tfjs';
 import { isMaskedBy, noteReluOutput, RELU_GRAD } from './relu-grad.js';
+import { knownChannelSums } from './max-pool-grad.js';
 import { forwardTile, imageShares, transformFilter, winogradApplies, winogradConv } from './winograd.js';
 import { CONV_DIRECT_ARGS } from './fused-jobs.js';
 import { elementShares, gemm, gemmInstance, parallelThreads, runJobs, runKernelJobs } from './gemm.js';
@@ -98,7 +99,10 @@ export const fusedConvGradConfig: tf.GradConfig = {
     return {
       x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dz, filter }, { ...common, inputShape: x.shape }) as tf.Tensor,
       filter: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: dz }, { ...common, filterShape: filter.shape }) as tf.Tensor,
-      bias: () => tf.sum(dz, [0, 1, 2]),
+      bias: () => {
+        const known = knownChannelSums(dz);
+        return known ? tf.tensor1d(known) : tf.sum(dz, [0, 1, 2]);
+      },
     };
   },
 };

@@ -121,6 +121,28 @@ function routeTwoByTwo(
   return dyIndex;
 }
 
+/** dataId of a TemperMaxPoolGradRelu output -> its sums over all axes but the last (the channels), in float32. */
+const channelSumsOf = new WeakMap<object, Float32Array>();
+
+/** The rows of a rows x channels matrix added in order, in float64, rounded to float32 at the end. */
+function addRows(values: Float32Array, rows: number, channels: number): Float32Array {
+  const totals = new Float64Array(channels);
+  for (let r = 0, at = 0; r < rows; r++) for (let c = 0; c < channels; c++, at++) totals[c] += values[at]!;
+  return Float32Array.from(totals);
+}
+
+/**
+ * Per channel, the sum of t over its other axes where the kernel that made t already has it (a TemperMaxPoolGradRelu
+ * output, on the SIMD path): a ReLU conv's bias gradient without another pass over its output gradient. Else undefined.
+ * Summed in another order than tf.sum (rows of the pool's output, then those rows in float64), so the bits can differ
+ * from tf.sum's at rounding level; the same at any thread count.
+ */
+export function knownChannelSums(t: tf.Tensor): Float32Array | undefined {
+  const sums = channelSumsOf.get(t.dataId);
+  // A reshape shares the buffer: the sums hold for any shape with the same last axis (a channel is an index mod that).
+  return sums !== undefined && sums.length === t.shape.at(-1) ? sums : undefined;
+}
+
 /**
  * The project kernel that fuses a ReLU gradient into the max-pool gradient: ReluGrad(MaxPoolGrad(dy, input, output),
  * input) in one pass, for an input that is a ReLU's output (see maxPoolGradConfig). Same inputs and attributes as
@@ -149,12 +171,23 @@ function maxPoolGradWasm(stock: tf.KernelFunc | undefined, relu: boolean) {
     if (simd && tilesByTwo(info) && info.inChannels % 4 === 0) {
       // Four channels at a time in WebAssembly SIMD; same routing as backpropTiledTwoByTwo.
       const rows = info.batchSize * info.outHeight;
-      const dyRow = 4 * info.outWidth * info.inChannels;
-      const [xAt, dyAt, dxAt] = [heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, dx)];
-      runKernelJobs(backend, elementShares(backend, rows, 1, tf.util.sizeFromShape(input.shape)).map(([first, end]) => ({
-        fn: 'max_pool_grad_2x2',
-        args: [xAt + 4 * first * dyRow, dyAt + first * dyRow, dxAt + 4 * first * dyRow, end - first, info.outWidth, info.inChannels, relu ? 1 : 0],
-      })));
+      const channels = info.inChannels;
+      const dyRow = 4 * info.outWidth * channels;
+      // With the ReLU gradient fused in, dx is a ReLU conv's dz, whose bias gradient is its channel sums: each output
+      // row's, from the kernel, added here in row order in float64.
+      const rowSums = relu ? backend.makeOutput([rows, channels], 'float32') : undefined;
+      try {
+        const [xAt, dyAt, dxAt] = [heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, dx)];
+        const sumsAt = rowSums ? heapOffset(backend, rowSums) : 0;
+        runKernelJobs(backend, elementShares(backend, rows, 1, tf.util.sizeFromShape(input.shape)).map(([first, end]) => ({
+          fn: 'max_pool_grad_2x2',
+          args: [xAt + 4 * first * dyRow, dyAt + first * dyRow, dxAt + 4 * first * dyRow, end - first, info.outWidth, channels, relu ? 1 : 0,
+            rowSums ? sumsAt + 4 * first * channels : 0],
+        })));
+        if (rowSums) channelSumsOf.set(dx.dataId, addRows(heapFloat32(backend, rowSums), rows, channels));
+      } finally {
+        if (rowSums) backend.disposeData(rowSums.dataId);
+      }
       return dx;
     }
     const dxData = heapFloat32(backend, dx);

@@ -31,11 +31,13 @@
 
   ;; The max-pool gradient for 2x2 windows with stride 2 that tile the input exactly, channels a multiple of 4.
   ;; $rows output rows (batch * out height), $width output columns, $channels channels. Each window's first
-  ;; maximum in row-major order (a, b / c, d) gets dy; the other three get 0. $relu: see $keep.
+  ;; maximum in row-major order (a, b / c, d) gets dy; the other three get 0. $relu: see $keep. $sums, where not 0:
+  ;; $rows x $channels floats, each output row's sum of dx per channel (the windows' gradients added left to right),
+  ;; which is that row's share of a bias gradient; summing rows, not threads' shares, keeps it independent of the split.
   (func (export "max_pool_grad_2x2") (param $x i32) (param $dy i32) (param $dx i32)
-        (param $rows i32) (param $width i32) (param $channels i32) (param $relu i32)
+        (param $rows i32) (param $width i32) (param $channels i32) (param $relu i32) (param $sums i32)
     (local $r i32) (local $w i32) (local $c i32) (local $cell i32) (local $rowBytes i32)
-    (local $a i32) (local $b i32) (local $top i32) (local $g i32)
+    (local $a i32) (local $b i32) (local $top i32) (local $g i32) (local $sum i32)
     (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128) (local $max v128)
     (local $ea v128) (local $eb v128) (local $ec v128) (local $taken v128) (local $grad v128) (local $keep v128)
     ;; $relu = 1: dy times (the window's maximum > 0 ? 1 : 0), as relu_grad would then compute at the maximum (the
@@ -47,6 +49,9 @@
     (block $rdone (loop $row
       (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
       (local.set $top (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $rowBytes)))
+      (if (local.get $sums) (then
+        (local.set $sum (i32.add (local.get $sums) (i32.mul (local.get $r) (local.get $cell))))
+        (memory.fill (local.get $sum) (i32.const 0) (local.get $cell))))
       (local.set $w (i32.const 0))
       (block $wdone (loop $col
         (br_if $wdone (i32.ge_u (local.get $w) (local.get $width)))
@@ -74,6 +79,9 @@
             (v128.and (local.get $grad) (local.get $ec)))
           (v128.store (i32.add (local.get $dx) (i32.add (i32.add (local.get $b) (local.get $rowBytes)) (local.get $c)))
             (v128.andnot (local.get $grad) (local.get $taken)))
+          (if (local.get $sums) (then
+            (v128.store (i32.add (local.get $sum) (local.get $c))
+              (f32x4.add (v128.load (i32.add (local.get $sum) (local.get $c))) (local.get $grad)))))
           (local.set $g (i32.add (local.get $g) (i32.const 16)))
           (local.set $c (i32.add (local.get $c) (i32.const 16)))
           (br $chan)))
