@@ -8,6 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { GEMM_MR, PARALLEL_MIN_ELEMENTS, gemm, gemmInstance, splitProduct } from '../src/backend/kernels/gemm.js';
 import { wasmThreadsInUse } from '../src/backend/wasm-threads.js';
 import { directConv, directConvApplies, im2colApplies, im2colConv } from '../src/backend/kernels/fused-conv.js';
+import { pooledAheadCount } from '../src/backend/kernels/max-pool-grad.js';
 import { winogradFilterGradient } from '../src/backend/kernels/winograd.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -337,14 +338,28 @@ describe('the project matrix product (wasm)', () => {
       const x = tf.tensor(xv, c.x);
       const filter = tf.tensor(fv, c.f);
       const bias = tf.tensor(bv, [cout]);
-      const [threaded, single] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () => {
-        const y = directConv(backend(), x, filter, c.bias ? bias : undefined, c.relu, info);
-        return [tf.engine().makeTensorFromTensorInfo(y)];
-      })[0]!);
+      // A ReLU layer of even height and width also pools its output ahead (2x2, stride 2), which MaxPool then returns.
+      const poolsAhead = c.relu && info.outHeight % 2 === 0 && info.outWidth % 2 === 0;
+      const [[threaded, threadedPool], [single, singlePool]] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () => {
+        const y = tf.engine().makeTensorFromTensorInfo(directConv(backend(), x, filter, c.bias ? bias : undefined, c.relu, info));
+        const held = pooledAheadCount();
+        const pooled = tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid');
+        assert.equal(pooledAheadCount(), poolsAhead ? held - 1 : held, `${JSON.stringify(c)}: the pool made ahead ${poolsAhead ? 'is' : 'is not'} taken`);
+        return [y, pooled];
+      }));
       for (let i = 0; i < want.length; i++) {
         assert.ok(Math.abs(threaded![i]! - want[i]!) <= bound[i]!, `${JSON.stringify(c)} element ${i}: ${threaded![i]} against ${want[i]}`);
       }
       assert.deepEqual(single, threaded, 'one thread');
+      // The pool, whichever way it was made: each window's maximum of y (its first, of equal ones).
+      const [oh, ow] = [Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2)];
+      const pooledWant = new Float32Array(n * oh * ow * cout).map((_, i) => {
+        const [b, r, q, ch] = [Math.floor(i / (oh * ow * cout)), Math.floor(i / (ow * cout)) % oh, Math.floor(i / cout) % ow, i % cout];
+        const at = (dr: number, dq: number) => threaded![((b * info.outHeight + 2 * r + dr) * info.outWidth + 2 * q + dq) * cout + ch]!;
+        return Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+      });
+      assert.deepEqual(threadedPool, pooledWant, `${JSON.stringify(c)}: the max pool`);
+      assert.deepEqual(singlePool, pooledWant, `${JSON.stringify(c)}: the max pool, one thread`);
       tf.dispose([x, filter, bias]);
     }
   });

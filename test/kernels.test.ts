@@ -323,6 +323,28 @@ describe('project kernels on wasm', () => {
     });
   }
 
+  it('pools a ReLU first layer made ahead are held for the MaxPool that reads it, at most POOLED_AHEAD_MAX of them', async () => {
+    await tf.setBackend('wasm');
+    const { pooledAheadCount, POOLED_AHEAD_MAX } = await import('../src/backend/kernels/max-pool-grad.js');
+    const image = tf.tensor(seededValues(2 * 8 * 8, 51), [2, 8, 8, 1]);
+    const filter = tf.tensor(seededValues(9 * 8, 52), [3, 3, 1, 8]);
+    const conv = (activation: string) => tf.engine().runKernel('TemperFusedConv2D', { x: image, filter },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const [held, ids] = [pooledAheadCount(), backend.numDataIds()];
+    // Outputs no MaxPool reads: the oldest pools are freed.
+    const outputs = Array.from({ length: 5 }, () => conv('relu'));
+    assert.equal(pooledAheadCount(), POOLED_AHEAD_MAX);
+    assert.ok(backend.numDataIds() <= ids + outputs.length + POOLED_AHEAD_MAX, `${backend.numDataIds()} buffers from ${ids}`);
+    // The newest one's pool is taken by its MaxPool; a linear layer pools nothing ahead.
+    const pooled = tf.maxPool(outputs[4]!, 2, 2, 'valid');
+    assert.equal(pooledAheadCount(), POOLED_AHEAD_MAX - 1);
+    const linear = conv('linear');
+    assert.equal(pooledAheadCount(), POOLED_AHEAD_MAX - 1);
+    assert.ok(held <= POOLED_AHEAD_MAX);
+    tf.dispose([image, filter, pooled, linear, ...outputs]);
+  });
+
   it('Slice reads its input in place and gives the cpu backend\'s values: ranks 1 to 5, float32, int32 and bool, whole rows and strided', async () => {
     assert.ok(registered.includes(tf.Slice));
     const cases: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
@@ -546,13 +568,30 @@ const [exact, magnitude] = [new Float64Array(12), new Float64Array(12)];
 inexact.dataSync().forEach((v, i) => { exact[i % 12] += v; magnitude[i % 12] += Math.abs(v); });
 const sumsError = Math.max(...Array.from(exact, (v, c) => Math.abs(v - sums[c]) / magnitude[c]));
 const rounded = sums.some((v, c) => v !== exact[c]);
-console.log(JSON.stringify({ threads: parallelThreads(instance), same, reluSame, sumsError, rounded,
-  hash: createHash('sha256').update(dx.dataSync()).update(fused.dataSync()).update(sums).digest('hex') }));
+// The max pool itself on the worker threads (max_pool_2x2, split by output rows), NaN and -0 in its input, against
+// the cpu backend's.
+const withNaN = tf.tensor(values(7 * 30 * 34 * 12, 6).map((v, i) => (i % 101 === 3 ? NaN : i % 53 === 1 ? -0 : v)), shape);
+const wasmPool = tf.maxPool(withNaN, 2, 2, 'valid');
+await tf.setBackend('cpu');
+const cpuPool = tf.maxPool(tf.tensor(withNaN.dataSync(), shape), 2, 2, 'valid');
+const poolSame = Buffer.from(wasmPool.dataSync().buffer).equals(Buffer.from(cpuPool.dataSync().buffer));
+await tf.setBackend('wasm');
+// A ReLU first layer (the direct convolution, 9 images: shares of 5 and 4 at 2 threads) pools its output ahead, and
+// MaxPool returns that pool: the bits of pooling a copy of the output afterwards.
+const image = tf.tensor(values(9 * 28 * 28, 7).map((v) => v / 4), [9, 28, 28, 1]);
+const filter = tf.tensor(values(9 * 32, 8).map((v) => v / 8), [3, 3, 1, 32]);
+const y = tf.engine().runKernel('TemperFusedConv2D', { x: image, filter, bias: tf.tensor(values(32, 9), [32]) },
+  { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' });
+const ahead = tf.maxPool(y, 2, 2, 'valid');
+const afterwards = tf.maxPool(tf.mul(y, 1), 2, 2, 'valid');
+const aheadSame = Buffer.from(ahead.dataSync().buffer).equals(Buffer.from(afterwards.dataSync().buffer));
+console.log(JSON.stringify({ threads: parallelThreads(instance), same, reluSame, sumsError, rounded, poolSame, aheadSame,
+  hash: createHash('sha256').update(dx.dataSync()).update(fused.dataSync()).update(sums).update(wasmPool.dataSync()).update(ahead.dataSync()).digest('hex') }));
 `;
 
 describe('the max-pool gradient on the worker threads', () => {
-  it('gives the cpu backend\'s bits at 1 and 2 threads, and with the ReLU gradient fused in the two passes\' bits and their channel sums', () => {
-    type Child = { threads: number; same: boolean; reluSame: boolean; sumsError: number; rounded: boolean; hash: string };
+  it('gives the cpu backend\'s bits at 1 and 2 threads, and with the ReLU gradient fused in the two passes\' bits and their channel sums; so does the max pool, made ahead or not', () => {
+    type Child = { threads: number; same: boolean; reluSame: boolean; sumsError: number; rounded: boolean; poolSame: boolean; aheadSame: boolean; hash: string };
     const one = runNodeScript<Child>(POOL_CHILD, { TEMPER_WASM_THREADS: '1' });
     const two = runNodeScript<Child>(POOL_CHILD, { TEMPER_WASM_THREADS: '2' });
     assert.deepEqual([one.threads, two.threads], [1, 2]);
@@ -561,6 +600,8 @@ describe('the max-pool gradient on the worker threads', () => {
     // Each row (17 windows) summed in float32, the 105 rows in float64: a few float32 roundings of the magnitudes at most.
     assert.ok(one.rounded, 'the case rounds, so the order of the sums shows in their bits');
     assert.ok(one.sumsError < 2 ** -20 && two.sumsError < 2 ** -20, `${one.sumsError} ${two.sumsError}`);
+    assert.ok(one.poolSame && two.poolSame, 'the max pool is the cpu backend\'s, NaN and -0 included');
+    assert.ok(one.aheadSame && two.aheadSame, 'the pool a ReLU first layer made ahead is the pool of its output');
     assert.equal(two.hash, one.hash);
   });
 });

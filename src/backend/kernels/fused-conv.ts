@@ -5,7 +5,7 @@
 // only when asked for. src/models/fast-layers.ts (FastConv2D) uses it.
 import * as tf from '@tensorflow/tfjs';
 import { isMaskedBy, noteReluOutput, RELU_GRAD } from './relu-grad.js';
-import { knownChannelSums } from './max-pool-grad.js';
+import { knownChannelSums, notePooledAhead } from './max-pool-grad.js';
 import { forwardTile, imageShares, transformFilter, winogradApplies, winogradConv } from './winograd.js';
 import { CONV_DIRECT_ARGS } from './fused-jobs.js';
 import { elementShares, gemm, gemmInstance, parallelThreads, runJobs, runKernelJobs } from './gemm.js';
@@ -150,6 +150,10 @@ export function directConv(
   const packed = backend.makeOutput([outChannels * taps], 'float32');
   const zeros = bias ? undefined : backend.makeOutput([outChannels], 'float32');
   const pads = backend.makeOutput([shares.length * padFloats], 'float32');
+  // A ReLU first layer is most often pooled next (cnn-small): its 2x2/2 max pool, computed while each image's output is
+  // in cache, waits for the MaxPool that reads y (makeMaxPoolConfig), which then skips its own pass over y.
+  const pooled = relu && outHeight % 2 === 0 && outWidth % 2 === 0 && outHeight > 0 && outWidth > 0
+    ? backend.makeOutput([batchSize, outHeight / 2, outWidth / 2, outChannels], 'float32') : undefined;
   if (zeros) heapFloat32(backend, zeros).fill(0);
   instance.exports.pack_b(heapOffset(backend, filter), 4 * outChannels, 4, taps, outChannels, heapOffset(backend, packed));
   const imageIn = 4 * inHeight * inWidth * inChannels;
@@ -159,11 +163,12 @@ export function directConv(
       x: heapOffset(backend, x) + first * imageIn, pad: heapOffset(backend, pads) + 4 * t * padFloats, out: heapOffset(backend, y) + first * imageOut,
       packed: heapOffset(backend, packed), bias: heapOffset(backend, bias ?? zeros!), images: end - first,
       height: inHeight, width: inWidth, inChannels, outHeight, outWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-      filterHeight, filterWidth, panels: outChannels / 8, relu: relu ? 1 : 0,
+      filterHeight, filterWidth, panels: outChannels / 8, relu: relu ? 1 : 0, pooled: pooled ? heapOffset(backend, pooled) + first * (imageOut / 4) : 0,
     };
     return { fn: 'conv_direct', args: CONV_DIRECT_ARGS.map((name) => args[name]) };
   }));
   for (const t of [packed, pads, ...(zeros ? [zeros] : [])]) backend.disposeData(t.dataId);
+  if (pooled) notePooledAhead(backend, y, pooled);
   return y;
 }
 

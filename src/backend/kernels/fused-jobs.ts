@@ -26,6 +26,7 @@ export interface FusedJobKernels {
   filter_grad_taps(cols: number, dy: number, out: number, taps: number, positions: number, channels: number): void;
   winograd_dy_planes(dy: number, w: number, geometry: number): void;
   winograd4_dy_planes(dy: number, w: number, geometry: number): void;
+  max_pool_2x2(x: number, y: number, rows: number, width: number, channels: number): void;
 }
 
 /** The arguments of winogradFusedJob, in order (each an int32; pointers are byte offsets). */
@@ -187,12 +188,25 @@ export function gemmBatchJob(product: FusedJobProduct, _kernels: FusedJobKernels
 /** The arguments of convDirectJob (gemm-wat.mjs's conv_direct), in order. */
 export const CONV_DIRECT_ARGS = [
   'x', 'pad', 'out', 'packed', 'bias', 'images', 'height', 'width', 'inChannels', 'outHeight', 'outWidth', 'padTop', 'padLeft',
-  'filterHeight', 'filterWidth', 'panels', 'relu',
+  'filterHeight', 'filterWidth', 'panels', 'relu', 'pooled',
 ] as const;
 
 /** One thread's images of a direct convolution (fused-conv.ts's directConv): the product module's conv_direct. */
-export function convDirectJob(product: FusedJobProduct, _kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
-  product.conv_direct(...Array.from(args));
+export function convDirectJob(product: FusedJobProduct, kernels: FusedJobKernels, _memory: WebAssembly.Memory, args: ArrayLike<number>): void {
+  const values = Array.from(args);
+  const [x, pad, out, packed, bias, images, height, width, inChannels, outHeight, outWidth, padTop, padLeft, filterHeight, filterWidth, panels, relu, pooled] = values;
+  if (!pooled) {
+    product.conv_direct(...values.slice(0, -1));
+    return;
+  }
+  // An image at a time, each pooled (2x2, stride 2) while its output is still in this core's cache.
+  const imageIn = 4 * height! * width! * inChannels!;
+  const imageOut = 32 * outHeight! * outWidth! * panels!;
+  for (let n = 0; n < images!; n++) {
+    product.conv_direct(x! + n * imageIn, pad!, out! + n * imageOut, packed!, bias!, 1, height!, width!, inChannels!, outHeight!, outWidth!, padTop!,
+      padLeft!, filterHeight!, filterWidth!, panels!, relu!);
+    kernels.max_pool_2x2(out! + n * imageOut, pooled! + n * (imageOut / 4), outHeight! / 2, outWidth! / 2, 8 * panels!);
+  }
 }
 
 /** The arguments of inputGradK3Job (gemm-wat.mjs's input_grad_k3), in order. */

@@ -87,7 +87,7 @@ export const PARALLEL_FUNCTIONS = [
   'bias_activation', 'dy_to_planes', 'winograd_dy_planes', 'winograd4_dy_planes', 'winograd_fused',
   'winograd_filter_grad_fused', 'filter_grad_taps_fused', 'input_grad_few_channels',
   'binary_f32', 'gemm_batch', 'channel_sums', 'bn_grad_input', 'max_pool_grad_2x2', 'conv_direct', 'input_grad_k3',
-  'filter_grad_direct', 'linf_step',
+  'filter_grad_direct', 'linf_step', 'max_pool_2x2',
 ] as const;
 /** Jobs that are JavaScript functions chaining calls of both instances (fused-jobs.ts), not one export. */
 const SCRIPTED: Partial<Record<ParallelFunction, (product: GemmExports, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>) => void>> = {

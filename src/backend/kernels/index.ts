@@ -13,7 +13,7 @@ import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig, makeFusedConvWasmConfig } from './fused-conv.js';
 import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
-import { makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGradReluWasmConfig } from './max-pool-grad.js';
+import { makeMaxPoolConfig, makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGradReluWasmConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
 import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
@@ -37,6 +37,7 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
   wasm: {
     [tf.Conv2DBackpropFilter]: () => conv2DBackpropFilterConfig,
     [tf.Conv2DBackpropInput]: requireStock(tf.Conv2DBackpropInput, 'wasm', makeConv2DBackpropInputConfig),
+    [tf.MaxPool]: requireStock(tf.MaxPool, 'wasm', makeMaxPoolConfig),
     [tf.MaxPoolGrad]: requireStock(tf.MaxPoolGrad, 'wasm', makeMaxPoolGradConfig),
     // Not a stock name: MaxPoolGrad with the ReLU gradient of its input fused in (maxPoolGradConfig picks it).
     [MAX_POOL_GRAD_RELU]: () => maxPoolGradReluWasmConfig,

@@ -1,4 +1,5 @@
-// MaxPoolGrad for wasm as a JS loop over the heap: ~15x faster than the stock wasm loop for 2x2/2 pools.
+// MaxPoolGrad for wasm as a JS loop over the heap: ~15x faster than the stock wasm loop for 2x2/2 pools; and MaxPool's
+// 2x2/2 case in SIMD on the worker threads, or taken ready-made from the convolution that made its input.
 import * as tf from '@tensorflow/tfjs';
 import { elementShares, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
@@ -195,6 +196,65 @@ function maxPoolGradWasm(stock: tf.KernelFunc | undefined, relu: boolean) {
     if (relu) reluBackprop(heapFloat32(backend, input), dxData, dxData);
     return dx;
   };
+}
+
+/** Where a ReLU first layer's convolution pooled its output ahead (directConv): its dataId -> that pool, until taken. */
+const pooledAhead = new Map<object, { backend: WasmKernelArgs['backend']; shape: number[]; pooled: tf.TensorInfo }>();
+/** Pools held ahead at most; the oldest is freed past this (a convolution whose output no MaxPool read). */
+export const POOLED_AHEAD_MAX = 2;
+
+/**
+ * Notes that `pooled` is the 2x2/2 max pool (max_pool_2x2) of `input`, so that MaxPool on `input` returns it instead
+ * of reading `input` again. The buffer is handed to that MaxPool's output, or freed once POOLED_AHEAD_MAX newer are held.
+ */
+export function notePooledAhead(backend: WasmKernelArgs['backend'], input: tf.TensorInfo, pooled: tf.TensorInfo): void {
+  pooledAhead.set(input.dataId, { backend, shape: [...input.shape], pooled });
+  for (const [key, entry] of pooledAhead) {
+    if (pooledAhead.size <= POOLED_AHEAD_MAX) break;
+    pooledAhead.delete(key);
+    entry.backend.disposeData(entry.pooled.dataId);
+  }
+}
+
+/** Pools held ahead now (tests). */
+export function pooledAheadCount(): number {
+  return pooledAhead.size;
+}
+
+/**
+ * MaxPool for wasm: 2x2 windows with stride 2 that tile a float32 input with channels a multiple of 4 take the pool
+ * the convolution computed ahead (notePooledAhead), else run the SIMD kernel (simd/kernels.wat max_pool_2x2) split by
+ * output rows over the worker threads. Both give the cpu backend's bits (first maximum, NaN skipped). Everything else
+ * goes to the stock kernel (XNNPACK's), which alone measured as fast as the SIMD kernel.
+ */
+export function makeMaxPoolConfig(stock: tf.KernelFunc): tf.KernelConfig {
+  function maxPool(args: WasmKernelArgs): tf.TensorInfo {
+    const { inputs, backend, attrs = {} } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolAttrs;
+    const simd = simdKernels(backend);
+    if (simd && x.dtype === 'float32' && x.shape.length === 4 && tf.util.sizeFromShape(x.shape) > 0) {
+      const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+      if (tilesByTwo(info) && info.inChannels % 4 === 0) {
+        const ahead = pooledAhead.get(x.dataId);
+        if (ahead && ahead.backend === backend && tf.util.arraysEqual(ahead.shape, x.shape)) {
+          pooledAhead.delete(x.dataId);
+          return ahead.pooled;
+        }
+        const y = backend.makeOutput(info.outShape, 'float32');
+        const rows = info.batchSize * info.outHeight;
+        const yRow = 4 * info.outWidth * info.inChannels;
+        const [xAt, yAt] = [heapOffset(backend, x), heapOffset(backend, y)];
+        runKernelJobs(backend, elementShares(backend, rows, 1, tf.util.sizeFromShape(x.shape)).map(([first, end]) => ({
+          fn: 'max_pool_2x2',
+          args: [xAt + 4 * first * yRow, yAt + first * yRow, end - first, info.outWidth, info.inChannels],
+        })));
+        return y;
+      }
+    }
+    return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  return { kernelName: tf.MaxPool, backendName: 'wasm', kernelFunc: maxPool as unknown as tf.KernelFunc };
 }
 
 /** MaxPoolGrad for wasm; falls back to the stock kernel for dtypes other than float32. */

@@ -7,6 +7,7 @@ import { SIMD_PLAIN_MEMORY, SIMD_SHARED_MEMORY } from './binary.js';
 /** The exported functions; every pointer is the byte offset of a float32 array in the backend's memory. */
 export interface SimdKernels {
   relu_grad(x: number, dy: number, dx: number, count: number): void;
+  max_pool_2x2(x: number, y: number, rows: number, width: number, channels: number): void;
   max_pool_grad_2x2(x: number, dy: number, dx: number, rows: number, width: number, channels: number, relu: number, sums: number): void;
   col2im(cols: number, dx: number, geometry: number): void;
   transpose(input: number, output: number, rows: number, cols: number): void;

@@ -29,6 +29,42 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $tail))))
 
+  ;; The max pool for 2x2 windows with stride 2 that tile the input exactly, channels a multiple of 4 (the layout of
+  ;; max_pool_grad_2x2): each output is its window's first maximum in row-major order, NaN skipped (a window of NaN
+  ;; gives -Infinity), as the cpu backend computes it: from -Infinity, a value replaces the maximum only where it is
+  ;; greater, so of -0 and 0 the first stays.
+  (func (export "max_pool_2x2") (param $x i32) (param $y i32) (param $rows i32) (param $width i32) (param $channels i32)
+    (local $r i32) (local $w i32) (local $c i32) (local $cell i32) (local $rowBytes i32) (local $a i32) (local $top i32)
+    (local $m v128) (local $v v128)
+    (local.set $cell (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (i32.shl (local.get $width) (i32.const 1)) (local.get $cell)))
+    (block $rdone (loop $row
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $top (i32.add (local.get $x) (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $rowBytes))))
+      (local.set $w (i32.const 0))
+      (block $wdone (loop $col
+        (br_if $wdone (i32.ge_u (local.get $w) (local.get $width)))
+        (local.set $a (i32.add (local.get $top) (i32.mul (i32.shl (local.get $w) (i32.const 1)) (local.get $cell))))
+        (local.set $c (i32.const 0))
+        (block $cdone (loop $chan
+          (br_if $cdone (i32.ge_u (local.get $c) (local.get $cell)))
+          (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+          (local.set $v (v128.load (i32.add (local.get $a) (local.get $c))))
+          (local.set $m (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+          (local.set $v (v128.load (i32.add (i32.add (local.get $a) (local.get $cell)) (local.get $c))))
+          (local.set $m (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+          (local.set $v (v128.load (i32.add (i32.add (local.get $a) (local.get $rowBytes)) (local.get $c))))
+          (local.set $m (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+          (local.set $v (v128.load (i32.add (i32.add (i32.add (local.get $a) (local.get $rowBytes)) (local.get $cell)) (local.get $c))))
+          (v128.store (local.get $y) (v128.bitselect (local.get $v) (local.get $m) (f32x4.gt (local.get $v) (local.get $m))))
+          (local.set $y (i32.add (local.get $y) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $chan)))
+        (local.set $w (i32.add (local.get $w) (i32.const 1)))
+        (br $col)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
+
   ;; The max-pool gradient for 2x2 windows with stride 2 that tile the input exactly, channels a multiple of 4.
   ;; $rows output rows (batch * out height), $width output columns, $channels channels. Each window's first
   ;; maximum in row-major order (a, b / c, d) gets dy; the other three get 0. $relu: see $keep. $sums, where not 0:
