@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FILTER_GRAD_TAPS_ARGS, WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS, filterGradTapsJob, winogradFilterGradFusedJob, winogradFusedJob,
+  CONV_DIRECT_ARGS, FILTER_GRAD_TAPS_ARGS, WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS, convDirectJob, filterGradTapsJob,
+  winogradFilterGradFusedJob, winogradFusedJob,
   type FusedJobKernels, type FusedJobProduct,
 } from '../src/backend/kernels/fused-jobs.js';
 
@@ -26,9 +27,9 @@ function recorder(): { calls: Array<{ name: string; args: number[]; geometry?: n
   const kernels = {
     winograd_input: record('input', 3), winograd4_input: record('input4', 3), winograd_output: record('output', 4), winograd4_output: record('output4', 4),
     dy_to_planes: record('dy_to_planes', 2), winograd_dy_planes: record('dy_planes', 2), winograd4_dy_planes: record('dy_planes4', 2),
-    im2col: record('im2col', 2), filter_grad_taps: record('filter_grad_taps'),
+    im2col: record('im2col', 2), filter_grad_taps: record('filter_grad_taps'), max_pool_2x2: record('max_pool_2x2'),
   } as unknown as FusedJobKernels;
-  const product = { gemm: record('gemm'), pack_b: record('pack_b') } as unknown as FusedJobProduct;
+  const product = { gemm: record('gemm'), pack_b: record('pack_b'), conv_direct: record('conv_direct') } as unknown as FusedJobProduct;
   return { calls, kernels, product };
 }
 
@@ -41,7 +42,7 @@ describe('fused jobs with pointers past 2 GiB', () => {
       tile: 2, count: 3, group: 2, x: HIGH + 1024, imageIn: 4 * 16, y: HIGH + 2048, imageOut: 4 * 16, bias: HIGH, zeros: HIGH + 64, sink: HIGH + 128,
       v: HIGH + 8192, m: HIGH + 16384, table: HIGH + 32768, geometry: HIGH + 40960, u: HIGH + 49152, inChannels: 4, outChannels: 4, height: 4,
       width: 4, outHeight: 4, outWidth: 4, tilesHigh: 2, tilesWide: 2, padTop: 1, padLeft: 1, relu: 1, scratch: HIGH + 61440,
-      planeV: 48, planeM: 52,
+      planeV: 48, planeM: 52, pooled: HIGH + 57344,
     };
     for (const [how, args] of forms(WINOGRAD_FUSED_ARGS.map((name) => values[name]))) {
       const { calls, kernels, product } = recorder();
@@ -57,6 +58,31 @@ describe('fused jobs with pointers past 2 GiB', () => {
       const table = Array.from(ints().subarray((HIGH + 32768) / 4, (HIGH + 32768) / 4 + 16), (p) => p >>> 0);
       assert.deepEqual(table, Array.from({ length: 16 }, (_, xi) => HIGH + 16384 + 4 * xi * 52), `${how}: the table`);
       assert.equal(calls.filter((c) => c.name === 'gemm').length, 2 * 16, how);
+      // Each group's output pooled (2x2, stride 2) into its place: a quarter of the output's bytes per image.
+      assert.deepEqual(calls.filter((c) => c.name === 'max_pool_2x2').map((c) => c.args),
+        [[HIGH + 2048, HIGH + 57344, 2 * 2, 2, 4], [HIGH + 2048 + 2 * 64, HIGH + 57344 + 2 * 16, 2, 2, 4]], `${how}: the pools`);
+    }
+  });
+
+  it('convDirectJob convolves and pools an image at a time where it pools ahead, and its images at once where not', () => {
+    const values: Record<(typeof CONV_DIRECT_ARGS)[number], number> = {
+      x: HIGH + 1024, pad: HIGH + 8192, out: HIGH + 16384, packed: HIGH + 32768, bias: HIGH + 40960, images: 3, height: 4, width: 6, inChannels: 1,
+      outHeight: 4, outWidth: 6, padTop: 1, padLeft: 1, filterHeight: 3, filterWidth: 3, panels: 2, relu: 1, pooled: HIGH + 49152,
+    };
+    for (const pooled of [values.pooled, 0]) {
+      for (const [how, args] of forms(CONV_DIRECT_ARGS.map((name) => (name === 'pooled' ? pooled : values[name])))) {
+        const { calls, kernels, product } = recorder();
+        convDirectJob(product, kernels, memory, args);
+        const imageOut = 4 * 4 * 6 * 16;
+        if (pooled) {
+          assert.deepEqual(calls.map((c) => [c.name, c.args[0], c.args[c.name === 'conv_direct' ? 2 : 1], c.args[c.name === 'conv_direct' ? 5 : 2]]), [0, 1, 2].flatMap((n) => [
+            ['conv_direct', HIGH + 1024 + n * 4 * 24, HIGH + 16384 + n * imageOut, 1],
+            ['max_pool_2x2', HIGH + 16384 + n * imageOut, HIGH + 49152 + n * (imageOut / 4), 2],
+          ]), how);
+        } else {
+          assert.deepEqual(calls.map((c) => [c.name, c.args.length, c.args[5]]), [['conv_direct', 17, 3]], how);
+        }
+      }
     }
   });
 

@@ -70,7 +70,7 @@ export function makeFusedConvWasmConfig(stock: tf.KernelFunc): tf.KernelConfig {
         const u = transformFilter(backend, filter!, false, tile);
         const y = winogradConv(backend, x!, {
           u, tile, outShape: info.outShape as [number, number, number, number], padTop: info.padInfo.top, padLeft: info.padInfo.left,
-          bias, relu: activation === 'relu',
+          bias, relu: activation === 'relu', poolAhead: activation === 'relu',
         });
         backend.disposeData(u.dataId);
         return y;

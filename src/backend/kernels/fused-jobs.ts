@@ -33,7 +33,7 @@ export interface FusedJobKernels {
 export const WINOGRAD_FUSED_ARGS = [
   'tile', 'count', 'group', 'x', 'imageIn', 'y', 'imageOut', 'bias', 'zeros', 'sink', 'v', 'm', 'table', 'geometry', 'u',
   'inChannels', 'outChannels', 'height', 'width', 'outHeight', 'outWidth', 'tilesHigh', 'tilesWide', 'padTop', 'padLeft',
-  'relu', 'scratch', 'planeV', 'planeM',
+  'relu', 'scratch', 'planeV', 'planeM', 'pooled',
 ] as const;
 
 /**
@@ -41,14 +41,14 @@ export const WINOGRAD_FUSED_ARGS = [
  * into `v` [points][tiles][in] (planes planeV floats apart), the points' products with the packed transformed filter `u`
  * (pack_b panels, one plane of 32 * in * ceil(out / 8) bytes per point) into `m` [points][tiles][out] (planes planeM
  * floats apart), then the output transform into y (plus
- * bias, ReLU). A group's v and m are sized to stay in the core's cache between the three steps, where the unfused
+ * bias, ReLU), and where `pooled` is not 0 its 2x2/2 max pool there. A group's v and m are sized to stay in the core's cache between the three steps, where the unfused
  * convolution writes all of them to memory and reads them back. Every value is computed as the unfused one is (same
  * transforms, same products' sums), so the bits are the same. `x` and `y` point at the share's first image.
  */
 export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKernels, memory: WebAssembly.Memory, args: ArrayLike<number>): void {
   const [
     tile, count, group, x, imageIn, y, imageOut, bias, zeros, sink, v, m, table, geometry, u,
-    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, relu, scratch, planeV, planeM,
+    inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop, padLeft, relu, scratch, planeV, planeM, pooled,
   ] = Array.from(args);
   const points = (tile! + 2) * (tile! + 2);
   const tilesPerImage = tilesHigh! * tilesWide!;
@@ -69,6 +69,8 @@ export function winogradFusedJob(product: FusedJobProduct, kernels: FusedJobKern
     }
     ints.set([images, outHeight!, outWidth!, outChannels!, tilesHigh!, tilesWide!, relu!], geometry! >>> 2);
     output(table!, y! + first * imageOut!, bias!, sink!, geometry!);
+    // The group's 2x2/2 max pool while its output is in cache (winograd.ts's poolAhead).
+    if (pooled) kernels.max_pool_2x2(y! + first * imageOut!, pooled + first * (imageOut! / 4), images * (outHeight! / 2), outWidth! / 2, outChannels!);
   }
 }
 

@@ -14,6 +14,7 @@ import { BackendError } from '../errors.js';
 import { WINOGRAD_FILTER_GRAD_FUSED_ARGS, WINOGRAD_FUSED_ARGS } from './fused-jobs.js';
 import { elementShares, gemm, gemmBatch, gemmInstance, parallelThreads, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
+import { notePooledAhead } from './max-pool-grad.js';
 import { disposeHeapView, heapFloat32, heapView, runWasmKernel, type WasmKernelArgs } from './wasm-compose.js';
 
 type Backend = WasmKernelArgs['backend'];
@@ -211,6 +212,11 @@ export interface WinogradConvSpec {
   /** [out] added to every output, or none. */
   bias?: tf.TensorInfo;
   relu: boolean;
+  /**
+   * Also pool the output (2x2, stride 2) as each group of images is done, for the MaxPool that reads it
+   * (notePooledAhead): the fused path only, with even output height and width and channels a multiple of 4.
+   */
+  poolAhead?: boolean;
   /** Largest transformed input plus products held at once, in floats (tests lower it to exercise chunking). */
   chunkFloats?: number;
   /** Fused (winogradFusedJob) or not; by default fused where the transformed filter is at most WINOGRAD_FUSED_MAX_FILTER_BYTES. */
@@ -362,6 +368,8 @@ function fusedWinogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradCon
   }
   const imageIn = 4 * height * width * inChannels;
   const imageOut = 4 * outHeight * outWidth * outChannels;
+  const pooled = spec.poolAhead && outHeight % 2 === 0 && outWidth % 2 === 0 && outChannels % 4 === 0
+    ? backend.makeOutput([batch, outHeight / 2, outWidth / 2, outChannels], 'float32') : undefined;
   runKernelJobs(backend, shares.map(([first, end], t) => {
     const v = threadBase + 4 * t * perThread;
     const m = v + 4 * points * planeV;
@@ -371,12 +379,13 @@ function fusedWinogradConv(backend: Backend, x: tf.TensorInfo, spec: WinogradCon
       tile, count: end - first, group, x: heapOffset(backend, x) + first * imageIn, imageIn, y: heapOffset(backend, y) + first * imageOut, imageOut,
       bias: spec.bias ? heapOffset(backend, spec.bias) : noBias, zeros, sink: sinks + 4 * outChannels * t, v, m, table, geometry, u: packedBase,
       inChannels, outChannels, height, width, outHeight, outWidth, tilesHigh, tilesWide, padTop: spec.padTop, padLeft: spec.padLeft,
-      relu: spec.relu ? 1 : 0, scratch: geometry + 4 * 64, planeV, planeM,
+      relu: spec.relu ? 1 : 0, scratch: geometry + 4 * 64, planeV, planeM, pooled: pooled ? heapOffset(backend, pooled) + first * (imageOut / 4) : 0,
     };
     return { fn: 'winograd_fused', args: WINOGRAD_FUSED_ARGS.map((name) => args[name]) };
   }));
   backend.disposeData(packed.dataId);
   backend.disposeData(scratch.dataId);
+  if (pooled) notePooledAhead(backend, y, pooled);
   return y;
 }
 
