@@ -233,6 +233,71 @@ describe('project kernels on wasm', () => {
     assert.deepEqual(Array.from(tf.maximum(tf.tensor1d([1, -5, 3], 'int32'), tf.tensor1d([2, -6, 3], 'int32')).dataSync()), [2, -5, 3]);
   });
 
+  it('Add, Sub, Multiply, RealDiv and Relu of small tensors run here with the cpu backend\'s bits: broadcasting on either side, NaN, signed zeros, infinities, tiny values', async () => {
+    for (const name of [tf.Add, tf.Sub, tf.Multiply, tf.RealDiv, tf.Relu]) assert.ok(registered.includes(name), name);
+    const { SMALL_ARITHMETIC_MAX } = await import('../src/backend/kernels/elementwise.js');
+    const special = [Number.NaN, 0, -0, Infinity, -Infinity, 1e-45, -3e-39, 3.4e38];
+    const values = (n: number, seed: number): Float32Array => {
+      const v = seededValues(n, seed).map((x) => x * 7);
+      for (let i = 0; i < n; i += 5) v[i] = special[(i / 5 + seed) % special.length]!;
+      return v;
+    };
+    const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['div', tf.div]];
+    // cnn-small's (a bias per column, a value per row, one value); both sides broadcast; rank 0; the largest size taken
+    // here and one past it (the stock kernel, same values).
+    const cases: Array<[number[], number[]]> = [[[128, 128], [128]], [[128, 1], [128, 10]], [[128, 10], []], [[], [3, 5]], [[3, 1, 5], [4, 1]],
+      [[2, 1, 3, 1], [1, 4, 1, 2]], [[], []], [[5, 7], [5, 7]], [[SMALL_ARITHMETIC_MAX], [SMALL_ARITHMETIC_MAX]], [[SMALL_ARITHMETIC_MAX + 1], [1]]];
+    const results = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => cases.flatMap(([sa, sb], c) => [...ops.map(([, f]) => f(tf.tensor(values(sizeOf(sa), 2 * c + 1), sa), tf.tensor(values(sizeOf(sb), 2 * c + 2), sb))),
+        tf.relu(tf.tensor(values(sizeOf(sa), 2 * c + 3), sa))].map((out) => {
+        // Every NaN as one NaN: which NaN an operation returns is not specified, and no computation reads its bits.
+        const canonical = Float32Array.from(out.dataSync() as Float32Array, (v) => (Number.isNaN(v) ? Number.NaN : v));
+        return { shape: out.shape, bits: bits(canonical) };
+      })));
+    };
+    const cpu = await results('cpu');
+    const wasm = await results('wasm');
+    cases.forEach(([sa, sb], c) => [...ops.map(([what]) => what), 'relu'].forEach((what, o) => {
+      const i = c * (ops.length + 1) + o;
+      assert.deepEqual(wasm[i], cpu[i], `${what}, [${sa}] and [${sb}]`);
+    }));
+    // int32 goes to the stock kernel.
+    assert.deepEqual(Array.from(tf.add(tf.tensor1d([1, -5, 3], 'int32'), tf.tensor1d([2, -6, 3], 'int32')).dataSync()), [3, -11, 6]);
+  });
+
+  it('_FusedMatMul and TemperFusedMatMul run the project\'s product with bias and ReLU: the cpu backend\'s values within rounding, the same bits as each other', async () => {
+    assert.ok(registered.includes(tf._FusedMatMul), '_FusedMatMul');
+    type Case = { a: number[]; b: number[]; bias?: number[]; activation: 'linear' | 'relu' | 'elu'; transposeA?: boolean; transposeB?: boolean };
+    const cases: Case[] = [
+      { a: [128, 128], b: [128, 10], bias: [10], activation: 'linear' },
+      { a: [16, 33], b: [33, 24], bias: [24], activation: 'relu' },
+      { a: [2, 7, 9], b: [2, 9, 5], activation: 'relu' },
+      { a: [9, 7], b: [5, 9], bias: [5], activation: 'relu', transposeA: true, transposeB: true },
+      // Another activation: the stock kernel.
+      { a: [6, 4], b: [4, 3], bias: [3], activation: 'elu' },
+    ];
+    let seed = 70;
+    for (const c of cases) {
+      const inputs = [{ shape: c.a, seed: seed++ }, { shape: c.b, seed: seed++ }, ...(c.bias ? [{ shape: c.bias, seed: seed++ }] : [])];
+      const fused = (a: tf.Tensor, b: tf.Tensor, bias?: tf.Tensor) =>
+        tf.fused.matMul({ a, b, bias, activation: c.activation, transposeA: c.transposeA ?? false, transposeB: c.transposeB ?? false });
+      const { cpu, wasm } = await onBothBackends(inputs, (a, b, bias) => [fused(a!, b!, bias)]);
+      const inner = c.transposeA ? c.a.at(-2)! : c.a.at(-1)!;
+      assertClose(wasm[0]!, cpu[0]!, inner + 1, JSON.stringify(c));
+      // The project's name for it (FastDense's, 3-D operands) gives the same bits.
+      if (c.a.length === 2 && !c.transposeA && !c.transposeB && c.activation !== 'elu') {
+        const ours = tf.tidy(() => {
+          const [a, b, bias] = inputs.map(({ shape, seed: s }) => tf.tensor(seededValues(sizeOf(shape), s), shape));
+          const operands: tf.NamedTensorMap = { a: tf.reshape(a!, [1, ...c.a]), b: tf.reshape(b!, [1, ...c.b]), ...(bias ? { bias: bias } : {}) };
+          return tf.engine().runKernel('TemperFusedMatMul', operands, { transposeA: false, transposeB: false, activation: c.activation } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        });
+        assert.equal(bits(ours.dataSync() as Float32Array), bits(wasm[0]!), `${JSON.stringify(c)}: TemperFusedMatMul`);
+        ours.dispose();
+      }
+    }
+  });
+
   it('the one-pass ReLU gradient equals the stock gradient, zeros and ties included, and replaces its three kernels', async () => {
     const shape = [3, 5, 4, 6];
     const { cpu, wasm } = await onBothBackends(

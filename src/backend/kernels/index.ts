@@ -12,10 +12,10 @@ import { makeWebGPUConv2DBackpropFilterConfig } from './conv2d-backprop-filter-w
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { makeCastConfig, makeIdentityConfig } from './identity.js';
 import { FUSED_CONV, fusedConvConfigFor, fusedConvGradConfig, makeFusedConvWasmConfig } from './fused-conv.js';
-import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig } from './fused-mat-mul.js';
+import { FUSED_MAT_MUL, fusedMatMulConfigFor, fusedMatMulGradConfig, makeFusedMatMulWasmConfig } from './fused-mat-mul.js';
 import { makeMaxPoolConfig, makeMaxPoolGradConfig, MAX_POOL_GRAD_RELU, maxPoolGradConfig, maxPoolGradReluWasmConfig } from './max-pool-grad.js';
 import { RELU_GRAD, reluGradConfig, reluGradWasmConfig } from './relu-grad.js';
-import { BINARY_KERNELS, makeBinaryConfig } from './elementwise.js';
+import { BINARY_KERNELS, makeBinaryConfig, makeSmallArithmeticConfig, makeSmallReluConfig, SMALL_ARITHMETIC_KERNELS } from './elementwise.js';
 import { makeSumConfig } from './sum.js';
 import { makeSliceConfig } from './slice.js';
 import { LINF_STEP, linfStepWasmConfig } from './linf-step.js';
@@ -48,6 +48,8 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [tf.Identity]: requireStock(tf.Identity, 'wasm', makeIdentityConfig),
     [tf.Cast]: requireStock(tf.Cast, 'wasm', makeCastConfig),
     ...Object.fromEntries(BINARY_KERNELS.map((name) => [name, requireStock(name, 'wasm', (stock) => makeBinaryConfig(name, stock))])),
+    ...Object.fromEntries(SMALL_ARITHMETIC_KERNELS.map((name) => [name, requireStock(name, 'wasm', (stock) => makeSmallArithmeticConfig(name, stock))])),
+    [tf.Relu]: requireStock(tf.Relu, 'wasm', makeSmallReluConfig),
     [RELU_GRAD]: () => reluGradWasmConfig,
     [ADAM_UPDATE]: () => adamUpdateWasmConfig,
     [LINF_STEP]: () => linfStepWasmConfig,
@@ -56,7 +58,9 @@ const KERNELS_BY_BACKEND: Record<string, Record<string, KernelFactory>> = {
     [BATCH_NORM_GRAD_INPUT]: () => batchNormGradInputWasmConfig,
     // Not a stock name: the stock FusedConv2D is its fallback (Winograd takes 3x3 stride-1 convolutions with enough channels).
     [FUSED_CONV]: () => makeFusedConvWasmConfig(fusedConvConfigFor('wasm').kernelFunc),
-    [FUSED_MAT_MUL]: () => fusedMatMulConfigFor('wasm'),
+    // Before _FusedMatMul is replaced: the stock kernel is each one's fallback.
+    [FUSED_MAT_MUL]: () => makeFusedMatMulWasmConfig(FUSED_MAT_MUL, fusedMatMulConfigFor('wasm').kernelFunc),
+    [tf._FusedMatMul]: requireStock(tf._FusedMatMul, 'wasm', (stock) => makeFusedMatMulWasmConfig(tf._FusedMatMul, stock)),
   },
   // The filter gradient, the Adam update and the tape-proof fused conv and product: the wasm kernels above work on the wasm heap, and the stock webgpu input gradient
   // (a matrix-product program), max-pool gradient, Identity and Sum already run on the GPU without a host copy.
