@@ -109,15 +109,17 @@ export const WINOGRAD_FILTER_GRAD_MIN_OUT_CHANNELS = 128;
 
 /**
  * The filter gradient's block size: TEMPER_WINOGRAD_TILE where set, else F(4x4, 3x3), except on a dy whose 4x4 blocks
- * leave 25% or more of their outputs past its edge where 2x2 blocks leave fewer (height and width 2 more than a
- * multiple of 4: 14x14, 6x6). There the transforms of the empty part cost more than F(4x4)'s fewer multiplications
- * save (fused, batch 128, 14x14x32->64: 9.3-10.6 ms in F(4x4, 3x3), 7.9-8.0 in F(2x2, 3x3); 6x6x64->64: 4.4 and 3.5).
+ * cover half again as many outputs as 2x2 blocks do (6x6). There the transforms of the empty part cost more than
+ * F(4x4)'s fewer multiplications save. Fused, batch 128, ms, F(2x2) then F(4x4), two rounds: 6x6x64->64 2.86, 2.76
+ * then 3.67, 3.66; 6x6x128->128 9.78, 9.42 then 12.66, 12.84; but 10x10x64->64 7.01, 6.64 then 6.61, 6.66;
+ * 14x14x16->32 2.79, 2.54 then 2.47, 2.46; 14x14x32->64 6.87, 6.53 then 6.09, 6.21; 14x14x64->64 12.50, 11.72 then
+ * 10.89, 10.92. (Before the cache-fitting transforms F(2x2) also won on 14x14: 7.9-8.0 against 9.3-10.6 ms.)
  */
 export function filterGradTile(outHeight?: number, outWidth?: number): WinogradTile {
   const forced = process.env['TEMPER_WINOGRAD_TILE']?.trim();
   if (forced === '2' || forced === '4') return forced === '2' ? 2 : 4;
   if (outHeight === undefined || outWidth === undefined) return 4;
-  return edgeWaste(outHeight, outWidth) >= 1.25 ? 2 : 4;
+  return edgeWaste(outHeight, outWidth) >= 1.5 ? 2 : 4;
 }
 
 /** Outputs that F(4x4, 3x3)'s blocks cover, over those that F(2x2, 3x3)'s cover, on an outHeight x outWidth plane. */
