@@ -6,7 +6,7 @@
 // fused ones. src/models/fast-layers.ts (FastDense) uses it.
 import * as tf from '@tensorflow/tfjs';
 import { activationGradient, stockKernelAs } from './fused-conv.js';
-import { elementShares, runKernelJobs } from './gemm.js';
+import { elementShares, gemmInstance, runKernelJobs } from './gemm.js';
 import { heapOffset, simdKernels } from './simd/index.js';
 import { heapFloat32, type WasmKernelArgs } from './wasm-compose.js';
 
@@ -34,7 +34,8 @@ export function makeFusedMatMulWasmConfig(kernelName: string, stock: tf.KernelFu
     const n = transposeB ? b!.shape.at(-2)! : b!.shape.at(-1)!;
     const product = tf.getKernel(tf.BatchMatMul, 'wasm');
     const simd = simdKernels(backend);
-    const applies = simd !== undefined && product !== undefined && a!.dtype === 'float32' && b!.dtype === 'float32'
+    // Without temper's product (TEMPER_GEMM=0) the stock kernel: products back to XNNPACK, its own fused bias included.
+    const applies = simd !== undefined && gemmInstance(backend) !== undefined && product !== undefined && a!.dtype === 'float32' && b!.dtype === 'float32'
       && preluActivationWeights === undefined && (activation === undefined || activation === 'linear' || activation === 'relu')
       && (bias === undefined || (bias.dtype === 'float32' && bias.shape.at(-1) === n && tf.util.sizeFromShape(bias.shape) === n));
     if (!applies) return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
