@@ -56,6 +56,23 @@ function withPool(instance: Instance, pool: Instance['pool'], compute: () => tf.
 }
 
 /**
+ * A forward convolution case: x, filter and bias from seeds `seed`, `seed + 1` (values times `filterScale`) and
+ * `seed + 2`, its geometry, and convReference's values and bounds for it.
+ */
+function forwardCase(
+  c: { x: number[]; f: number[]; stride?: number; pad: 'same' | 'valid'; bias: boolean; relu: boolean }, seed: number, filterScale: number,
+) {
+  const [n, h, w, cin] = c.x as [number, number, number, number];
+  const [fh, fw, , cout] = c.f as [number, number, number, number];
+  const xv = seededValues(n * h * w * cin, seed);
+  const fv = seededValues(fh * fw * cin * cout, seed + 1, filterScale);
+  const bv = seededValues(cout, seed + 2);
+  const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], c.stride ?? 1, 1, c.pad, undefined, false, 'channelsLast');
+  const { want, bound } = convReference(xv, fv, c.bias ? bv : undefined, c.relu, info);
+  return { n, cin, fh, fw, cout, info, want, bound, x: tf.tensor(xv, c.x), filter: tf.tensor(fv, c.f), bias: tf.tensor(bv, [cout]) };
+}
+
+/**
  * A convolution (+ bias, ReLU) in float64, and for each output the error bound of any float32 summation order over
  * its terms: (taps + 1) 2^-23 (sum |x w| + |bias|) + 1e-30.
  */
@@ -280,20 +297,10 @@ describe('the project matrix product (wasm)', () => {
       { x: [2, 10, 7, 60], f: [3, 3, 60, 64], stride: 2, pad: 'valid' as const, bias: false, relu: false },
       { x: [4, 6, 6, 128], f: [2, 2, 128, 65], stride: 1, pad: 'same' as const, bias: true, relu: false },
     ];
-    let seed = 60;
-    for (const c of cases) {
-      const [n, h, w, cin] = c.x as [number, number, number, number];
-      const [fh, fw, , cout] = c.f as [number, number, number, number];
-      const xv = seededValues(n * h * w * cin, seed++);
-      const fv = seededValues(fh * fw * cin * cout, seed++, 0.2);
-      const bv = seededValues(cout, seed++);
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], c.stride, 1, c.pad, undefined, false, 'channelsLast');
+    cases.forEach((c, i) => {
+      const { cin, fh, fw, info, want, bound, x, filter, bias } = forwardCase(c, 60 + 3 * i, 0.2);
       assert.ok(im2colApplies(info), `${JSON.stringify(c)} takes the im2col path`);
       const [oh, ow] = [info.outHeight, info.outWidth];
-      const { want, bound } = convReference(xv, fv, c.bias ? bv : undefined, c.relu, info);
-      const x = tf.tensor(xv, c.x);
-      const filter = tf.tensor(fv, c.f);
-      const bias = tf.tensor(bv, [cout]);
       const results: Float32Array[] = [];
       for (const [chunkFloats, pool] of [[1 << 22, instance.pool], [oh * ow * fh * fw * cin, instance.pool], [2 * oh * ow * fh * fw * cin, undefined]] as const) {
         const kept = instance.pool;
@@ -312,7 +319,7 @@ describe('the project matrix product (wasm)', () => {
       assert.deepEqual(results[1], results[0], 'one image per chunk');
       assert.deepEqual(results[2], results[0], 'two images per chunk, on one thread');
       tf.dispose([x, filter, bias]);
-    }
+    });
   });
 
   it('direct convolutions of few input channels (first layers) equal a float64 reference, with the same bits threaded or not', () => {
@@ -325,19 +332,9 @@ describe('the project matrix product (wasm)', () => {
       { x: [2, 6, 5, 2], f: [5, 3, 2, 8], pad: 'same' as const, bias: true, relu: true },
       { x: [3, 8, 9, 4], f: [1, 3, 4, 24], pad: 'same' as const, bias: true, relu: false },
     ];
-    let seed = 90;
-    for (const c of cases) {
-      const [n, h, w, cin] = c.x as [number, number, number, number];
-      const [fh, fw, , cout] = c.f as [number, number, number, number];
-      const xv = seededValues(n * h * w * cin, seed++);
-      const fv = seededValues(fh * fw * cin * cout, seed++, 0.5);
-      const bv = seededValues(cout, seed++);
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], 1, 1, c.pad, undefined, false, 'channelsLast');
+    cases.forEach((c, i) => {
+      const { n, cout, info, want, bound, x, filter, bias } = forwardCase(c, 90 + 3 * i, 0.5);
       assert.ok(directConvApplies(info), `${JSON.stringify(c)} takes the direct path`);
-      const { want, bound } = convReference(xv, fv, c.bias ? bv : undefined, c.relu, info);
-      const x = tf.tensor(xv, c.x);
-      const filter = tf.tensor(fv, c.f);
-      const bias = tf.tensor(bv, [cout]);
       // A ReLU layer of even height and width also pools its output ahead (2x2, stride 2), which MaxPool then returns.
       const poolsAhead = c.relu && info.outHeight % 2 === 0 && info.outWidth % 2 === 0;
       const [[threaded, threadedPool], [single, singlePool]] = [instance.pool, undefined].map((pool) => withPool(instance, pool, () => {
@@ -361,7 +358,7 @@ describe('the project matrix product (wasm)', () => {
       assert.deepEqual(threadedPool, pooledWant, `${JSON.stringify(c)}: the max pool`);
       assert.deepEqual(singlePool, pooledWant, `${JSON.stringify(c)}: the max pool, one thread`);
       tf.dispose([x, filter, bias]);
-    }
+    });
   });
 
   // The input gradient of 3-wide filters (input_grad_k3) and the direct filter gradient (filter_grad_direct): each sums
